@@ -1,0 +1,91 @@
+"""Simulated meters as real Modbus TCP servers (pymodbus), for the demo and the tests.
+
+Each :class:`SimulatedMeter` holds primary-side values; on every read the server encodes
+them through the meter's own register map, so the gateway decodes exactly what a physical
+meter with that map would show. Values can be set directly (tests) or advanced by a load
+model (demo).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from gateways.register_map import RegisterMap, load_profile
+
+# A load model turns (meter, unix time) into fresh values; None keeps values as set.
+LoadModel = Callable[["SimulatedMeter", float], None]
+
+
+@dataclass
+class SimulatedMeter:
+    code: str
+    unit: int
+    profile: str
+    multiplier: float = 1.0
+    values: dict[str, float] = field(default_factory=dict)
+    model: LoadModel | None = None
+    online: bool = True
+
+    @property
+    def register_map(self) -> RegisterMap:
+        return load_profile(self.profile)
+
+
+async def _serve_registers(
+    meter: SimulatedMeter,
+    clock: Callable[[], float],
+    _function_code: int,
+    start_address: int,
+    _address: int,
+    _count: int,
+    current_registers: list[int],
+    _set_values: list[int] | list[bool] | None,
+) -> ExcCodes | None:
+    if not meter.online:
+        return ExcCodes.DEVICE_BUSY
+    if meter.model is not None:
+        meter.model(meter, clock())
+    block = meter.register_map.encode(meter.values, meter.multiplier)
+    first = meter.register_map.span()[0]
+    for i, word in enumerate(block):
+        index = first + i - start_address
+        if 0 <= index < len(current_registers):
+            current_registers[index] = word
+    return None
+
+
+class SimulatedBus:
+    """One Modbus TCP server with several meters behind it (a substation's serial gateway)."""
+
+    def __init__(self, meters: list[SimulatedMeter], port: int, clock: Callable[[], float]) -> None:
+        self.meters = {m.code: m for m in meters}
+        self.port = port
+        devices = [
+            SimDevice(
+                id=m.unit,
+                simdata=[SimData(0, count=128, values=0, datatype=DataType.REGISTERS)],
+                action=partial(_serve_registers, m, clock),
+            )
+            for m in meters
+        ]
+        self.server = ModbusTcpServer(devices, address=("127.0.0.1", port))
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.server.serve_forever())
+        for _ in range(100):  # serve_forever binds asynchronously
+            if self.server.is_active():
+                return
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        await self.server.shutdown()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)

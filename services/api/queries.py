@@ -1,0 +1,173 @@
+"""Read queries of the API and the dashboard, in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from services.api.errors import NotFound
+from services.api.schemas import (
+    CoverageOut,
+    EnterpriseCoverage,
+    EnterpriseOut,
+    HourlyEmission,
+    HourlyFactor,
+    ParkOverview,
+)
+from services.carbon.coverage import COVERAGE_TARGET, uncovered_enterprises
+from services.core.models import (
+    CarbonFactorHourly,
+    CoverageHourly,
+    EmissionHourly,
+    Enterprise,
+    Meter,
+    Park,
+)
+
+
+def park(session: Session, park_id: int) -> Park:
+    found = session.get(Park, park_id)
+    if found is None:
+        raise NotFound(f"park {park_id} not found")
+    return found
+
+
+def enterprises(session: Session, park_id: int, only_id: int | None = None) -> list[Enterprise]:
+    query = select(Enterprise).where(Enterprise.park_id == park_id).order_by(Enterprise.name)
+    if only_id is not None:
+        query = query.where(Enterprise.id == only_id)
+    return list(session.scalars(query))
+
+
+def enterprise(session: Session, park_id: int, enterprise_id: int) -> Enterprise:
+    found = session.scalar(
+        select(Enterprise).where(Enterprise.id == enterprise_id, Enterprise.park_id == park_id)
+    )
+    if found is None:
+        raise NotFound(f"enterprise {enterprise_id} not found")
+    return found
+
+
+def meters(session: Session, park_id: int, enterprise_id: int | None = None) -> list[Meter]:
+    query = select(Meter).where(Meter.park_id == park_id).order_by(Meter.code)
+    if enterprise_id is not None:
+        query = query.where(Meter.enterprise_id == enterprise_id)
+    return list(session.scalars(query))
+
+
+def park_factors(session: Session, park_id: int, start: datetime, end: datetime) -> list[HourlyFactor]:
+    rows = session.execute(
+        select(CarbonFactorHourly.hour_start, CarbonFactorHourly.factor_kg_per_kwh)
+        .where(
+            CarbonFactorHourly.park_id == park_id,
+            CarbonFactorHourly.bus_id.is_(None),
+            CarbonFactorHourly.hour_start >= start,
+            CarbonFactorHourly.hour_start < end,
+        )
+        .order_by(CarbonFactorHourly.hour_start)
+    ).all()
+    return [HourlyFactor(hour_start=h, factor_kg_per_kwh=f) for h, f in rows]
+
+
+def hourly_emissions(
+    session: Session, park_id: int, enterprise_id: int | None, start: datetime, end: datetime
+) -> list[HourlyEmission]:
+    owner = (
+        EmissionHourly.enterprise_id.is_(None)
+        if enterprise_id is None
+        else EmissionHourly.enterprise_id == enterprise_id
+    )
+    rows = session.scalars(
+        select(EmissionHourly)
+        .where(EmissionHourly.park_id == park_id, owner,
+               EmissionHourly.hour_start >= start, EmissionHourly.hour_start < end)
+        .order_by(EmissionHourly.hour_start)
+    )
+    return [HourlyEmission.model_validate(r) for r in rows]
+
+
+def latest_hour(session: Session, park_id: int) -> datetime | None:
+    return session.scalar(
+        select(func.max(CoverageHourly.hour_start)).where(CoverageHourly.park_id == park_id)
+    )
+
+
+def coverage(session: Session, park_id: int, at: datetime) -> CoverageOut:
+    latest = session.scalar(
+        select(CoverageHourly)
+        .where(CoverageHourly.park_id == park_id)
+        .order_by(CoverageHourly.hour_start.desc())
+        .limit(1)
+    )
+    uncovered = uncovered_enterprises(session, park_id, at)
+    by_id = {e.id: e for e in enterprises(session, park_id)}
+    uncovered_out = [
+        EnterpriseCoverage(
+            **EnterpriseOut.model_validate(by_id[int(str(u["enterprise_id"]))]).model_dump(),
+            covered=False, reason=str(u["reason"]),
+            last_reading_at=u["last_reading_at"],  # type: ignore[arg-type]
+        )
+        for u in uncovered
+    ]
+    ratio = latest.coverage_ratio if latest else None
+    return CoverageOut(
+        hour_start=latest.hour_start if latest else None,
+        enterprises_total=latest.enterprises_total if latest else len(by_id),
+        enterprises_covered=latest.enterprises_covered if latest else 0,
+        coverage_ratio=ratio,
+        energy_weighted_ratio=latest.energy_weighted_ratio if latest else None,
+        target=COVERAGE_TARGET,
+        meets_target=ratio is not None and ratio > COVERAGE_TARGET,
+        uncovered=uncovered_out,
+    )
+
+
+CURRENT_LOAD_SQL = text(
+    """
+SELECT sum(last.value) FROM meter m
+CROSS JOIN LATERAL (
+    SELECT r.value FROM reading r
+    WHERE r.meter_id = m.id AND r.quantity = 'power_kw' AND r.ts > :at - interval '15 minutes'
+      AND r.ts <= :at
+    ORDER BY r.ts DESC LIMIT 1
+) last
+WHERE m.park_id = :park_id AND m.active AND m.role IN ('grid_import', 'pv')
+"""
+)
+
+
+def current_load_kw(session: Session, park_id: int, at: datetime) -> float | None:
+    """Park load now: grid import power plus on-site PV output (latest within 15 min)."""
+    value = session.execute(CURRENT_LOAD_SQL, {"park_id": park_id, "at": at}).scalar()
+    return float(value) if value is not None else None
+
+
+def overview(session: Session, park_id: int, now: datetime) -> ParkOverview:
+    the_park = park(session, park_id)
+    cov = coverage(session, park_id, now)
+    uncovered = {e.id: e for e in cov.uncovered}
+    listed = [
+        uncovered.get(e.id)
+        or EnterpriseCoverage(**EnterpriseOut.model_validate(e).model_dump(), covered=True)
+        for e in enterprises(session, park_id)
+    ]
+    latest = latest_hour(session, park_id)
+    factors = park_factors(session, park_id, now - timedelta(days=7), now)
+    last_day = hourly_emissions(session, park_id, None, now - timedelta(hours=24), now)
+    return ParkOverview(
+        code=the_park.code,
+        name=the_park.name,
+        grid_factor_region=the_park.grid_factor_region,
+        grid_factor_year=the_park.grid_factor_year,
+        current_load_kw=current_load_kw(session, park_id, now),
+        latest_hour=latest,
+        latest_factor_kg_per_kwh=factors[-1].factor_kg_per_kwh if factors else None,
+        last_24h_electricity_kwh=sum(e.electricity_kwh for e in last_day),
+        last_24h_emissions_kg=sum(e.scope1_kg + e.scope2_kg for e in last_day),
+        coverage=cov,
+        enterprises=listed,
+        carbon_factors=factors,
+    )
+

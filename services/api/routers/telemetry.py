@@ -1,0 +1,49 @@
+"""HTTP telemetry for gateways that cannot speak MQTT: the same contract and validation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import psycopg
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from services.api.deps import GatewayPrincipal, SessionDep
+from services.api.errors import Forbidden, NotAuthenticated, PayloadTooLarge, responses
+from services.api.schemas import TelemetryResult
+from services.core.models import ApiPrincipal, Gateway
+from services.ingest.processor import TelemetryProcessor
+
+router = APIRouter(prefix="/api/v1", tags=["telemetry"])
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+@router.post("/telemetry", response_model=TelemetryResult,
+             responses=responses(NotAuthenticated, Forbidden, PayloadTooLarge))
+async def post_telemetry(request: Request, session: SessionDep, principal: GatewayPrincipal) -> TelemetryResult:
+    """Accept one batch ``{"gateway", "seq", "readings": [...]}``; invalid readings are
+    quarantined with a reason and listed in the answer, valid ones are stored."""
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"batch larger than {MAX_BODY_BYTES} bytes; split it")
+    # The session is synchronous: keep its database work off the event loop.
+    return await run_in_threadpool(store_batch, session, principal, body)
+
+
+def store_batch(session: Session, principal: ApiPrincipal, body: bytes) -> TelemetryResult:
+    conn = session.connection().connection.driver_connection
+    assert isinstance(conn, psycopg.Connection)
+    processor = TelemetryProcessor()
+    processor.reload(conn)
+    result = processor.process(conn, [(f"http:gateway-{principal.gateway_id}", body)], "http")
+    if principal.gateway_id is not None:
+        session.execute(
+            update(Gateway).where(Gateway.id == principal.gateway_id).values(last_seen_at=datetime.now(UTC))
+        )
+    return TelemetryResult(
+        accepted=result.accepted,
+        stored=result.stored,
+        rejected=[{"reason": r.reason, "detail": r.detail, "meter": r.meter_code} for r in result.rejected],
+    )

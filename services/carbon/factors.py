@@ -1,0 +1,81 @@
+"""Emission factors and energy coefficients, each with its public source.
+
+Sources are summarised in shared/reference/carbon-method.md and docs/carbon-method.md.
+Values marked ``verified=False`` were seen only in secondary sources: they stay
+configurable and the UI labels them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Coefficient:
+    value: float
+    unit: str
+    source: str
+    verified: bool = True
+
+
+MEE_NBS_2021 = "生态环境部、国家统计局 公告2024年第12号 (2021年电力二氧化碳排放因子)"
+MEE_NBS_2022 = "生态环境部、国家统计局 2022年电力二氧化碳排放因子 (2024-12 发布)"
+MEE_NBS_2023 = "生态环境部、国家统计局 2023年电力二氧化碳排放因子 (2025-12 发布)"
+
+# Location-based grid factors, kgCO2/kWh, by (region key, year).
+GRID_FACTORS: dict[tuple[str, int], Coefficient] = {
+    ("national", 2021): Coefficient(0.5568, "kgCO2/kWh", MEE_NBS_2021),
+    ("national", 2022): Coefficient(0.5366, "kgCO2/kWh", MEE_NBS_2022),
+    ("national", 2023): Coefficient(0.5306, "kgCO2/kWh", MEE_NBS_2023),
+    ("north", 2023): Coefficient(0.6361, "kgCO2/kWh", MEE_NBS_2023 + " 华北"),
+    ("northeast", 2023): Coefficient(0.5122, "kgCO2/kWh", MEE_NBS_2023 + " 东北"),
+    ("east", 2023): Coefficient(0.5500, "kgCO2/kWh", MEE_NBS_2023 + " 华东"),
+    ("central", 2023): Coefficient(0.5271, "kgCO2/kWh", MEE_NBS_2023 + " 华中"),
+    ("northwest", 2023): Coefficient(0.5543, "kgCO2/kWh", MEE_NBS_2023 + " 西北"),
+    ("south", 2023): Coefficient(0.4042, "kgCO2/kWh", MEE_NBS_2023 + " 南方"),
+    ("southwest", 2023): Coefficient(0.2472, "kgCO2/kWh", MEE_NBS_2023 + " 西南"),
+    ("north", 2022): Coefficient(0.6776, "kgCO2/kWh", MEE_NBS_2022 + " 华北"),
+    ("northeast", 2022): Coefficient(0.5564, "kgCO2/kWh", MEE_NBS_2022 + " 东北"),
+    ("east", 2022): Coefficient(0.5617, "kgCO2/kWh", MEE_NBS_2022 + " 华东"),
+    ("central", 2022): Coefficient(0.5395, "kgCO2/kWh", MEE_NBS_2022 + " 华中"),
+    ("northwest", 2022): Coefficient(0.5857, "kgCO2/kWh", MEE_NBS_2022 + " 西北"),
+    ("south", 2022): Coefficient(0.3869, "kgCO2/kWh", MEE_NBS_2022 + " 南方"),
+    ("southwest", 2022): Coefficient(0.2268, "kgCO2/kWh", MEE_NBS_2022 + " 西南"),
+    ("jiangsu", 2023): Coefficient(0.5827, "kgCO2/kWh", "江苏省 2023 (secondary source)", False),
+}
+
+
+def grid_factor(region: str, year: int) -> Coefficient:
+    try:
+        return GRID_FACTORS[(region, year)]
+    except KeyError:
+        known = ", ".join(f"{r}/{y}" for r, y in sorted(GRID_FACTORS))
+        raise KeyError(f"no grid factor for {region}/{year}; known: {known}") from None
+
+
+# Natural gas combustion, GB/T 32150-2015 method E = AD × NCV × CC × OF × 44/12 with the
+# defaults NCV 389.31 GJ/10⁴Nm³, CC 0.01532 tC/GJ, OF 99 % (carbon-method.md §4):
+# 389.31 × 0.01532 × 0.99 × 44/12 = 21.6502 tCO2/10⁴Nm³ = 2.16502 kgCO2/Nm³.
+GAS_NCV_GJ_PER_10K_NM3 = Coefficient(389.31, "GJ/10⁴Nm³", "GB/T 32150-2015 附录 (default)", False)
+GAS_CARBON_CONTENT_TC_PER_GJ = Coefficient(0.01532, "tC/GJ", "GB/T 32150-2015 附录 (default)", False)
+GAS_OXIDATION_RATE = Coefficient(0.99, "1", "GB/T 32150-2015 附录 (default)", False)
+CO2_PER_C = 44.0 / 12.0
+
+
+def gas_emission_kg_per_m3() -> float:
+    tco2_per_10k_nm3 = (
+        GAS_NCV_GJ_PER_10K_NM3.value
+        * GAS_CARBON_CONTENT_TC_PER_GJ.value
+        * GAS_OXIDATION_RATE.value
+        * CO2_PER_C
+    )
+    return tco2_per_10k_nm3 * 1000.0 / 10_000.0
+
+
+# Purchased heat/steam, national ETS practice (carbon-method.md §2).
+HEAT_KG_PER_GJ = Coefficient(110.0, "kgCO2/GJ", "全国碳市场核算指南 热力排放因子 0.11 tCO2/GJ", False)
+
+# GB/T 2589-2020 reference coefficients for tonnes of standard coal equivalent.
+ELECTRICITY_KGCE_PER_KWH = Coefficient(0.1229, "kgce/kWh", "GB/T 2589-2020 附录A 电力(当量值)")
+NATURAL_GAS_KGCE_PER_M3 = Coefficient(1.2143, "kgce/m³", "GB/T 2589-2020 附录A 气田天然气")
+HEAT_KGCE_PER_GJ = Coefficient(34.12, "kgce/GJ", "GB/T 2589-2020 附录A 热力 0.03412 kgce/MJ")

@@ -1,0 +1,1 @@
+"""Shared core of every parkcarbon service: settings, database, ORM models, units."""

@@ -1,0 +1,22 @@
+"""The telemetry contract between gateways and ingest (DESIGN.md §Telemetry contract).
+
+Topic ``parks/{park}/gateways/{gateway}/telemetry`` (QoS 1), status on ``…/status`` (retained,
+also the last will). Payload: ``{"gateway", "seq", "readings": [{"meter", "ts", "quantity",
+"value"}]}`` in UTF-8 JSON; ``ts`` is ISO 8601 with a UTC offset.
+"""
+
+from __future__ import annotations
+
+TELEMETRY_QOS = 1
+
+
+def telemetry_topic(park: str, gateway: str) -> str:
+    return f"parks/{park}/gateways/{gateway}/telemetry"
+
+
+def status_topic(park: str, gateway: str) -> str:
+    return f"parks/{park}/gateways/{gateway}/status"
+
+
+def telemetry_subscription(park: str = "+") -> str:
+    return f"parks/{park}/gateways/+/telemetry"

@@ -1,0 +1,48 @@
+"""Engine and sessions. Services flush; exactly one owner per unit of work commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core.embedded import start_embedded_postgres
+from services.core.settings import Settings, normalise_database_url
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded PostgreSQL's (started on demand)."""
+    if settings.database_url:
+        return settings.database_url
+    return normalise_database_url(start_embedded_postgres(settings.data_dir / "postgres"))
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """The same URL in the form psycopg/libpq accepts (for COPY on the ingest path)."""
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, pool_size: int = 5) -> Engine:
+    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Commit on success, roll back on error: the single commit owner for jobs and CLIs."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

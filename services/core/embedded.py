@@ -1,0 +1,84 @@
+"""Embedded defaults for a laptop, a demo or CI: PostgreSQL from the ``pgserver`` wheel and an
+in-process MQTT broker (amqtt). Production configures real servers and never comes here."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import structlog
+
+log = structlog.get_logger(__name__)
+
+EMBEDDED_DB_NAME = "parkcarbon"
+
+
+def start_embedded_postgres(data_dir: Path, database: str = EMBEDDED_DB_NAME) -> str:
+    """Start (or reuse) PostgreSQL in ``data_dir`` and return a URL for ``database``.
+
+    pgserver stops the server when the last process that asked for it exits.
+    """
+    import pgserver  # imported lazily: production never needs the wheel's binaries
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir.resolve(), cleanup_mode="stop")
+    admin_uri: str = server.get_uri()
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')
+    url: str = server.get_uri(database)
+    log.info("embedded_postgres_ready", data_dir=str(data_dir), database=database)
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class EmbeddedBroker:
+    """amqtt broker (MQTT 3.1.1) on its own event loop thread, bound to loopback."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="mqtt-broker", daemon=True)
+        self._broker: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> EmbeddedBroker:
+        from amqtt.broker import Broker
+
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        }
+        self._thread.start()
+
+        async def _start() -> Any:
+            broker = Broker(config)
+            await broker.start()
+            return broker
+
+        self._broker = asyncio.run_coroutine_threadsafe(_start(), self._loop).result(timeout=30)
+        log.info("embedded_broker_ready", url=self.url)
+        return self
+
+    def stop(self) -> None:
+        if self._broker is not None:
+            asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop).result(timeout=30)
+            self._broker = None
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self._loop.close()

@@ -1,0 +1,288 @@
+"""ORM models of the park: who is metered, how the grid is wired, and what was measured.
+
+Timestamps are timezone-aware and stored in UTC; the park's hours are Asia/Shanghai hours,
+which coincide with UTC hour boundaries (UTC+8, no daylight saving).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Double,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from services.core.quantities import Carrier
+
+# Stable constraint names so Alembic migrations can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+
+
+class MeterRole(enum.StrEnum):
+    """What a meter measures in the park's energy balance."""
+
+    GRID_IMPORT = "grid_import"  # 关口表: park boundary with the public grid
+    FEEDER = "feeder"  # 馈线表: a line between two buses inside the park
+    ENTERPRISE_MAIN = "enterprise_main"  # 企业总表
+    SUBMETER = "submeter"  # 分项/分户表 below a main meter
+    PV = "pv"  # 屋顶光伏
+    STORAGE = "storage"  # 储能
+    GAS = "gas"  # 天然气表
+    HEAT = "heat"  # 热/蒸汽表
+
+
+class PrincipalRole(enum.StrEnum):
+    OPERATOR = "operator"  # 园区能源运营人员: sees the whole park
+    ENTERPRISE = "enterprise"  # 园区企业: sees only its own data
+    GATEWAY = "gateway"  # 采集网关: may only push telemetry
+
+
+class Park(Base):
+    __tablename__ = "park"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # Grid factor used for imports (location-based): a key into services.carbon.factors.
+    grid_factor_region: Mapped[str] = mapped_column(String(32), default="national")
+    grid_factor_year: Mapped[int] = mapped_column(SmallInteger, default=2023)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    enterprises: Mapped[list[Enterprise]] = relationship(back_populates="park")
+
+
+class Enterprise(Base):
+    __tablename__ = "enterprise"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)  # 统一社会信用代码, GB 32100
+    industry: Mapped[str] = mapped_column(String(100))
+    above_scale: Mapped[bool] = mapped_column(Boolean, default=False)  # 规模以上工业企业
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    park: Mapped[Park] = relationship(back_populates="enterprises")
+    meters: Mapped[list[Meter]] = relationship(back_populates="enterprise")
+
+
+class Substation(Base):
+    __tablename__ = "substation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    voltage_kv: Mapped[float] = mapped_column(Double)
+
+
+class Bus(Base):
+    __tablename__ = "bus"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    substation_id: Mapped[int] = mapped_column(ForeignKey("substation.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    voltage_kv: Mapped[float] = mapped_column(Double)
+
+
+class Line(Base):
+    """A branch of the park grid; its flow is measured by ``meter_id`` (import = from→to)."""
+
+    __tablename__ = "line"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    from_bus_id: Mapped[int] = mapped_column(ForeignKey("bus.id"))
+    to_bus_id: Mapped[int] = mapped_column(ForeignKey("bus.id"))
+    meter_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"))
+    __table_args__ = (CheckConstraint("from_bus_id <> to_bus_id", name="distinct_ends"),)
+
+
+class Gateway(Base):
+    __tablename__ = "gateway"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Meter(Base):
+    __tablename__ = "meter"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    carrier: Mapped[Carrier] = mapped_column(_enum(Carrier, "energy_carrier"))
+    role: Mapped[MeterRole] = mapped_column(_enum(MeterRole, "meter_role"))
+    quantities: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    # Current and voltage transformer ratios; the gateway applies them (primary-side values).
+    ct_ratio: Mapped[float] = mapped_column(Double, default=1.0)
+    pt_ratio: Mapped[float] = mapped_column(Double, default=1.0)
+    # NULL owner = the park itself (public load, substations, PV owned by the park).
+    enterprise_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="SET NULL"), index=True
+    )
+    bus_id: Mapped[int | None] = mapped_column(ForeignKey("bus.id"))
+    parent_meter_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"))
+    gateway_id: Mapped[int | None] = mapped_column(ForeignKey("gateway.id"))
+    green_supply: Mapped[bool] = mapped_column(Boolean, default=False)  # 绿电专线/专变
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    enterprise: Mapped[Enterprise | None] = relationship(back_populates="meters")
+
+    @property
+    def multiplier(self) -> float:
+        return self.ct_ratio * self.pt_ratio
+
+
+class Reading(Base):
+    """One telemetry value. On TimescaleDB a hypertable on ``ts`` (see storage_policy)."""
+
+    __tablename__ = "reading"
+    meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    quantity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    value: Mapped[float] = mapped_column(Double)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_reading_ts", "ts"),)
+
+
+class QuarantinedTelemetry(Base):
+    """A rejected message or reading, kept with its reason and raw payload for operators."""
+
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    source: Mapped[str] = mapped_column(String(300))  # MQTT topic or "http:<gateway>"
+    reason: Mapped[str] = mapped_column(String(64), index=True)
+    detail: Mapped[str] = mapped_column(Text)
+    meter_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DataQuality(enum.StrEnum):
+    OK = "ok"
+    GAP = "gap"  # part of the hour not covered by readings: energy there is not invented
+    RESET = "reset"  # the register went backwards inside the hour (reset/rollover/replacement)
+
+
+class IntervalEnergy(Base):
+    """Energy (or volume/heat) of one meter quantity in one hour, from a cumulative register."""
+
+    __tablename__ = "interval_energy"
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id", ondelete="CASCADE"), primary_key=True)
+    quantity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    value: Mapped[float] = mapped_column(Double)
+    covered_seconds: Mapped[float] = mapped_column(Double)
+    quality: Mapped[DataQuality] = mapped_column(_enum(DataQuality, "data_quality"))
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_interval_energy_hour", "hour_start"),)
+
+
+class CarbonFactorHourly(Base):
+    """电碳因子 of the park (``bus_id`` NULL) or of one bus, for one hour, with its inputs."""
+
+    __tablename__ = "carbon_factor_hourly"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"))
+    bus_id: Mapped[int | None] = mapped_column(ForeignKey("bus.id", ondelete="CASCADE"))
+    hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    factor_kg_per_kwh: Mapped[float | None] = mapped_column(Double)
+    method: Mapped[str] = mapped_column(String(64))
+    inputs: Mapped[dict[str, object]] = mapped_column(JSONB)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        UniqueConstraint("park_id", "bus_id", "hour_start", name="uq_carbon_factor_node_hour",
+                         postgresql_nulls_not_distinct=True),
+    )
+
+
+class EmissionHourly(Base):
+    """Emissions and energy of an enterprise (or the park, ``enterprise_id`` NULL) in one hour."""
+
+    __tablename__ = "emission_hourly"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"))
+    hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    electricity_kwh: Mapped[float] = mapped_column(Double, default=0.0)
+    gas_m3: Mapped[float] = mapped_column(Double, default=0.0)
+    heat_gj: Mapped[float] = mapped_column(Double, default=0.0)
+    scope1_kg: Mapped[float] = mapped_column(Double, default=0.0)
+    scope2_kg: Mapped[float] = mapped_column(Double, default=0.0)
+    energy_tce: Mapped[float] = mapped_column(Double, default=0.0)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        UniqueConstraint("park_id", "enterprise_id", "hour_start", name="uq_emission_entity_hour",
+                         postgresql_nulls_not_distinct=True),
+        Index("ix_emission_hourly_hour", "hour_start"),
+    )
+
+    @property
+    def total_kg(self) -> float:
+        return self.scope1_kg + self.scope2_kg
+
+
+class CoverageHourly(Base):
+    """Enterprise coverage of the platform (平台企业覆盖率) at the end of one hour."""
+
+    __tablename__ = "coverage_hourly"
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"), primary_key=True)
+    hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    enterprises_total: Mapped[int] = mapped_column(Integer)
+    enterprises_covered: Mapped[int] = mapped_column(Integer)
+    coverage_ratio: Mapped[float] = mapped_column(Double)
+    energy_weighted_ratio: Mapped[float | None] = mapped_column(Double)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ApiPrincipal(Base):
+    """Who may call the API. Only a SHA-256 hash of the bearer token is stored."""
+
+    __tablename__ = "api_principal"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[PrincipalRole] = mapped_column(_enum(PrincipalRole, "principal_role"))
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"))
+    gateway_id: Mapped[int | None] = mapped_column(ForeignKey("gateway.id", ondelete="CASCADE"))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        CheckConstraint(
+            "(role <> 'enterprise') OR enterprise_id IS NOT NULL", name="enterprise_has_enterprise"
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Operator dashboard (plotly), served by the API process. Chinese first, English available."""

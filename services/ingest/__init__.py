@@ -1,0 +1,1 @@
+"""Ingest: MQTT/HTTP telemetry → validation → COPY into PostgreSQL, rejects quarantined."""
