@@ -1,0 +1,224 @@
+"""``parkcarbon``: one console script, one subcommand per service."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.core.logging import configure_logging
+from services.core.settings import Settings, get_settings
+
+app = typer.Typer(help="parkcarbon — 园区能碳管理平台 (park energy–carbon management platform)",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+gateway_app = typer.Typer(help="Meter gateways (Modbus → MQTT).", no_args_is_help=True)
+carbon_app = typer.Typer(help="Carbon engine.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(carbon_app, name="carbon")
+app.add_typer(token_app, name="token")
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _database_url(settings: Settings) -> str:
+    from services.core.db import resolve_database_url
+
+    return resolve_database_url(settings)
+
+
+def _mqtt(settings: Settings) -> tuple[str, str]:
+    if not settings.mqtt_url:
+        typer.echo("PARKCARBON_MQTT_URL is required for this service (the demo embeds a broker)", err=True)
+        raise typer.Exit(2)
+    return settings.mqtt_url, settings.mqtt_protocol
+
+
+def _wait_for_signal() -> None:
+    stop = False
+
+    def handler(_sig: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    while not stop:
+        time.sleep(0.5)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations (TimescaleDB features are detected and used when present)."""
+    from services.core import migrate
+
+    settings = _settings()
+    migrate.upgrade(_database_url(settings), revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """Run the REST API and the dashboard."""
+    import uvicorn
+
+    from services.api.app import create_app
+    from services.core.db import make_engine, make_session_factory
+
+    settings = _settings()
+    settings.require_production_secrets()
+    factory = make_session_factory(make_engine(_database_url(settings)))
+    uvicorn.run(create_app(factory), host=host or settings.api_host, port=port or settings.api_port)
+
+
+@app.command()
+def ingest(
+    client_id: Annotated[str, typer.Option(help="MQTT client id (unique per worker)")] = "parkcarbon-ingest-1",
+    shared_group: Annotated[str | None, typer.Option(help="MQTT 5 shared subscription group")] = None,
+) -> None:
+    """Consume telemetry from MQTT into the database (ack after commit)."""
+    from services.core.db import libpq_url
+    from services.ingest.service import IngestConfig, IngestService
+
+    settings = _settings()
+    url, protocol = _mqtt(settings)
+    service = IngestService(IngestConfig(
+        database_conninfo=libpq_url(_database_url(settings)), mqtt_url=url, mqtt_protocol=protocol,
+        client_id=client_id, shared_group=shared_group,
+        batch_max_readings=settings.ingest_batch_max_readings,
+        batch_max_seconds=settings.ingest_batch_max_seconds,
+    )).start()
+    _wait_for_signal()
+    service.stop()
+
+
+@app.command()
+def scheduler(run_now: Annotated[bool, typer.Option(help="run the hourly job once at start")] = True) -> None:
+    """Run the carbon engine's hourly jobs (Asia/Shanghai hours)."""
+    from services.carbon.scheduler import build_scheduler, hourly_carbon_job
+    from services.core.db import make_engine, make_session_factory
+
+    settings = _settings()
+    factory = make_session_factory(make_engine(_database_url(settings)))
+    jobs = build_scheduler(factory, settings)
+    if run_now:
+        hourly_carbon_job(factory, settings)
+    jobs.start()
+    _wait_for_signal()
+    jobs.shutdown()
+
+
+@gateway_app.command("validate")
+def gateway_validate(file: Path) -> None:
+    """Check a gateway configuration file and list every mistake."""
+    from gateways.config import config_errors
+
+    errors = config_errors(file)
+    for error in errors:
+        typer.echo(f"{file}: {error}", err=True)
+    if errors:
+        raise typer.Exit(1)
+    typer.echo(f"{file}: ok")
+
+
+@gateway_app.command("run")
+def gateway_run(file: Path) -> None:
+    """Poll the configured Modbus devices and publish telemetry over MQTT."""
+    from gateways.config import load_gateway_config
+    from gateways.service import GatewayService
+
+    settings = _settings()
+    url, protocol = _mqtt(settings)
+    service = GatewayService(load_gateway_config(file), url, protocol)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        service.start()
+        try:
+            await service.run(stop)
+        finally:
+            await service.close()
+
+    asyncio.run(main())
+
+
+@carbon_app.command("recompute")
+def carbon_recompute(
+    start: Annotated[datetime, typer.Option("--from", help="first hour (ISO 8601)")],
+    end: Annotated[datetime, typer.Option("--to", help="end hour, exclusive (ISO 8601)")],
+) -> None:
+    """Recompute interval energy, 电碳因子, emissions and coverage for a range of hours."""
+    from services.carbon.pipeline import recompute_hours
+    from services.core.db import make_engine, make_session_factory, unit_of_work
+
+    settings = _settings()
+    factory = make_session_factory(make_engine(_database_url(settings)))
+    tz = datetime.now().astimezone().tzinfo
+    start, end = (d if d.tzinfo else d.replace(tzinfo=tz) for d in (start, end))
+    days = max(1, int((end - start).total_seconds() // 86400) + 1)
+    gap = timedelta(minutes=settings.interval_max_gap_minutes)
+    with typer.progressbar(range(days), label="recomputing days") as progress:
+        for day in progress:
+            lo = start + timedelta(days=day)
+            hi = min(lo + timedelta(days=1), end)
+            if lo >= hi:
+                break
+            with unit_of_work(factory) as session:
+                recompute_hours(session, lo, hi, gap)
+
+
+@token_app.command("create")
+def token_create(
+    name: str,
+    role: Annotated[str, typer.Option(help="operator | enterprise | gateway")],
+    park: Annotated[str, typer.Option(help="park code")] = "demo",
+    enterprise_id: int | None = None,
+    gateway_id: int | None = None,
+) -> None:
+    """Create an API principal and print its token once."""
+    from services.api.security import issue_token
+    from services.core.db import make_engine, make_session_factory, unit_of_work
+    from services.core.models import Park, PrincipalRole
+
+    settings = _settings()
+    factory = make_session_factory(make_engine(_database_url(settings)))
+    with unit_of_work(factory) as session:
+        the_park = session.query(Park).filter_by(code=park).one()
+        token = issue_token(session, name, PrincipalRole(role), the_park.id, enterprise_id, gateway_id)
+    typer.echo(token)
+
+
+@app.command()
+def demo(
+    reset: Annotated[bool, typer.Option(help="start from an empty data directory")] = False,
+    port: Annotated[int, typer.Option(help="API and dashboard port")] = 8000,
+    days: Annotated[int, typer.Option(help="days of history to backfill")] = 7,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+) -> None:
+    """Start the whole stack with a demo park on embedded defaults."""
+    from services.demo.runner import DemoOptions, run_demo
+
+    settings = _settings()
+    run_demo(settings, DemoOptions(reset=reset, port=port, days=days, duration_s=duration))
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""The demo park: layout, load model, simulated meters and the one-command runner."""

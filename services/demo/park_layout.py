@@ -1,0 +1,249 @@
+"""The demo park: one 110 kV substation feeding four 10 kV switching stations, 36 enterprises,
+153 meters (grid connection, feeders, enterprise main and sub-meters, rooftop PV, a battery
+store, gas and steam meters), and the load profile behind every meter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from services.core.models import (
+    Bus,
+    Enterprise,
+    Gateway,
+    Line,
+    Meter,
+    MeterRole,
+    Park,
+    Substation,
+)
+from services.core.quantities import Carrier
+from services.core.uscc import make_uscc
+from services.demo.load_model import Profile
+
+PARK_CODE = "demo"
+GATEWAY_CODE = "gw-demo-01"
+N_ENTERPRISES = 36
+N_BUSES = 4
+ENTERPRISE_WITHOUT_METER = 35  # index of the newly settled enterprise with no meter yet
+ENTERPRISE_OFFLINE = 7  # index of the enterprise whose meter stopped communicating
+
+PREFIXES = ["恒通", "华瑞", "苏能", "东方", "锦程", "天合", "新元", "博远", "中科", "众诚", "金陵", "长江"]
+INDUSTRIES = [
+    ("精密机械", "通用设备制造业", "three_shift", 900),
+    ("电子科技", "计算机、通信和其他电子设备制造业", "three_shift", 1400),
+    ("新材料", "化学原料和化学制品制造业", "three_shift", 2200),
+    ("食品", "食品制造业", "day_shift", 500),
+    ("纺织", "纺织业", "day_shift", 700),
+    ("医药", "医药制造业", "three_shift", 1100),
+    ("物流", "装卸搬运和仓储业", "day_shift", 250),
+    ("汽车零部件", "汽车制造业", "day_shift", 1600),
+]
+
+ELECTRICITY_QUANTITIES = ["energy_import_kwh", "energy_export_kwh", "power_kw"]
+ROLE_SETUP: dict[MeterRole, tuple[Carrier, list[str], str]] = {
+    MeterRole.GRID_IMPORT: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "parkcarbon-sim-electricity"),
+    MeterRole.FEEDER: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "parkcarbon-sim-electricity"),
+    MeterRole.ENTERPRISE_MAIN: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "parkcarbon-sim-electricity"),
+    MeterRole.SUBMETER: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "parkcarbon-sim-electricity"),
+    MeterRole.PV: (Carrier.ELECTRICITY, ["generation_kwh", "power_kw"], "parkcarbon-sim-pv"),
+    MeterRole.STORAGE: (
+        Carrier.ELECTRICITY,
+        ["storage_charge_kwh", "storage_discharge_kwh", "power_kw", "state_of_charge_pct"],
+        "parkcarbon-sim-storage",
+    ),
+    MeterRole.GAS: (Carrier.NATURAL_GAS, ["volume_m3", "flow_m3_h"], "parkcarbon-sim-gas"),
+    MeterRole.HEAT: (Carrier.HEAT, ["heat_gj"], "parkcarbon-sim-heat"),
+}
+
+
+@dataclass
+class DemoMeter:
+    meter: Meter
+    profile: Profile
+    server: int  # which simulated Modbus TCP server (0 = substation, k = station k)
+    unit: int
+    online: bool = True
+
+    @property
+    def register_profile(self) -> str:
+        return ROLE_SETUP[self.meter.role][2]
+
+    def values_at(self, ts: float) -> dict[str, float]:
+        """Primary-side values this meter shows at unix time ``ts``."""
+        role, p = self.meter.role, self.profile
+        if role is MeterRole.PV:
+            return {"generation_kwh": p.cumulative(ts), "power_kw": p.instantaneous(ts)}
+        if role is MeterRole.STORAGE:
+            hour = ((ts / 3600.0) + 8) % 24
+            soc = 10 + 80 * min(hour, 6) / 6 if hour < 18 else 90 - 80 * min(hour - 18, 3) / 3
+            return {
+                "storage_charge_kwh": p.cumulative(ts),
+                "storage_discharge_kwh": p.cumulative_negative(ts),
+                "power_kw": p.instantaneous(ts),
+                "state_of_charge_pct": soc,
+            }
+        if role is MeterRole.GAS:
+            return {"volume_m3": p.cumulative(ts), "flow_m3_h": p.instantaneous(ts)}
+        if role is MeterRole.HEAT:
+            return {"heat_gj": p.cumulative(ts)}
+        return {
+            "energy_import_kwh": p.cumulative(ts),
+            "energy_export_kwh": p.cumulative_negative(ts),
+            "power_kw": p.instantaneous(ts),
+        }
+
+
+@dataclass
+class DemoPark:
+    park: Park
+    gateway: Gateway
+    meters: list[DemoMeter]
+    epoch: float
+
+
+def registers_epoch(park_created: datetime) -> float:
+    """Registers count from 8 days before the park was created, at midnight UTC."""
+    day = park_created.replace(hour=0, minute=0, second=0, microsecond=0)
+    return (day - timedelta(days=8)).timestamp()
+
+
+def enterprise_name(i: int) -> tuple[str, str, str, float]:
+    prefix = PREFIXES[i % len(PREFIXES)]
+    suffix, industry, shape, scale = INDUSTRIES[i % len(INDUSTRIES)]
+    city = "苏州" if i % 3 else "常州"
+    return f"{city}{prefix}{suffix}有限公司", industry, shape, scale * (0.6 + 0.05 * (i % 9))
+
+
+def build_demo_park(session: Session, park: Park) -> DemoPark:
+    """Create (first run) or load (re-run) the demo park's records and its meters' profiles."""
+    epoch = registers_epoch(park.created_at)
+    first_run = not session.query(Meter).filter_by(park_id=park.id).first()
+    gateway = session.query(Gateway).filter_by(code=GATEWAY_CODE).one_or_none()
+    if gateway is None:
+        gateway = Gateway(park_id=park.id, code=GATEWAY_CODE, name="园区采集网关 01")
+        session.add(gateway)
+    substations = [Substation(park_id=park.id, code="SS-110", name="园区110kV总降变电站", voltage_kv=110.0)]
+    substations += [
+        Substation(park_id=park.id, code=f"SS-10-{k}", name=f"{k}号10kV开闭所", voltage_kv=10.0)
+        for k in range(1, N_BUSES + 1)
+    ]
+    buses = [Bus(code="B0", name="110kV母线", voltage_kv=110.0)]
+    buses += [Bus(code=f"B{k}", name=f"{k}号开闭所10kV母线", voltage_kv=10.0) for k in range(1, N_BUSES + 1)]
+    if first_run:
+        session.add_all(substations)
+        session.flush()
+        for bus, sub in zip(buses, substations, strict=True):
+            bus.substation_id = sub.id
+        session.add_all(buses)
+        session.flush()
+    else:
+        buses = list(session.query(Bus).filter(Bus.code.in_([b.code for b in buses])).order_by(Bus.code))
+
+    specs = _meter_specs(epoch)
+    enterprises = _enterprises(session, park, first_run)
+    demo_meters: list[DemoMeter] = []
+    existing = {m.code: m for m in session.query(Meter).filter_by(park_id=park.id)}
+    units = {k: 0 for k in range(N_BUSES + 1)}
+    for spec in specs:
+        carrier, quantities, _ = ROLE_SETUP[spec.role]
+        meter = existing.get(spec.code)
+        if meter is None:
+            meter = Meter(
+                park_id=park.id, code=spec.code, name=spec.name, carrier=carrier, role=spec.role,
+                quantities=quantities, ct_ratio=spec.ct_ratio, pt_ratio=1.0,
+                enterprise_id=enterprises[spec.enterprise].id if spec.enterprise is not None else None,
+                bus_id=buses[spec.bus].id, gateway_id=gateway.id, green_supply=spec.green,
+            )
+            session.add(meter)
+        units[spec.bus] += 1
+        demo_meters.append(DemoMeter(meter, spec.profile, spec.bus, units[spec.bus],
+                                     online=spec.enterprise != ENTERPRISE_OFFLINE))
+    session.flush()
+    if first_run:
+        _link_topology(session, park, buses, demo_meters)
+    return DemoPark(park, gateway, demo_meters, epoch)
+
+
+@dataclass
+class _Spec:
+    code: str
+    name: str
+    role: MeterRole
+    profile: Profile
+    bus: int
+    enterprise: int | None = None
+    ct_ratio: float = 1.0
+    green: bool = False
+
+
+def _enterprises(session: Session, park: Park, first_run: bool) -> list[Enterprise]:
+    if not first_run:
+        return list(session.query(Enterprise).filter_by(park_id=park.id).order_by(Enterprise.id))
+    enterprises = []
+    for i in range(N_ENTERPRISES):
+        name, industry, _, scale = enterprise_name(i)
+        body = f"9132050{i % 10}MA{i:04d}{chr(ord('A') + i % 20) if i % 20 < 8 else 'K'}{i % 10}{(i * 7) % 10}"
+        enterprises.append(Enterprise(park_id=park.id, name=name, uscc=make_uscc(body[:17]),
+                                      industry=industry, above_scale=scale > 600))
+    session.add_all(enterprises)
+    session.flush()
+    return enterprises
+
+
+def _meter_specs(epoch: float) -> list[_Spec]:
+    def prof(key: str, kind: str, scale: float, start: float) -> Profile:
+        return Profile(key, kind, scale, start, epoch)
+
+    specs: list[_Spec] = []
+    bus_members: dict[int, list[tuple[Profile, float]]] = {k: [] for k in range(1, N_BUSES + 1)}
+    for i in range(N_ENTERPRISES):
+        bus = 1 + i % N_BUSES
+        name, _, shape, scale = enterprise_name(i)
+        main = prof(f"E{i}", shape, scale, 50_000.0 + 1000 * i)
+        bus_members[bus].append((main, 1.0))
+        if i == ENTERPRISE_WITHOUT_METER:
+            continue  # the load exists, the platform does not measure it
+        code = f"E-{i + 1:03d}"
+        specs.append(_Spec(code, f"{name} 总表", MeterRole.ENTERPRISE_MAIN, main, bus, i,
+                           ct_ratio=10.0 if scale > 1000 else 1.0))
+        for j, share in ((1, 0.4), (2, 0.35)):
+            sub = Profile(f"{code}-{j}", "sub", 0, 10_000.0 * j, epoch, members=[(main, share)])
+            specs.append(_Spec(f"{code}-{j}", f"{name} 分表{j}", MeterRole.SUBMETER, sub, bus, i))
+        if i % 9 < 5 and len([s for s in specs if s.role is MeterRole.GAS]) < 20:
+            gas = prof(f"G{i}", "gas", scale / 12.0, 20_000.0 + 300 * i)
+            specs.append(_Spec(f"G-{i + 1:03d}", f"{name} 天然气表", MeterRole.GAS, gas, bus, i))
+        if i % 6 == 2:
+            heat = prof(f"H{i}", "heat", scale / 400.0, 3_000.0 + 10 * i)
+            specs.append(_Spec(f"H-{i + 1:03d}", f"{name} 蒸汽表", MeterRole.HEAT, heat, bus, i))
+    for k in range(12):
+        bus = 1 + k % N_BUSES
+        pv = prof(f"PV{k}", "pv", 450.0 + 50 * (k % 5), 8_000.0 + 100 * k)
+        bus_members[bus].append((pv, -1.0))
+        specs.append(_Spec(f"PV-{k + 1:02d}", f"屋顶光伏 {k + 1:02d}", MeterRole.PV, pv, bus))
+    storage = prof("BESS1", "storage", 600.0, 5_000.0)
+    bus_members[1].append((storage, 1.0))
+    specs.append(_Spec("ES-01", "储能电站 01 (1.2MW/3.6MWh)", MeterRole.STORAGE, storage, 1))
+    public = prof("PUBLIC", "public", 400.0, 0.0)  # street lighting, pumping, losses: unmetered
+    grid_members: list[tuple[Profile, float]] = [(public, 1.0)]
+    for bus in range(1, N_BUSES + 1):
+        net = Profile(f"NET{bus}", "net", 0, 0.0, epoch, members=bus_members[bus])
+        grid_members.append((net, 1.0))
+        for j in (1, 2):  # two parallel feeders share each station's load
+            feeder = Profile(f"F{bus}{j}", "feeder", 0, 200_000.0 * j, epoch, members=[(net, 0.5)])
+            specs.append(_Spec(f"F-{bus}{j}", f"110kV站至{bus}号开闭所 馈线{j}", MeterRole.FEEDER,
+                               feeder, 0))
+    grid = Profile("GRID", "grid", 0, 5_000_000.0, epoch, members=grid_members)
+    specs.insert(0, _Spec("GRID-01", "园区关口表 (110kV进线)", MeterRole.GRID_IMPORT, grid, 0))
+    return specs
+
+
+def _link_topology(session: Session, park: Park, buses: list[Bus], meters: list[DemoMeter]) -> None:
+    for dm in meters:
+        if dm.meter.role is MeterRole.FEEDER:
+            to_bus = int(dm.meter.code[2])
+            session.add(Line(park_id=park.id, code=f"L-{dm.meter.code[2:]}", from_bus_id=buses[0].id,
+                             to_bus_id=buses[to_bus].id, meter_id=dm.meter.id))
+    session.flush()
