@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     ingest_batch_max_seconds: float = 0.5
 
     # A gap between two cumulative readings longer than this is not spread over hours.
-    interval_max_gap_minutes: int = 20
+    interval_max_gap_minutes: int = 60
     # Storage policy (TimescaleDB policies, or the scheduler's own job on plain PostgreSQL).
     readings_compress_after_days: int = 7
     readings_retention_days: int = 1095

@@ -1,0 +1,128 @@
+"""Real components for the tests: PostgreSQL (embedded pgserver, or DATABASE_URL), MQTT
+brokers (in-process amqtt and a spawned mosquitto), pymodbus servers in the tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core import migrate
+from services.core.db import libpq_url, make_engine, make_session_factory
+from services.core.embedded import EmbeddedBroker, free_port, start_embedded_postgres
+from services.core.settings import normalise_database_url
+
+TEMPLATE_DB = f"pc_template_{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """SQLAlchemy URL of a maintenance database on the test server."""
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        return normalise_database_url(configured)
+    return normalise_database_url(start_embedded_postgres(tmp_path_factory.mktemp("pg"), "postgres"))
+
+
+def _admin(server_url: str) -> psycopg.Connection:
+    return psycopg.connect(libpq_url(server_url), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def template_database(server_url: str) -> Iterator[str]:
+    with _admin(server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"')
+        conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+    url = make_url(server_url).set(database=TEMPLATE_DB).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield TEMPLATE_DB
+    with _admin(server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(server_url: str, template_database: str) -> Iterator[str]:
+    """A fresh database migrated to head, dropped after the test."""
+    name = f"pc_test_{uuid.uuid4().hex[:12]}"
+    with _admin(server_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    with _admin(server_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as s:
+        yield s
+
+
+class Broker:
+    def __init__(self, url: str, protocol: str) -> None:
+        self.url, self.protocol = url, protocol
+
+
+@pytest.fixture(params=["amqtt", "mosquitto"])
+def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
+    """The embedded broker the demo uses (MQTT 3.1.1) and Mosquitto (MQTT 5) as in production."""
+    if request.param == "amqtt":
+        embedded = EmbeddedBroker().start()
+        yield Broker(embedded.url, "3.1.1")
+        embedded.stop()
+        return
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(binary).exists():
+        pytest.fail("mosquitto is not installed: run the README's test command, which installs it")
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    import socket
+
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield Broker(f"mqtt://127.0.0.1:{port}", "5")
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads() -> Iterator[None]:
+    """A test must not leave non-daemon threads running (pymodbus's tests check the same)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+        if not extra:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"threads left behind: {[t.name for t in extra]}")

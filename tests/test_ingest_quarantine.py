@@ -1,0 +1,122 @@
+"""Bad telemetry is quarantined with its reason; valid readings of the same message are
+stored; ingest keeps running."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core import mqtt as mqtt_factory
+from services.core.contract import telemetry_topic
+from services.core.db import libpq_url
+from services.core.embedded import free_port
+from services.core.models import MeterRole, QuarantinedTelemetry, Reading
+from services.ingest.service import IngestConfig, IngestService
+from tests.conftest import Broker
+from tests.factories import make_meter, make_park
+
+TS = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+
+
+def _reading(meter: str, value: object, quantity: str = "energy_import_kwh") -> dict[str, object]:
+    return {"meter": meter, "ts": TS, "quantity": quantity, "value": value}
+
+
+def _wait(factory: sessionmaker[Session], readings: int, quarantined: int) -> tuple[int, int]:
+    deadline = time.monotonic() + 20
+    counts = (0, 0)
+    while time.monotonic() < deadline:
+        with factory() as s:
+            counts = (
+                s.scalar(select(func.count()).select_from(Reading)) or 0,
+                s.scalar(select(func.count()).select_from(QuarantinedTelemetry)) or 0,
+            )
+        if counts == (readings, quarantined):
+            break
+        time.sleep(0.1)
+    return counts
+
+
+def test_bad_readings_are_quarantined_and_valid_ones_stored(
+    broker: Broker, database_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as s:
+        park = make_park(s)
+        make_meter(s, park, "M-1", MeterRole.GRID_IMPORT)
+        make_meter(s, park, "M-2", MeterRole.GRID_IMPORT)
+        s.commit()
+    ingest = IngestService(IngestConfig(
+        database_conninfo=libpq_url(database_url), mqtt_url=broker.url, mqtt_protocol=broker.protocol,
+        client_id=f"ingest-{free_port()}", batch_max_seconds=0.05,
+    )).start()
+    publisher = mqtt_factory.make_client(broker.url, f"pub-{free_port()}", broker.protocol)
+    mqtt_factory.connect(publisher, broker.url, broker.protocol)
+    publisher.loop_start()
+    topic = telemetry_topic("p", "gw-x")
+    try:
+        time.sleep(0.5)  # let ingest subscribe
+        mixed = {"gateway": "gw-x", "seq": 1, "readings": [
+            _reading("M-1", 100.5),
+            _reading("NOPE-9", 1.0),  # unknown meter
+            _reading("M-2", "12.5"),  # a string, not a number
+            _reading("M-2", 7, quantity="furlongs"),  # not in the vocabulary
+            {"meter": "M-2", "ts": "yesterday", "quantity": "power_kw", "value": 1.0},
+            _reading("M-2", 250.0),
+        ]}
+        for payload in (orjson.dumps(mixed), b"{not json", b"\xff\xfe", orjson.dumps([1, 2])):
+            publisher.publish(topic, payload, qos=1).wait_for_publish(5)
+        # After all that, ingest still takes valid telemetry.
+        later = {"gateway": "gw-x", "seq": 2, "readings": [_reading("M-1", 101.0, "power_kw")]}
+        publisher.publish(topic, orjson.dumps(later), qos=1).wait_for_publish(5)
+        readings, quarantined = _wait(session_factory, readings=3, quarantined=7)
+    finally:
+        publisher.disconnect()
+        publisher.loop_stop()
+        ingest.stop()
+
+    assert (readings, quarantined) == (3, 7)
+    with session_factory() as s:
+        reasons = sorted(s.scalars(select(QuarantinedTelemetry.reason)))
+        unknown = s.scalars(select(QuarantinedTelemetry).where(QuarantinedTelemetry.reason == "unknown_meter")).one()
+        values = sorted(s.scalars(select(Reading.value)))
+    assert reasons == sorted([
+        "unknown_meter", "non_numeric_value", "unknown_quantity", "invalid_timestamp",
+        "malformed_payload", "malformed_payload", "invalid_batch",
+    ])
+    assert unknown.meter_code == "NOPE-9"
+    assert "NOPE-9" in unknown.payload and unknown.source == topic
+    assert values == [100.5, 101.0, 250.0]
+
+
+def test_redelivered_readings_are_stored_once(
+    broker: Broker, database_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as s:
+        park = make_park(s)
+        make_meter(s, park, "M-1", MeterRole.GRID_IMPORT)
+        s.commit()
+    ingest = IngestService(IngestConfig(
+        database_conninfo=libpq_url(database_url), mqtt_url=broker.url, mqtt_protocol=broker.protocol,
+        client_id=f"ingest-{free_port()}", batch_max_seconds=0.05,
+    )).start()
+    publisher = mqtt_factory.make_client(broker.url, f"pub-{free_port()}", broker.protocol)
+    mqtt_factory.connect(publisher, broker.url, broker.protocol)
+    publisher.loop_start()
+    try:
+        time.sleep(0.5)
+        batch = orjson.dumps({"gateway": "g", "seq": 5, "readings": [_reading("M-1", 42.0)]})
+        for _ in range(3):
+            publisher.publish(telemetry_topic("p", "g"), batch, qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 10
+        while ingest.messages_committed < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        publisher.disconnect()
+        publisher.loop_stop()
+        ingest.stop()
+    assert ingest.messages_committed == 3
+    assert _wait(session_factory, readings=1, quarantined=0) == (1, 0)
