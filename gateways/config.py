@@ -93,7 +93,5 @@ def config_errors(path: Path) -> list[str]:
     try:
         GatewayConfig.model_validate(document)
     except ValidationError as exc:
-        return [
-            f"{'.'.join(str(p) for p in err['loc']) or '<file>'}: {err['msg']}" for err in exc.errors()
-        ]
+        return [f"{'.'.join(str(p) for p in err['loc']) or '<file>'}: {err['msg']}" for err in exc.errors()]
     return []

@@ -69,5 +69,6 @@ class ModbusBus:
             log.debug("meter_poll_failed", bus=self.config.name, meter=device.meter, error=str(exc))
             return
         self._failing.add(device.meter)
-        log.error("meter_unreachable", bus=self.config.name, meter=device.meter, unit=device.unit,
-                  error=str(exc))
+        log.error(
+            "meter_unreachable", bus=self.config.name, meter=device.meter, unit=device.unit, error=str(exc)
+        )

@@ -38,8 +38,9 @@ class TelemetryPublisher:
         self.connected.set()
         log.info("gateway_connected", gateway=self.gateway)
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode,
-                       _p: object = None) -> None:
+    def _on_disconnect(
+        self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object = None
+    ) -> None:
         self.connected.clear()
         log.warning("gateway_disconnected", gateway=self.gateway, reason=str(reason))
 

@@ -22,7 +22,13 @@ MAX_REGISTERS_PER_READ = 125  # Modbus Application Protocol v1.1b3 §6.3
 
 DataType = Literal["int16", "uint16", "int32", "uint32", "float32", "int64", "uint64"]
 WORDS: dict[str, int] = {
-    "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "int64": 4, "uint64": 4,
+    "int16": 1,
+    "uint16": 1,
+    "int32": 2,
+    "uint32": 2,
+    "float32": 2,
+    "int64": 4,
+    "uint64": 4,
 }
 PYMODBUS_TYPE = {
     "int16": ModbusClientMixin.DATATYPE.INT16,
@@ -76,9 +82,7 @@ class RegisterMap(BaseModel):
             for offset in range(spec.words):
                 address = spec.address + offset
                 if address in taken:
-                    raise ValueError(
-                        f"{spec.quantity} overlaps {taken[address]} at register {address}"
-                    )
+                    raise ValueError(f"{spec.quantity} overlaps {taken[address]} at register {address}")
                 taken[address] = spec.quantity
         if self.span()[1] > MAX_REGISTERS_PER_READ:
             raise ValueError(f"registers span more than {MAX_REGISTERS_PER_READ}; split the map")
@@ -124,7 +128,7 @@ class RegisterMap(BaseModel):
                 raw, PYMODBUS_TYPE[spec.data_type], word_order=self.word_order
             )
             offset = spec.address - start
-            block[offset : offset + spec.words] = self._swap_bytes(list(words))  # type: ignore[arg-type]
+            block[offset : offset + spec.words] = self._swap_bytes([int(w) for w in words])
         return block
 
 

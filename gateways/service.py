@@ -54,8 +54,12 @@ class GatewayService:
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.config.poll_interval_s
-        log.info("gateway_polling", gateway=self.config.gateway, interval_s=interval,
-                 meters=sum(len(b.devices) for b in self.config.buses))
+        log.info(
+            "gateway_polling",
+            gateway=self.config.gateway,
+            interval_s=interval,
+            meters=sum(len(b.devices) for b in self.config.buses),
+        )
         while not stop.is_set():
             # Align cycles to the wall clock (…:00, …:10, …) so readings sit on tidy instants.
             delay = interval - (time.time() % interval)

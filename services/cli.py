@@ -15,8 +15,11 @@ import typer
 from services.core.logging import configure_logging
 from services.core.settings import Settings, get_settings
 
-app = typer.Typer(help="parkcarbon — 园区能碳管理平台 (park energy–carbon management platform)",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="parkcarbon — 园区能碳管理平台 (park energy–carbon management platform)",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 gateway_app = typer.Typer(help="Meter gateways (Modbus → MQTT).", no_args_is_help=True)
 carbon_app = typer.Typer(help="Carbon engine.", no_args_is_help=True)
@@ -88,7 +91,9 @@ def serve(
 
 @app.command()
 def ingest(
-    client_id: Annotated[str, typer.Option(help="MQTT client id (unique per worker)")] = "parkcarbon-ingest-1",
+    client_id: Annotated[
+        str, typer.Option(help="MQTT client id (unique per worker)")
+    ] = "parkcarbon-ingest-1",
     shared_group: Annotated[str | None, typer.Option(help="MQTT 5 shared subscription group")] = None,
 ) -> None:
     """Consume telemetry from MQTT into the database (ack after commit)."""
@@ -97,12 +102,17 @@ def ingest(
 
     settings = _settings()
     url, protocol = _mqtt(settings)
-    service = IngestService(IngestConfig(
-        database_conninfo=libpq_url(_database_url(settings)), mqtt_url=url, mqtt_protocol=protocol,
-        client_id=client_id, shared_group=shared_group,
-        batch_max_readings=settings.ingest_batch_max_readings,
-        batch_max_seconds=settings.ingest_batch_max_seconds,
-    )).start()
+    service = IngestService(
+        IngestConfig(
+            database_conninfo=libpq_url(_database_url(settings)),
+            mqtt_url=url,
+            mqtt_protocol=protocol,
+            client_id=client_id,
+            shared_group=shared_group,
+            batch_max_readings=settings.ingest_batch_max_readings,
+            batch_max_seconds=settings.ingest_batch_max_seconds,
+        )
+    ).start()
     _wait_for_signal()
     service.stop()
 
@@ -222,3 +232,7 @@ def demo(
 
 def main() -> None:  # pragma: no cover
     sys.exit(app())
+
+
+if __name__ == "__main__":  # python -m services.cli
+    main()

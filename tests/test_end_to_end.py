@@ -49,8 +49,14 @@ SEQUENCE = [
 #   park: electricity 150 kWh, scope 2 = 150 × 0.353733… = 53.06 kg (= grid import × 0.5306)
 # Hour 09:00–10:00: grid 80, PV 50, enterprise 40, gas 1.5
 #   电碳因子 = 80 × 0.5306 / 130 = 0.326523… ; enterprise scope 2 = 40 × 0.326523… = 13.06092 kg
-HOUR0 = {"factor": 53.06 / 150, "kwh": 60.0, "scope2": 21.224, "gas": 2.5, "scope1": 5.412538,
-         "tce": 0.01040975}
+HOUR0 = {
+    "factor": 53.06 / 150,
+    "kwh": 60.0,
+    "scope2": 21.224,
+    "gas": 2.5,
+    "scope1": 5.412538,
+    "tce": 0.01040975,
+}
 HOUR1 = {"factor": 42.448 / 130, "kwh": 40.0, "scope2": 13.06092}
 
 
@@ -58,13 +64,21 @@ async def _drive_gateway(broker: Broker, port: int, meters: dict[str, SimulatedM
     bus = SimulatedBus(list(meters.values()), port, time.time)
     await bus.start()
     config = GatewayConfig(
-        gateway="gw-test", park="p-test", poll_interval_s=60,
-        buses=[BusConfig(name="bus-1", port=port, devices=[
-            DeviceConfig(meter="GRID-01", unit=1, profile="parkcarbon-sim-electricity"),
-            DeviceConfig(meter="E-001", unit=2, profile="parkcarbon-sim-electricity", ct_ratio=10),
-            DeviceConfig(meter="PV-01", unit=3, profile="parkcarbon-sim-pv"),
-            DeviceConfig(meter="G-001", unit=4, profile="parkcarbon-sim-gas"),
-        ])],
+        gateway="gw-test",
+        park="p-test",
+        poll_interval_s=60,
+        buses=[
+            BusConfig(
+                name="bus-1",
+                port=port,
+                devices=[
+                    DeviceConfig(meter="GRID-01", unit=1, profile="parkcarbon-sim-electricity"),
+                    DeviceConfig(meter="E-001", unit=2, profile="parkcarbon-sim-electricity", ct_ratio=10),
+                    DeviceConfig(meter="PV-01", unit=3, profile="parkcarbon-sim-pv"),
+                    DeviceConfig(meter="G-001", unit=4, profile="parkcarbon-sim-gas"),
+                ],
+            )
+        ],
     )
     gateway = GatewayService(config, broker.url, broker.protocol)
     gateway.start()
@@ -108,10 +122,15 @@ def test_register_values_become_hand_computed_energy_and_emissions(
         enterprise_id = enterprise.id
         s.commit()
 
-    ingest = IngestService(IngestConfig(
-        database_conninfo=libpq_url(database_url), mqtt_url=broker.url,
-        mqtt_protocol=broker.protocol, client_id=f"ingest-{free_port()}", batch_max_seconds=0.1,
-    )).start()
+    ingest = IngestService(
+        IngestConfig(
+            database_conninfo=libpq_url(database_url),
+            mqtt_url=broker.url,
+            mqtt_protocol=broker.protocol,
+            client_id=f"ingest-{free_port()}",
+            batch_max_seconds=0.1,
+        )
+    ).start()
     try:
         meters = {
             "GRID-01": SimulatedMeter("GRID-01", 1, "parkcarbon-sim-electricity"),
@@ -130,8 +149,11 @@ def test_register_values_become_hand_computed_energy_and_emissions(
 
     client = TestClient(create_app(session_factory))
     window = {"start": T0.isoformat(), "end": (T0 + timedelta(hours=2)).isoformat()}
-    series = client.get("/api/v1/series/hourly", params={**window, "enterprise_id": enterprise_id},
-                        headers={"Authorization": f"Bearer {own}"}).json()
+    series = client.get(
+        "/api/v1/series/hourly",
+        params={**window, "enterprise_id": enterprise_id},
+        headers={"Authorization": f"Bearer {own}"},
+    ).json()
     assert [row["hour_start"] for row in series] == ["2026-11-02T00:00:00Z", "2026-11-02T01:00:00Z"]
     first, second = series
     assert first["electricity_kwh"] == pytest.approx(HOUR0["kwh"], abs=1e-6)
@@ -142,12 +164,14 @@ def test_register_values_become_hand_computed_energy_and_emissions(
     assert second["electricity_kwh"] == pytest.approx(HOUR1["kwh"], abs=1e-6)
     assert second["scope2_kg"] == pytest.approx(HOUR1["scope2"], rel=1e-6)
 
-    factors = client.get("/api/v1/carbon-factors", params=window,
-                         headers={"Authorization": f"Bearer {operator}"}).json()
+    factors = client.get(
+        "/api/v1/carbon-factors", params=window, headers={"Authorization": f"Bearer {operator}"}
+    ).json()
     assert [f["value"] for f in factors] == pytest.approx([HOUR0["factor"], HOUR1["factor"]], rel=1e-9)
     assert factors[0]["duration"] == 60
 
-    park_series = client.get("/api/v1/series/hourly", params=window,
-                             headers={"Authorization": f"Bearer {operator}"}).json()
+    park_series = client.get(
+        "/api/v1/series/hourly", params=window, headers={"Authorization": f"Bearer {operator}"}
+    ).json()
     assert park_series[0]["electricity_kwh"] == pytest.approx(150.0, abs=1e-6)
     assert park_series[0]["scope2_kg"] == pytest.approx(53.06, rel=1e-9)

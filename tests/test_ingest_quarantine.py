@@ -49,24 +49,33 @@ def test_bad_readings_are_quarantined_and_valid_ones_stored(
         make_meter(s, park, "M-1", MeterRole.GRID_IMPORT)
         make_meter(s, park, "M-2", MeterRole.GRID_IMPORT)
         s.commit()
-    ingest = IngestService(IngestConfig(
-        database_conninfo=libpq_url(database_url), mqtt_url=broker.url, mqtt_protocol=broker.protocol,
-        client_id=f"ingest-{free_port()}", batch_max_seconds=0.05,
-    )).start()
+    ingest = IngestService(
+        IngestConfig(
+            database_conninfo=libpq_url(database_url),
+            mqtt_url=broker.url,
+            mqtt_protocol=broker.protocol,
+            client_id=f"ingest-{free_port()}",
+            batch_max_seconds=0.05,
+        )
+    ).start()
     publisher = mqtt_factory.make_client(broker.url, f"pub-{free_port()}", broker.protocol)
     mqtt_factory.connect(publisher, broker.url, broker.protocol)
     publisher.loop_start()
     topic = telemetry_topic("p", "gw-x")
     try:
         time.sleep(0.5)  # let ingest subscribe
-        mixed = {"gateway": "gw-x", "seq": 1, "readings": [
-            _reading("M-1", 100.5),
-            _reading("NOPE-9", 1.0),  # unknown meter
-            _reading("M-2", "12.5"),  # a string, not a number
-            _reading("M-2", 7, quantity="furlongs"),  # not in the vocabulary
-            {"meter": "M-2", "ts": "yesterday", "quantity": "power_kw", "value": 1.0},
-            _reading("M-2", 250.0),
-        ]}
+        mixed = {
+            "gateway": "gw-x",
+            "seq": 1,
+            "readings": [
+                _reading("M-1", 100.5),
+                _reading("NOPE-9", 1.0),  # unknown meter
+                _reading("M-2", "12.5"),  # a string, not a number
+                _reading("M-2", 7, quantity="furlongs"),  # not in the vocabulary
+                {"meter": "M-2", "ts": "yesterday", "quantity": "power_kw", "value": 1.0},
+                _reading("M-2", 250.0),
+            ],
+        }
         for payload in (orjson.dumps(mixed), b"{not json", b"\xff\xfe", orjson.dumps([1, 2])):
             publisher.publish(topic, payload, qos=1).wait_for_publish(5)
         # After all that, ingest still takes valid telemetry.
@@ -81,14 +90,24 @@ def test_bad_readings_are_quarantined_and_valid_ones_stored(
     assert (readings, quarantined) == (3, 7)
     with session_factory() as s:
         reasons = sorted(s.scalars(select(QuarantinedTelemetry.reason)))
-        unknown = s.scalars(select(QuarantinedTelemetry).where(QuarantinedTelemetry.reason == "unknown_meter")).one()
+        unknown = s.scalars(
+            select(QuarantinedTelemetry).where(QuarantinedTelemetry.reason == "unknown_meter")
+        ).one()
         values = sorted(s.scalars(select(Reading.value)))
-    assert reasons == sorted([
-        "unknown_meter", "non_numeric_value", "unknown_quantity", "invalid_timestamp",
-        "malformed_payload", "malformed_payload", "invalid_batch",
-    ])
+    assert reasons == sorted(
+        [
+            "unknown_meter",
+            "non_numeric_value",
+            "unknown_quantity",
+            "invalid_timestamp",
+            "malformed_payload",
+            "malformed_payload",
+            "invalid_batch",
+        ]
+    )
     assert unknown.meter_code == "NOPE-9"
-    assert "NOPE-9" in unknown.payload and unknown.source == topic
+    assert "NOPE-9" in unknown.payload
+    assert unknown.source == topic
     assert values == [100.5, 101.0, 250.0]
 
 
@@ -99,10 +118,15 @@ def test_redelivered_readings_are_stored_once(
         park = make_park(s)
         make_meter(s, park, "M-1", MeterRole.GRID_IMPORT)
         s.commit()
-    ingest = IngestService(IngestConfig(
-        database_conninfo=libpq_url(database_url), mqtt_url=broker.url, mqtt_protocol=broker.protocol,
-        client_id=f"ingest-{free_port()}", batch_max_seconds=0.05,
-    )).start()
+    ingest = IngestService(
+        IngestConfig(
+            database_conninfo=libpq_url(database_url),
+            mqtt_url=broker.url,
+            mqtt_protocol=broker.protocol,
+            client_id=f"ingest-{free_port()}",
+            batch_max_seconds=0.05,
+        )
+    ).start()
     publisher = mqtt_factory.make_client(broker.url, f"pub-{free_port()}", broker.protocol)
     mqtt_factory.connect(publisher, broker.url, broker.protocol)
     publisher.loop_start()

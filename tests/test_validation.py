@@ -27,7 +27,8 @@ def _payload(*readings: object) -> bytes:
 def test_valid_reading_becomes_a_row_with_an_aware_timestamp() -> None:
     batch = validate_payload(
         _payload({"meter": "E-1", "ts": "2026-11-20T08:00:00+08:00", "quantity": "power_kw", "value": 3}),
-        METERS, NOW,
+        METERS,
+        NOW,
     )
     assert batch.rejections == []
     assert batch.rows == [(1, "power_kw", datetime(2026, 11, 20, 0, 0, tzinfo=UTC), 3.0)]
@@ -39,8 +40,12 @@ def test_each_kind_of_bad_reading_gets_its_own_reason() -> None:
     cases = {
         RejectReason.INVALID_READING: [1, 2],
         RejectReason.NON_NUMERIC_VALUE: {"meter": "E-1", "ts": ts, "quantity": "power_kw", "value": True},
-        RejectReason.INVALID_TIMESTAMP: {"meter": "E-1", "ts": "2026-11-20T08:00:00", "quantity": "power_kw",
-                                         "value": 1},
+        RejectReason.INVALID_TIMESTAMP: {
+            "meter": "E-1",
+            "ts": "2026-11-20T08:00:00",
+            "quantity": "power_kw",
+            "value": 1,
+        },
         RejectReason.QUANTITY_NOT_CONFIGURED: {"meter": "E-1", "ts": ts, "quantity": "volume_m3", "value": 1},
     }
     for reason, reading in cases.items():
@@ -58,8 +63,12 @@ def test_a_reading_from_the_future_is_rejected() -> None:
 
 
 def test_non_finite_numbers_are_rejected() -> None:
-    reading = {"meter": "E-1", "ts": "2026-11-20T08:00:00+08:00", "quantity": "power_kw",
-               "value": float("inf")}
+    reading = {
+        "meter": "E-1",
+        "ts": "2026-11-20T08:00:00+08:00",
+        "quantity": "power_kw",
+        "value": float("inf"),
+    }
     outcome = validate_reading(reading, METERS, NOW)
     assert isinstance(outcome, Rejection)
     assert outcome.reason == RejectReason.NON_FINITE_VALUE
@@ -67,19 +76,36 @@ def test_non_finite_numbers_are_rejected() -> None:
 
 def test_a_number_beyond_double_range_makes_the_message_malformed() -> None:
     # RFC 8259 §6 leaves such numbers to the parser; orjson refuses them.
-    payload = b'{"readings": [{"meter": "E-1", "ts": "2026-11-20T08:00:00+08:00", "quantity": "power_kw", "value": 1e999}]}'
+    payload = (
+        b'{"readings": [{"meter": "E-1", "ts": "2026-11-20T08:00:00+08:00", '
+        b'"quantity": "power_kw", "value": 1e999}]}'
+    )
     batch = validate_payload(payload, METERS, NOW)
     assert [r.reason for r in batch.rejections] == [RejectReason.MALFORMED_PAYLOAD]
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300) | st.builds(
-    lambda readings: _payload(*readings),
-    st.lists(st.dictionaries(st.sampled_from(["meter", "ts", "quantity", "value"]),
-                             st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.floats(), st.text(max_size=20),
-                                       st.just("E-1"), st.just("power_kw"),
-                                       st.just("2026-11-20T08:00:00+08:00"))), max_size=5),
-))
+@given(
+    st.binary(max_size=300)
+    | st.builds(
+        lambda readings: _payload(*readings),
+        st.lists(
+            st.dictionaries(
+                st.sampled_from(["meter", "ts", "quantity", "value"]),
+                st.one_of(
+                    st.none(),
+                    st.integers(-(2**63), 2**63 - 1),
+                    st.floats(),
+                    st.text(max_size=20),
+                    st.just("E-1"),
+                    st.just("power_kw"),
+                    st.just("2026-11-20T08:00:00+08:00"),
+                ),
+            ),
+            max_size=5,
+        ),
+    )
+)
 def test_any_payload_is_either_stored_or_quarantined_never_raises(payload: bytes) -> None:
     batch = validate_payload(payload, METERS, NOW)
     try:

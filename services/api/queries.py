@@ -81,8 +81,12 @@ def hourly_emissions(
     )
     rows = session.scalars(
         select(EmissionHourly)
-        .where(EmissionHourly.park_id == park_id, owner,
-               EmissionHourly.hour_start >= start, EmissionHourly.hour_start < end)
+        .where(
+            EmissionHourly.park_id == park_id,
+            owner,
+            EmissionHourly.hour_start >= start,
+            EmissionHourly.hour_start < end,
+        )
         .order_by(EmissionHourly.hour_start)
     )
     return [HourlyEmission.model_validate(r) for r in rows]
@@ -106,8 +110,9 @@ def coverage(session: Session, park_id: int, at: datetime) -> CoverageOut:
     uncovered_out = [
         EnterpriseCoverage(
             **EnterpriseOut.model_validate(by_id[int(str(u["enterprise_id"]))]).model_dump(),
-            covered=False, reason=str(u["reason"]),
-            last_reading_at=u["last_reading_at"],  # type: ignore[arg-type]
+            covered=False,
+            reason=str(u["reason"]),
+            last_reading_at=u["last_reading_at"],
         )
         for u in uncovered
     ]
@@ -170,4 +175,3 @@ def overview(session: Session, park_id: int, now: datetime) -> ParkOverview:
         enterprises=listed,
         carbon_factors=factors,
     )
-

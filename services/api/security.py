@@ -27,8 +27,12 @@ def issue_token(
     token = token or f"pc_{secrets.token_urlsafe(24)}"
     session.add(
         ApiPrincipal(
-            name=name, role=role, park_id=park_id, enterprise_id=enterprise_id,
-            gateway_id=gateway_id, token_sha256=token_hash(token),
+            name=name,
+            role=role,
+            park_id=park_id,
+            enterprise_id=enterprise_id,
+            gateway_id=gateway_id,
+            token_sha256=token_hash(token),
         )
     )
     session.flush()

@@ -62,7 +62,9 @@ ORDER BY e.name
 def compute_coverage(session: Session, park_id: int, start: datetime, end: datetime) -> None:
     params = {"park_id": park_id, "lo": start, "hi": end}
     session.execute(
-        text("DELETE FROM coverage_hourly WHERE park_id = :park_id AND hour_start >= :lo AND hour_start < :hi"),
+        text(
+            "DELETE FROM coverage_hourly WHERE park_id = :park_id AND hour_start >= :lo AND hour_start < :hi"
+        ),
         params,
     )
     session.execute(COVERAGE_SQL, params)
@@ -73,7 +75,9 @@ def uncovered_enterprises(session: Session, park_id: int, at: datetime) -> list[
     rows = session.execute(UNCOVERED_SQL, {"park_id": park_id, "at": at}).mappings().all()
     return [
         {
-            "enterprise_id": r["id"], "name": r["name"], "uscc": r["uscc"],
+            "enterprise_id": r["id"],
+            "name": r["name"],
+            "uscc": r["uscc"],
             "reason": "no_meter" if r["meters"] == 0 else "no_recent_data",
             "last_reading_at": r["last_reading_at"],
         }

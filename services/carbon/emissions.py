@@ -88,7 +88,9 @@ def compute_emissions(
 ) -> None:
     """Recompute enterprise and park emissions for hours in [start, end). Idempotent."""
     params = {
-        "park_id": park_id, "lo": start, "hi": end,
+        "park_id": park_id,
+        "lo": start,
+        "hi": end,
         "gas_ef": factors.gas_emission_kg_per_m3(),
         "grid_ef": grid.value,
         "heat_ef": factors.HEAT_KG_PER_GJ.value,
@@ -97,7 +99,9 @@ def compute_emissions(
         "heat_ce": factors.HEAT_KGCE_PER_GJ.value,
     }
     session.execute(
-        text("DELETE FROM emission_hourly WHERE park_id = :park_id AND hour_start >= :lo AND hour_start < :hi"),
+        text(
+            "DELETE FROM emission_hourly WHERE park_id = :park_id AND hour_start >= :lo AND hour_start < :hi"
+        ),
         params,
     )
     session.execute(ENTERPRISE_EMISSIONS_SQL, params)

@@ -58,9 +58,7 @@ GROUP BY meter_id, quantity, hour_start
 )
 
 
-def compute_interval_energy(
-    session: Session, start: datetime, end: datetime, max_gap: timedelta
-) -> int:
+def compute_interval_energy(session: Session, start: datetime, end: datetime, max_gap: timedelta) -> int:
     """Recompute interval energy for hours in [start, end). Idempotent. Returns rows written."""
     session.execute(
         text("DELETE FROM interval_energy WHERE hour_start >= :lo AND hour_start < :hi"),
@@ -70,4 +68,4 @@ def compute_interval_energy(
         INTERVAL_ENERGY_SQL,
         {"cumulative": sorted(CUMULATIVE_CODES), "lo": start, "hi": end, "max_gap": max_gap},
     )
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)

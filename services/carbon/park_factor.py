@@ -40,8 +40,9 @@ GROUP BY ie.hour_start
 )
 
 
-def supply_mix_factor(grid_import_kwh: float, green_import_kwh: float, pv_kwh: float,
-                      grid_factor: float) -> float | None:
+def supply_mix_factor(
+    grid_import_kwh: float, green_import_kwh: float, pv_kwh: float, grid_factor: float
+) -> float | None:
     supply = grid_import_kwh + green_import_kwh + pv_kwh
     if supply <= 0:
         return None  # nothing supplied: no intensity to state
@@ -67,10 +68,14 @@ def compute_park_factors(
             inputs["grid_import_kwh"], inputs["green_import_kwh"], inputs["pv_kwh"], grid.value
         )
         inputs |= {"grid_factor_kg_per_kwh": grid.value}
-        records.append({
-            "park_id": park_id, "hour_start": row["hour_start"], "factor": factor,
-            "inputs": {**inputs, "grid_factor_source": grid.source},
-        })
+        records.append(
+            {
+                "park_id": park_id,
+                "hour_start": row["hour_start"],
+                "factor": factor,
+                "inputs": {**inputs, "grid_factor_source": grid.source},
+            }
+        )
     if records:
         session.execute(
             text(

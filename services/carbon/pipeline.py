@@ -33,9 +33,7 @@ class RecomputeSummary:
     factor_hours: int
 
 
-def recompute_hours(
-    session: Session, start: datetime, end: datetime, max_gap: timedelta
-) -> RecomputeSummary:
+def recompute_hours(session: Session, start: datetime, end: datetime, max_gap: timedelta) -> RecomputeSummary:
     """Recompute every park for hours in [start, end) (both on hour boundaries). Flushes only."""
     start, end = floor_hour(start), floor_hour(end)
     interval_rows = compute_interval_energy(session, start, end, max_gap)

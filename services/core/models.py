@@ -224,8 +224,13 @@ class CarbonFactorHourly(Base):
     inputs: Mapped[dict[str, object]] = mapped_column(JSONB)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
-        UniqueConstraint("park_id", "bus_id", "hour_start", name="uq_carbon_factor_node_hour",
-                         postgresql_nulls_not_distinct=True),
+        UniqueConstraint(
+            "park_id",
+            "bus_id",
+            "hour_start",
+            name="uq_carbon_factor_node_hour",
+            postgresql_nulls_not_distinct=True,
+        ),
     )
 
 
@@ -245,8 +250,13 @@ class EmissionHourly(Base):
     energy_tce: Mapped[float] = mapped_column(Double, default=0.0)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
-        UniqueConstraint("park_id", "enterprise_id", "hour_start", name="uq_emission_entity_hour",
-                         postgresql_nulls_not_distinct=True),
+        UniqueConstraint(
+            "park_id",
+            "enterprise_id",
+            "hour_start",
+            name="uq_emission_entity_hour",
+            postgresql_nulls_not_distinct=True,
+        ),
         Index("ix_emission_hourly_hour", "hour_start"),
     )
 

@@ -37,34 +37,70 @@ class Quantity:
 QUANTITIES: dict[str, Quantity] = {
     q.code: q
     for q in (
-        Quantity("energy_import_kwh", "kWh", QuantityKind.CUMULATIVE, Carrier.ELECTRICITY,
-                 "正向有功电能", "active energy import"),
-        Quantity("energy_export_kwh", "kWh", QuantityKind.CUMULATIVE, Carrier.ELECTRICITY,
-                 "反向有功电能", "active energy export"),
-        Quantity("generation_kwh", "kWh", QuantityKind.CUMULATIVE, Carrier.ELECTRICITY,
-                 "发电量", "generation"),
-        Quantity("storage_charge_kwh", "kWh", QuantityKind.CUMULATIVE, Carrier.ELECTRICITY,
-                 "储能充电量", "storage charge"),
-        Quantity("storage_discharge_kwh", "kWh", QuantityKind.CUMULATIVE, Carrier.ELECTRICITY,
-                 "储能放电量", "storage discharge"),
-        Quantity("power_kw", "kW", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY,
-                 "有功功率", "active power"),
-        Quantity("voltage_v", "V", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY,
-                 "电压", "voltage"),
-        Quantity("current_a", "A", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY,
-                 "电流", "current"),
-        Quantity("power_factor", "1", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY,
-                 "功率因数", "power factor"),
-        Quantity("state_of_charge_pct", "%", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY,
-                 "荷电状态", "state of charge"),
-        Quantity("volume_m3", "m³", QuantityKind.CUMULATIVE, Carrier.NATURAL_GAS,
-                 "天然气累计量(标况)", "gas volume (normal)"),
-        Quantity("flow_m3_h", "m³/h", QuantityKind.INSTANTANEOUS, Carrier.NATURAL_GAS,
-                 "天然气瞬时流量", "gas flow"),
-        Quantity("heat_gj", "GJ", QuantityKind.CUMULATIVE, Carrier.HEAT,
-                 "累计热量", "heat"),
-        Quantity("volume_t", "t", QuantityKind.CUMULATIVE, Carrier.WATER,
-                 "累计水量", "water volume"),
+        Quantity(
+            "energy_import_kwh",
+            "kWh",
+            QuantityKind.CUMULATIVE,
+            Carrier.ELECTRICITY,
+            "正向有功电能",
+            "active energy import",
+        ),
+        Quantity(
+            "energy_export_kwh",
+            "kWh",
+            QuantityKind.CUMULATIVE,
+            Carrier.ELECTRICITY,
+            "反向有功电能",
+            "active energy export",
+        ),
+        Quantity(
+            "generation_kwh", "kWh", QuantityKind.CUMULATIVE, Carrier.ELECTRICITY, "发电量", "generation"
+        ),
+        Quantity(
+            "storage_charge_kwh",
+            "kWh",
+            QuantityKind.CUMULATIVE,
+            Carrier.ELECTRICITY,
+            "储能充电量",
+            "storage charge",
+        ),
+        Quantity(
+            "storage_discharge_kwh",
+            "kWh",
+            QuantityKind.CUMULATIVE,
+            Carrier.ELECTRICITY,
+            "储能放电量",
+            "storage discharge",
+        ),
+        Quantity(
+            "power_kw", "kW", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY, "有功功率", "active power"
+        ),
+        Quantity("voltage_v", "V", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY, "电压", "voltage"),
+        Quantity("current_a", "A", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY, "电流", "current"),
+        Quantity(
+            "power_factor", "1", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY, "功率因数", "power factor"
+        ),
+        Quantity(
+            "state_of_charge_pct",
+            "%",
+            QuantityKind.INSTANTANEOUS,
+            Carrier.ELECTRICITY,
+            "荷电状态",
+            "state of charge",
+        ),
+        Quantity(
+            "volume_m3",
+            "m³",
+            QuantityKind.CUMULATIVE,
+            Carrier.NATURAL_GAS,
+            "天然气累计量(标况)",
+            "gas volume (normal)",
+        ),
+        Quantity(
+            "flow_m3_h", "m³/h", QuantityKind.INSTANTANEOUS, Carrier.NATURAL_GAS, "天然气瞬时流量", "gas flow"
+        ),
+        Quantity("heat_gj", "GJ", QuantityKind.CUMULATIVE, Carrier.HEAT, "累计热量", "heat"),
+        Quantity("volume_t", "t", QuantityKind.CUMULATIVE, Carrier.WATER, "累计水量", "water volume"),
     )
 }
 

@@ -17,9 +17,7 @@ READINGS_CHUNK_INTERVAL = "1 day"
 
 
 def timescaledb_available(conn: Connection) -> bool:
-    row = conn.execute(
-        text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
-    ).first()
+    row = conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")).first()
     return row is not None
 
 

@@ -17,10 +17,12 @@ from services.api.deps import SESSION_COOKIE, SessionDep, principal_for_token
 from services.carbon.factors import grid_factor
 from services.core.models import CarbonFactorHourly, PrincipalRole
 from services.dashboard import figures
+from services.dashboard.figures import PARK_TZ
 from services.dashboard.i18n import pick_lang, translator
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["park_time"] = lambda ts: ts.astimezone(PARK_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 @cache
@@ -32,8 +34,9 @@ def plotly_js() -> str:
 @router.get("/static/plotly.min.js")
 def plotly_bundle() -> Response:
     # Served from the installed plotly package: the dashboard works without internet access.
-    return Response(plotly_js(), media_type="application/javascript",
-                    headers={"Cache-Control": "public, max-age=86400"})
+    return Response(
+        plotly_js(), media_type="application/javascript", headers={"Cache-Control": "public, max-age=86400"}
+    )
 
 
 @router.get("/", response_class=RedirectResponse)
@@ -44,11 +47,15 @@ def root() -> RedirectResponse:
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, lang: str | None = None, failed: bool = False) -> HTMLResponse:
     t = translator(pick_lang(lang))
-    return templates.TemplateResponse(request, "login.html", {"t": t, "lang": pick_lang(lang), "failed": failed})
+    return templates.TemplateResponse(
+        request, "login.html", {"t": t, "lang": pick_lang(lang), "failed": failed}
+    )
 
 
 @router.post("/login")
-def login(session: SessionDep, token: Annotated[str, Form()], lang: Annotated[str, Form()] = "zh") -> Response:
+def login(
+    session: SessionDep, token: Annotated[str, Form()], lang: Annotated[str, Form()] = "zh"
+) -> Response:
     principal = principal_for_token(session, token.strip())
     if principal is None or principal.role is not PrincipalRole.OPERATOR:
         return RedirectResponse(f"/login?failed=true&lang={pick_lang(lang)}", status_code=303)
@@ -83,7 +90,9 @@ def overview_page(
     emissions = queries.hourly_emissions(session, principal.park_id, None, now - timedelta(days=7), now)
     mix = _supply_mix_24h(session, principal.park_id, now)
     context = {
-        "t": t, "lang": language, "park": data,
+        "t": t,
+        "lang": language,
+        "park": data,
         "grid_note": t["grid_factor_note"].format(source=grid.source, value=grid.value),
         "fig_factor": figures.factor_curve(data.carbon_factors, t),
         "fig_emissions": figures.emissions_bars(emissions, t),
@@ -96,7 +105,8 @@ def overview_page(
 
 def _supply_mix_24h(session: SessionDep, park_id: int, now: datetime) -> tuple[float, float, float]:
     rows = session.query(CarbonFactorHourly.inputs).filter(
-        CarbonFactorHourly.park_id == park_id, CarbonFactorHourly.bus_id.is_(None),
+        CarbonFactorHourly.park_id == park_id,
+        CarbonFactorHourly.bus_id.is_(None),
         CarbonFactorHourly.hour_start >= now - timedelta(hours=24),
     )
     totals = [0.0, 0.0, 0.0]

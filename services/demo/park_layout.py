@@ -152,15 +152,26 @@ def build_demo_park(session: Session, park: Park) -> DemoPark:
         meter = existing.get(spec.code)
         if meter is None:
             meter = Meter(
-                park_id=park.id, code=spec.code, name=spec.name, carrier=carrier, role=spec.role,
-                quantities=quantities, ct_ratio=spec.ct_ratio, pt_ratio=1.0,
+                park_id=park.id,
+                code=spec.code,
+                name=spec.name,
+                carrier=carrier,
+                role=spec.role,
+                quantities=quantities,
+                ct_ratio=spec.ct_ratio,
+                pt_ratio=1.0,
                 enterprise_id=enterprises[spec.enterprise].id if spec.enterprise is not None else None,
-                bus_id=buses[spec.bus].id, gateway_id=gateway.id, green_supply=spec.green,
+                bus_id=buses[spec.bus].id,
+                gateway_id=gateway.id,
+                green_supply=spec.green,
             )
             session.add(meter)
         units[spec.bus] += 1
-        demo_meters.append(DemoMeter(meter, spec.profile, spec.bus, units[spec.bus],
-                                     online=spec.enterprise != ENTERPRISE_OFFLINE))
+        demo_meters.append(
+            DemoMeter(
+                meter, spec.profile, spec.bus, units[spec.bus], online=spec.enterprise != ENTERPRISE_OFFLINE
+            )
+        )
     session.flush()
     if first_run:
         _link_topology(session, park, buses, demo_meters)
@@ -185,9 +196,18 @@ def _enterprises(session: Session, park: Park, first_run: bool) -> list[Enterpri
     enterprises = []
     for i in range(N_ENTERPRISES):
         name, industry, _, scale = enterprise_name(i)
-        body = f"9132050{i % 10}MA{i:04d}{chr(ord('A') + i % 20) if i % 20 < 8 else 'K'}{i % 10}{(i * 7) % 10}"
-        enterprises.append(Enterprise(park_id=park.id, name=name, uscc=make_uscc(body[:17]),
-                                      industry=industry, above_scale=scale > 600))
+        body = (
+            f"9132050{i % 10}MA{i:04d}{chr(ord('A') + i % 20) if i % 20 < 8 else 'K'}{i % 10}{(i * 7) % 10}"
+        )
+        enterprises.append(
+            Enterprise(
+                park_id=park.id,
+                name=name,
+                uscc=make_uscc(body[:17]),
+                industry=industry,
+                above_scale=scale > 600,
+            )
+        )
     session.add_all(enterprises)
     session.flush()
     return enterprises
@@ -207,8 +227,17 @@ def _meter_specs(epoch: float) -> list[_Spec]:
         if i == ENTERPRISE_WITHOUT_METER:
             continue  # the load exists, the platform does not measure it
         code = f"E-{i + 1:03d}"
-        specs.append(_Spec(code, f"{name} 总表", MeterRole.ENTERPRISE_MAIN, main, bus, i,
-                           ct_ratio=10.0 if scale > 1000 else 1.0))
+        specs.append(
+            _Spec(
+                code,
+                f"{name} 总表",
+                MeterRole.ENTERPRISE_MAIN,
+                main,
+                bus,
+                i,
+                ct_ratio=10.0 if scale > 1000 else 1.0,
+            )
+        )
         for j, share in ((1, 0.4), (2, 0.35)):
             sub = Profile(f"{code}-{j}", "sub", 0, 10_000.0 * j, epoch, members=[(main, share)])
             specs.append(_Spec(f"{code}-{j}", f"{name} 分表{j}", MeterRole.SUBMETER, sub, bus, i))
@@ -233,8 +262,7 @@ def _meter_specs(epoch: float) -> list[_Spec]:
         grid_members.append((net, 1.0))
         for j in (1, 2):  # two parallel feeders share each station's load
             feeder = Profile(f"F{bus}{j}", "feeder", 0, 200_000.0 * j, epoch, members=[(net, 0.5)])
-            specs.append(_Spec(f"F-{bus}{j}", f"110kV站至{bus}号开闭所 馈线{j}", MeterRole.FEEDER,
-                               feeder, 0))
+            specs.append(_Spec(f"F-{bus}{j}", f"110kV站至{bus}号开闭所 馈线{j}", MeterRole.FEEDER, feeder, 0))
     grid = Profile("GRID", "grid", 0, 5_000_000.0, epoch, members=grid_members)
     specs.insert(0, _Spec("GRID-01", "园区关口表 (110kV进线)", MeterRole.GRID_IMPORT, grid, 0))
     return specs
@@ -244,6 +272,13 @@ def _link_topology(session: Session, park: Park, buses: list[Bus], meters: list[
     for dm in meters:
         if dm.meter.role is MeterRole.FEEDER:
             to_bus = int(dm.meter.code[2])
-            session.add(Line(park_id=park.id, code=f"L-{dm.meter.code[2:]}", from_bus_id=buses[0].id,
-                             to_bus_id=buses[to_bus].id, meter_id=dm.meter.id))
+            session.add(
+                Line(
+                    park_id=park.id,
+                    code=f"L-{dm.meter.code[2:]}",
+                    from_bus_id=buses[0].id,
+                    to_bus_id=buses[to_bus].id,
+                    meter_id=dm.meter.id,
+                )
+            )
     session.flush()

@@ -66,23 +66,41 @@ def _ensure_park(factory: sessionmaker[Session]) -> DemoPark:
     with unit_of_work(factory) as session:
         park = session.query(Park).filter_by(code=PARK_CODE).one_or_none()
         if park is None:
-            park = Park(code=PARK_CODE, name="苏南零碳示范产业园", grid_factor_region="east",
-                        grid_factor_year=2023, created_at=datetime.now(UTC))
+            park = Park(
+                code=PARK_CODE,
+                name="苏南零碳示范产业园",
+                grid_factor_region="east",
+                grid_factor_year=2023,
+                created_at=datetime.now(UTC),
+            )
             session.add(park)
             session.flush()
         demo = build_demo_park(session, park)
         if not session.query(ApiPrincipal).filter_by(park_id=park.id).first():
             first = session.query(Enterprise).filter_by(park_id=park.id).order_by(Enterprise.id).first()
             issue_token(session, "园区运营值班", PrincipalRole.OPERATOR, park.id, token=OPERATOR_TOKEN)
-            issue_token(session, "企业填报账号", PrincipalRole.ENTERPRISE, park.id,
-                        enterprise_id=first.id if first else None, token=ENTERPRISE_TOKEN)
-            issue_token(session, "采集网关", PrincipalRole.GATEWAY, park.id,
-                        gateway_id=demo.gateway.id, token=GATEWAY_TOKEN)
+            issue_token(
+                session,
+                "企业填报账号",
+                PrincipalRole.ENTERPRISE,
+                park.id,
+                enterprise_id=first.id if first else None,
+                token=ENTERPRISE_TOKEN,
+            )
+            issue_token(
+                session,
+                "采集网关",
+                PrincipalRole.GATEWAY,
+                park.id,
+                gateway_id=demo.gateway.id,
+                token=GATEWAY_TOKEN,
+            )
         return demo
 
 
-def _backfill(factory: sessionmaker[Session], url: str, demo: DemoPark, days: int,
-              settings: Settings) -> None:
+def _backfill(
+    factory: sessionmaker[Session], url: str, demo: DemoPark, days: int, settings: Settings
+) -> None:
     now = datetime.now(UTC)
     with factory() as session:
         start = backfill_start(session, demo, now, days)
@@ -90,35 +108,47 @@ def _backfill(factory: sessionmaker[Session], url: str, demo: DemoPark, days: in
     with psycopg.connect(libpq_url(url)) as conn:
         rows = backfill_readings(conn, demo, start, now)
     with unit_of_work(factory) as session:
-        summary = recompute_hours(session, start, floor_hour(now),
-                                  timedelta(minutes=settings.interval_max_gap_minutes))
-    log.info("demo_backfilled", readings=rows, hours=summary.factor_hours,
-             seconds=round(time.monotonic() - started, 1))
+        summary = recompute_hours(
+            session, start, floor_hour(now), timedelta(minutes=settings.interval_max_gap_minutes)
+        )
+    log.info(
+        "demo_backfilled",
+        readings=rows,
+        hours=summary.factor_hours,
+        seconds=round(time.monotonic() - started, 1),
+    )
 
 
 def _simulators(demo: DemoPark) -> tuple[list[SimulatedBus], GatewayConfig]:
     by_server: dict[int, list[SimulatedMeter]] = {}
     devices: dict[int, list[DeviceConfig]] = {}
     for dm in demo.meters:
+
         def model(meter: SimulatedMeter, now: float, dm: object = dm) -> None:
             meter.values = dm.values_at(now)  # type: ignore[attr-defined]
 
-        sim = SimulatedMeter(dm.meter.code, dm.unit, dm.register_profile, dm.meter.multiplier,
-                             model=model, online=dm.online)
+        sim = SimulatedMeter(
+            dm.meter.code, dm.unit, dm.register_profile, dm.meter.multiplier, model=model, online=dm.online
+        )
         by_server.setdefault(dm.server, []).append(sim)
         devices.setdefault(dm.server, []).append(
-            DeviceConfig(meter=dm.meter.code, unit=dm.unit, profile=dm.register_profile,
-                         ct_ratio=dm.meter.ct_ratio, pt_ratio=dm.meter.pt_ratio)
+            DeviceConfig(
+                meter=dm.meter.code,
+                unit=dm.unit,
+                profile=dm.register_profile,
+                ct_ratio=dm.meter.ct_ratio,
+                pt_ratio=dm.meter.pt_ratio,
+            )
         )
     buses, bus_configs = [], []
     for server, meters in sorted(by_server.items()):
         port = free_port()
         buses.append(SimulatedBus(meters, port, time.time))
         name = "110kV总降" if server == 0 else f"{server}号开闭所"
-        bus_configs.append(BusConfig(name=name, port=port, timeout_s=1.0, retries=1,
-                                     devices=devices[server]))
-    config = GatewayConfig(gateway=GATEWAY_CODE, park=PARK_CODE, poll_interval_s=DEMO_POLL_INTERVAL_S,
-                           buses=bus_configs)
+        bus_configs.append(BusConfig(name=name, port=port, timeout_s=1.0, retries=1, devices=devices[server]))
+    config = GatewayConfig(
+        gateway=GATEWAY_CODE, park=PARK_CODE, poll_interval_s=DEMO_POLL_INTERVAL_S, buses=bus_configs
+    )
     return buses, config
 
 
@@ -143,8 +173,9 @@ class _ApiThread:
         self.thread.join(timeout=10)
 
 
-async def _run_live(demo: DemoPark, factory: sessionmaker[Session], url: str, settings: Settings,
-                    options: DemoOptions) -> None:
+async def _run_live(
+    demo: DemoPark, factory: sessionmaker[Session], url: str, settings: Settings, options: DemoOptions
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -156,8 +187,14 @@ async def _run_live(demo: DemoPark, factory: sessionmaker[Session], url: str, se
     (settings.data_dir / "demo-gateway.yaml").write_text(
         yaml.safe_dump(gateway_config.model_dump(), allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
-    ingest = IngestService(IngestConfig(database_conninfo=libpq_url(url), mqtt_url=mqtt_url,
-                                        mqtt_protocol=protocol, client_id="parkcarbon-demo-ingest"))
+    ingest = IngestService(
+        IngestConfig(
+            database_conninfo=libpq_url(url),
+            mqtt_url=mqtt_url,
+            mqtt_protocol=protocol,
+            client_id="parkcarbon-demo-ingest",
+        )
+    )
     gateway = GatewayService(gateway_config, mqtt_url, protocol)
     scheduler = build_scheduler(factory, settings)
     api = _ApiThread(factory, settings.api_host, options.port)

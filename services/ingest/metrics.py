@@ -17,6 +17,7 @@ READINGS_QUARANTINED = Counter(
     "parkcarbon_ingest_readings_quarantined_total", "Readings or messages quarantined", ["reason"]
 )
 BATCH_SECONDS = Histogram(
-    "parkcarbon_ingest_batch_seconds", "Time to validate and commit one batch",
+    "parkcarbon_ingest_batch_seconds",
+    "Time to validate and commit one batch",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )

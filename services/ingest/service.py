@@ -74,7 +74,11 @@ class IngestService:
 
     # paho callbacks: hand off only, never touch the database on paho's thread.
     def _on_connect(
-        self, client: mqtt.Client, _userdata: object, _flags: object, reason: ReasonCode,
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _flags: object,
+        reason: ReasonCode,
         _props: object = None,
     ) -> None:
         if reason.is_failure:
@@ -122,13 +126,13 @@ class IngestService:
         """Isolate a message the database refuses so that it cannot block the others."""
         for message in messages:
             try:
-                self.processor.process(conn, [(message.topic, message.payload)], transport="mqtt")
+                self.processor.process(conn, [(message.topic, bytes(message.payload))], transport="mqtt")
                 conn.commit()
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as exc:
                 conn.rollback()
-                quarantine_raw(conn, message.topic, message.payload, str(exc))
+                quarantine_raw(conn, message.topic, bytes(message.payload), str(exc))
                 conn.commit()
 
     def _run(self) -> None:
@@ -142,9 +146,7 @@ class IngestService:
                         break
                     continue
             try:
-                self.processor.process(
-                    conn, [(m.topic, m.payload) for m in pending], transport="mqtt"
-                )
+                self.processor.process(conn, [(m.topic, bytes(m.payload)) for m in pending], transport="mqtt")
                 conn.commit()
             except psycopg.OperationalError as exc:
                 # Nothing acknowledged: keep the batch and retry once the database is back.

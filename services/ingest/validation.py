@@ -107,8 +107,10 @@ def validate_reading(
         )
     if quantity not in QUANTITIES:
         return Rejection(
-            RejectReason.UNKNOWN_QUANTITY, f"quantity {quantity!r} is not in the vocabulary",
-            _dump(reading), meter_code,
+            RejectReason.UNKNOWN_QUANTITY,
+            f"quantity {quantity!r} is not in the vocabulary",
+            _dump(reading),
+            meter_code,
         )
     meter = meters.get(meter_code)
     if meter is None:
@@ -136,8 +138,11 @@ def validate_payload(payload: bytes, meters: dict[str, MeterRef], now: datetime)
     readings = document.get("readings") if isinstance(document, dict) else None
     if not isinstance(readings, list):
         batch.rejections.append(
-            Rejection(RejectReason.INVALID_BATCH, "payload must be an object with a 'readings' list",
-                      _dump(document))
+            Rejection(
+                RejectReason.INVALID_BATCH,
+                "payload must be an object with a 'readings' list",
+                _dump(document),
+            )
         )
         return batch
     gateway, seq = document.get("gateway"), document.get("seq")

@@ -18,11 +18,15 @@ from services.api.schemas import FactorRecord
 router = APIRouter(prefix="/api/v1", tags=["carbon"])
 
 
-@router.get("/carbon-factors", response_model=list[FactorRecord],
-            responses={**responses(NotAuthenticated, InvalidRange),
-                       200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/carbon-factors",
+    response_model=list[FactorRecord],
+    responses={**responses(NotAuthenticated, InvalidRange), 200: {"content": {"text/csv": {}}}},
+)
 def carbon_factors(
-    session: SessionDep, principal: CurrentPrincipal, period: TimeRangeDep,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    period: TimeRangeDep,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> list[FactorRecord] | Response:
     """Hourly 电碳因子 in kgCO2/kWh as ``{location, time, duration, value}`` records."""

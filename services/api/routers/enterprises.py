@@ -25,15 +25,19 @@ def visible_enterprise(principal: ApiPrincipal, requested: int | None) -> int | 
     return requested
 
 
-@router.get("/enterprises", response_model=list[EnterpriseOut],
-            responses=responses(NotAuthenticated, Forbidden))
+@router.get(
+    "/enterprises", response_model=list[EnterpriseOut], responses=responses(NotAuthenticated, Forbidden)
+)
 def list_enterprises(session: SessionDep, principal: CurrentPrincipal) -> list[EnterpriseOut]:
     only = visible_enterprise(principal, None)
     return [EnterpriseOut.model_validate(e) for e in queries.enterprises(session, principal.park_id, only)]
 
 
-@router.get("/enterprises/{enterprise_id}", response_model=EnterpriseOut,
-            responses=responses(NotAuthenticated, Forbidden, NotFound))
+@router.get(
+    "/enterprises/{enterprise_id}",
+    response_model=EnterpriseOut,
+    responses=responses(NotAuthenticated, Forbidden, NotFound),
+)
 def get_enterprise(enterprise_id: int, session: SessionDep, principal: CurrentPrincipal) -> EnterpriseOut:
     visible_enterprise(principal, enterprise_id)
     return EnterpriseOut.model_validate(queries.enterprise(session, principal.park_id, enterprise_id))
@@ -47,10 +51,15 @@ def list_meters(
     return [MeterOut.model_validate(m) for m in queries.meters(session, principal.park_id, only)]
 
 
-@router.get("/series/hourly", response_model=list[HourlyEmission],
-            responses=responses(NotAuthenticated, Forbidden, NotFound, InvalidRange))
+@router.get(
+    "/series/hourly",
+    response_model=list[HourlyEmission],
+    responses=responses(NotAuthenticated, Forbidden, NotFound, InvalidRange),
+)
 def hourly_series(
-    session: SessionDep, principal: CurrentPrincipal, period: TimeRangeDep,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    period: TimeRangeDep,
     enterprise_id: int | None = None,
 ) -> list[HourlyEmission]:
     """Hourly energy (kWh, m³, GJ, tce) and emissions (kgCO2, scope 1 and 2) of one

@@ -20,9 +20,14 @@ router = APIRouter(prefix="/api/v1", tags=["telemetry"])
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
-@router.post("/telemetry", response_model=TelemetryResult,
-             responses=responses(NotAuthenticated, Forbidden, PayloadTooLarge))
-async def post_telemetry(request: Request, session: SessionDep, principal: GatewayPrincipal) -> TelemetryResult:
+@router.post(
+    "/telemetry",
+    response_model=TelemetryResult,
+    responses=responses(NotAuthenticated, Forbidden, PayloadTooLarge),
+)
+async def post_telemetry(
+    request: Request, session: SessionDep, principal: GatewayPrincipal
+) -> TelemetryResult:
     """Accept one batch ``{"gateway", "seq", "readings": [...]}``; invalid readings are
     quarantined with a reason and listed in the answer, valid ones are stored."""
     body = await request.body()
