@@ -10,8 +10,10 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 from sqlalchemy import Engine
@@ -19,9 +21,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core import migrate
+from services.core import mqtt as mqtt_factory
 from services.core.db import libpq_url, make_engine, make_session_factory
 from services.core.embedded import EmbeddedBroker, free_port, start_embedded_postgres
 from services.core.settings import normalise_database_url
+from services.ingest.service import IngestConfig, IngestService
 
 TEMPLATE_DB = f"pc_template_{os.getpid()}"
 
@@ -55,9 +59,15 @@ def template_database(server_url: str) -> Iterator[str]:
 def database_url(server_url: str, template_database: str) -> Iterator[str]:
     """A fresh database migrated to head, dropped after the test."""
     name = f"pc_test_{uuid.uuid4().hex[:12]}"
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     with _admin(server_url) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        try:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        except psycopg.errors.ObjectInUse:
+            # TimescaleDB's background workers may hold the template open: migrate instead.
+            conn.execute(f'CREATE DATABASE "{name}"')
+            migrate.upgrade(url)
+    yield url
     with _admin(server_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -83,6 +93,36 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 class Broker:
     def __init__(self, url: str, protocol: str) -> None:
         self.url, self.protocol = url, protocol
+
+
+@contextmanager
+def running_ingest(database_url: str, broker: Broker) -> Iterator[IngestService]:
+    """The production ingest service against the test database and broker."""
+    service = IngestService(
+        IngestConfig(
+            database_conninfo=libpq_url(database_url),
+            mqtt_url=broker.url,
+            mqtt_protocol=broker.protocol,
+            client_id=f"ingest-{free_port()}",
+            batch_max_seconds=0.05,
+        )
+    ).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@contextmanager
+def mqtt_publisher(broker: Broker) -> Iterator[mqtt.Client]:
+    client = mqtt_factory.make_client(broker.url, f"pub-{free_port()}", broker.protocol)
+    mqtt_factory.connect(client, broker.url, broker.protocol)
+    client.loop_start()
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 @pytest.fixture(params=["amqtt", "mosquitto"])

@@ -18,12 +18,10 @@ from gateways.simulator import SimulatedBus, SimulatedMeter
 from services.api.app import create_app
 from services.api.security import issue_token
 from services.carbon.scheduler import hourly_carbon_job
-from services.core.db import libpq_url
 from services.core.embedded import free_port
 from services.core.models import MeterRole, PrincipalRole, Reading
 from services.core.settings import Settings
-from services.ingest.service import IngestConfig, IngestService
-from tests.conftest import Broker
+from tests.conftest import Broker, running_ingest
 from tests.factories import make_enterprise, make_meter, make_park
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # 08:00 in Asia/Shanghai
@@ -122,16 +120,7 @@ def test_register_values_become_hand_computed_energy_and_emissions(
         enterprise_id = enterprise.id
         s.commit()
 
-    ingest = IngestService(
-        IngestConfig(
-            database_conninfo=libpq_url(database_url),
-            mqtt_url=broker.url,
-            mqtt_protocol=broker.protocol,
-            client_id=f"ingest-{free_port()}",
-            batch_max_seconds=0.1,
-        )
-    ).start()
-    try:
+    with running_ingest(database_url, broker):
         meters = {
             "GRID-01": SimulatedMeter("GRID-01", 1, "parkcarbon-sim-electricity"),
             "E-001": SimulatedMeter("E-001", 2, "parkcarbon-sim-electricity", multiplier=10),
@@ -141,8 +130,6 @@ def test_register_values_become_hand_computed_energy_and_emissions(
         asyncio.run(_drive_gateway(broker, free_port(), meters))
         expected = len(SEQUENCE) * 10
         assert _wait_for_readings(session_factory, expected) == expected
-    finally:
-        ingest.stop()
 
     # The hourly job as the scheduler fires it, a few minutes after 10:00 Asia/Shanghai.
     hourly_carbon_job(session_factory, Settings(), now=T0 + timedelta(hours=2, minutes=2))

@@ -10,13 +10,9 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.core import mqtt as mqtt_factory
 from services.core.contract import telemetry_topic
-from services.core.db import libpq_url
-from services.core.embedded import free_port
 from services.core.models import MeterRole, QuarantinedTelemetry, Reading
-from services.ingest.service import IngestConfig, IngestService
-from tests.conftest import Broker
+from tests.conftest import Broker, mqtt_publisher, running_ingest
 from tests.factories import make_meter, make_park
 
 TS = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
@@ -49,20 +45,8 @@ def test_bad_readings_are_quarantined_and_valid_ones_stored(
         make_meter(s, park, "M-1", MeterRole.GRID_IMPORT)
         make_meter(s, park, "M-2", MeterRole.GRID_IMPORT)
         s.commit()
-    ingest = IngestService(
-        IngestConfig(
-            database_conninfo=libpq_url(database_url),
-            mqtt_url=broker.url,
-            mqtt_protocol=broker.protocol,
-            client_id=f"ingest-{free_port()}",
-            batch_max_seconds=0.05,
-        )
-    ).start()
-    publisher = mqtt_factory.make_client(broker.url, f"pub-{free_port()}", broker.protocol)
-    mqtt_factory.connect(publisher, broker.url, broker.protocol)
-    publisher.loop_start()
     topic = telemetry_topic("p", "gw-x")
-    try:
+    with running_ingest(database_url, broker), mqtt_publisher(broker) as publisher:
         time.sleep(0.5)  # let ingest subscribe
         mixed = {
             "gateway": "gw-x",
@@ -82,10 +66,6 @@ def test_bad_readings_are_quarantined_and_valid_ones_stored(
         later = {"gateway": "gw-x", "seq": 2, "readings": [_reading("M-1", 101.0, "power_kw")]}
         publisher.publish(topic, orjson.dumps(later), qos=1).wait_for_publish(5)
         readings, quarantined = _wait(session_factory, readings=3, quarantined=7)
-    finally:
-        publisher.disconnect()
-        publisher.loop_stop()
-        ingest.stop()
 
     assert (readings, quarantined) == (3, 7)
     with session_factory() as s:
@@ -118,19 +98,7 @@ def test_redelivered_readings_are_stored_once(
         park = make_park(s)
         make_meter(s, park, "M-1", MeterRole.GRID_IMPORT)
         s.commit()
-    ingest = IngestService(
-        IngestConfig(
-            database_conninfo=libpq_url(database_url),
-            mqtt_url=broker.url,
-            mqtt_protocol=broker.protocol,
-            client_id=f"ingest-{free_port()}",
-            batch_max_seconds=0.05,
-        )
-    ).start()
-    publisher = mqtt_factory.make_client(broker.url, f"pub-{free_port()}", broker.protocol)
-    mqtt_factory.connect(publisher, broker.url, broker.protocol)
-    publisher.loop_start()
-    try:
+    with running_ingest(database_url, broker) as ingest, mqtt_publisher(broker) as publisher:
         time.sleep(0.5)
         batch = orjson.dumps({"gateway": "g", "seq": 5, "readings": [_reading("M-1", 42.0)]})
         for _ in range(3):
@@ -138,9 +106,5 @@ def test_redelivered_readings_are_stored_once(
         deadline = time.monotonic() + 10
         while ingest.messages_committed < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
-    finally:
-        publisher.disconnect()
-        publisher.loop_stop()
-        ingest.stop()
     assert ingest.messages_committed == 3
     assert _wait(session_factory, readings=1, quarantined=0) == (1, 0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 from prometheus_client import make_asgi_app
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,7 +16,6 @@ def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
         title="parkcarbon API",
         summary="园区能碳管理平台 — real-time energy–carbon management for industrial parks",
         version="0.1.0",
-        default_response_class=ORJSONResponse,
     )
     app.state.session_factory = session_factory
     app.add_exception_handler(DomainError, domain_error_handler)
