@@ -42,9 +42,8 @@ class IngestService:
         self._inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="ingest-worker", daemon=True)
-        persistent = True
         self._client = mqtt_factory.make_client(
-            config.mqtt_url, config.client_id, config.mqtt_protocol, persistent_session=persistent
+            config.mqtt_url, config.client_id, config.mqtt_protocol, persistent_session=True
         )
         self._client.manual_ack_set(True)
         self._client.on_connect = self._on_connect
