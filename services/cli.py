@@ -95,6 +95,9 @@ def ingest(
         str, typer.Option(help="MQTT client id (unique per worker)")
     ] = "parkcarbon-ingest-1",
     shared_group: Annotated[str | None, typer.Option(help="MQTT 5 shared subscription group")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve Prometheus metrics on this port (127.0.0.1)")
+    ] = None,
 ) -> None:
     """Consume telemetry from MQTT into the database (ack after commit)."""
     from services.core.db import libpq_url
@@ -109,10 +112,16 @@ def ingest(
             mqtt_protocol=protocol,
             client_id=client_id,
             shared_group=shared_group,
-            batch_max_readings=settings.ingest_batch_max_readings,
+            batch_max_bytes=settings.ingest_batch_max_bytes,
             batch_max_seconds=settings.ingest_batch_max_seconds,
+            receive_maximum=settings.ingest_receive_maximum,
         )
-    ).start()
+    )
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=settings.metrics_host)
+    service.start()
     _wait_for_signal()
     service.stop()
 

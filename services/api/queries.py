@@ -131,14 +131,13 @@ def coverage(session: Session, park_id: int, at: datetime) -> CoverageOut:
 
 CURRENT_LOAD_SQL = text(
     """
-SELECT sum(last.value) FROM meter m
-CROSS JOIN LATERAL (
-    SELECT r.value FROM reading r
-    WHERE r.meter_id = m.id AND r.quantity = 'power_kw' AND r.ts > :at - interval '15 minutes'
-      AND r.ts <= :at
-    ORDER BY r.ts DESC LIMIT 1
-) last
-WHERE m.park_id = :park_id AND m.active AND m.role IN ('grid_import', 'pv')
+SELECT sum(value) FROM (
+    SELECT DISTINCT ON (r.meter_id) r.value
+    FROM reading r JOIN meter m ON m.id = r.meter_id
+    WHERE r.quantity = 'power_kw' AND r.ts > :at - interval '15 minutes' AND r.ts <= :at
+      AND m.park_id = :park_id AND m.active AND m.role IN ('grid_import', 'pv')
+    ORDER BY r.meter_id, r.ts DESC
+) latest
 """
 )
 

@@ -39,21 +39,29 @@ WHERE t.n > 0
 """
 )
 
+# Readings are keyed time-first (models.Reading), so "recent data" is one scan of the last
+# hour; how long ago a silent meter last delivered comes from its hourly energy instead.
 UNCOVERED_SQL = text(
     """
+WITH recent AS (
+    SELECT meter_id, max(ts) AS ts FROM reading
+    WHERE quantity = 'energy_import_kwh' AND ts > :at - interval '1 hour' AND ts <= :at
+    GROUP BY meter_id
+)
 SELECT e.id, e.name, e.uscc,
        count(m.id) AS meters,
-       max(last.ts) AS last_reading_at
+       max(coalesce(r.ts, last.hour_end)) AS last_reading_at
 FROM enterprise e
 LEFT JOIN meter m ON m.enterprise_id = e.id AND m.role = 'enterprise_main' AND m.active
+LEFT JOIN recent r ON r.meter_id = m.id
 LEFT JOIN LATERAL (
-    SELECT r.ts FROM reading r
-    WHERE r.meter_id = m.id AND r.quantity = 'energy_import_kwh' AND r.ts <= :at
-    ORDER BY r.ts DESC LIMIT 1
+    SELECT ie.hour_start + interval '1 hour' AS hour_end FROM interval_energy ie
+    WHERE ie.meter_id = m.id AND ie.quantity = 'energy_import_kwh' AND ie.hour_start <= :at
+    ORDER BY ie.hour_start DESC LIMIT 1
 ) last ON true
 WHERE e.park_id = :park_id
 GROUP BY e.id
-HAVING count(m.id) = 0 OR max(last.ts) IS NULL OR max(last.ts) < :at - interval '1 hour'
+HAVING count(m.id) = 0 OR max(r.ts) IS NULL
 ORDER BY e.name
 """
 )

@@ -20,3 +20,10 @@ def status_topic(park: str, gateway: str) -> str:
 
 def telemetry_subscription(park: str = "+") -> str:
     return f"parks/{park}/gateways/+/telemetry"
+
+
+def gateway_of_topic(topic: str) -> str | None:
+    """The gateway code in ``parks/{park}/gateways/{gateway}/…``; the broker's ACL makes it
+    the authenticated client's own name (deploy/mosquitto/acl)."""
+    parts = topic.split("/")
+    return parts[3] if len(parts) >= 5 and parts[0] == "parks" and parts[2] == "gateways" else None

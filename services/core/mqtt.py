@@ -62,24 +62,44 @@ def make_client(
     return client
 
 
-def connect_properties(persistent_session: bool) -> Properties | None:
-    """MQTT 5 §3.1.2.11.2: a session expiry interval keeps the session across reconnects."""
-    if not persistent_session:
+def connect_properties(persistent_session: bool, receive_maximum: int | None = None) -> Properties | None:
+    """MQTT 5 CONNECT properties.
+
+    §3.1.2.11.2 Session Expiry Interval: the broker keeps the session (subscriptions and
+    unacknowledged QoS 1 messages) across reconnects. §3.1.2.11.3 Receive Maximum: at most
+    this many unacknowledged QoS 1 messages in flight towards us, which bounds the memory of
+    a consumer that acknowledges only after its database commit.
+    """
+    if not persistent_session and receive_maximum is None:
         return None
     props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 24 * 3600
+    if persistent_session:
+        props.SessionExpiryInterval = 24 * 3600
+    if receive_maximum is not None:
+        props.ReceiveMaximum = receive_maximum
     return props
 
 
-def connect(client: mqtt.Client, url: str, protocol: str, persistent_session: bool = False) -> None:
+def connect(
+    client: mqtt.Client,
+    url: str,
+    protocol: str,
+    persistent_session: bool = False,
+    *,
+    receive_maximum: int | None = None,
+    wait: bool = True,
+) -> None:
+    """Connect now (``wait``), or let paho's loop connect and keep reconnecting in the
+    background, so that a service starts while its broker is still down."""
     address = BrokerAddress.parse(url)
+    do_connect = client.connect if wait else client.connect_async
     if protocol_version(protocol) == mqtt.MQTTv5:
-        client.connect(
+        do_connect(
             address.host,
             address.port,
             keepalive=30,
             clean_start=not persistent_session,
-            properties=connect_properties(persistent_session),
+            properties=connect_properties(persistent_session, receive_maximum),
         )
     else:
-        client.connect(address.host, address.port, keepalive=30)
+        do_connect(address.host, address.port, keepalive=30)

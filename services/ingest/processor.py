@@ -1,19 +1,42 @@
-"""Validate-and-store for a group of telemetry payloads, shared by MQTT and HTTP ingest."""
+"""Validate-and-store for telemetry payloads, shared by MQTT and HTTP ingest.
+
+Two steps so that the MQTT worker can pipeline them: ``prepare`` (parse, validate, encode for
+COPY; pure Python, no database) and ``write`` (one COPY and the quarantine rows, in the
+caller's transaction).
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
 
 from services.ingest import metrics
-from services.ingest.storage import load_meter_directory, write_readings
+from services.ingest.storage import Row, load_meter_directory, write_readings
 from services.ingest.validation import MeterRef, Rejection, RejectReason, validate_payload
 
 # How often an unknown meter may trigger a reload of the meter directory.
 DIRECTORY_RELOAD_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    source: str  # MQTT topic or "http:<gateway>"
+    body: bytes
+    gateway: str | None = None  # sending gateway's code, when the transport authenticates it
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    transport: str
+    messages: int = 0
+    rows: list[Row] = field(default_factory=list)
+    rejected: list[tuple[str, Rejection]] = field(default_factory=list)
+    newest: list[datetime] = field(default_factory=list)  # per message, for the lag metric
+    prepare_seconds: float = 0.0
+    write_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,34 +51,66 @@ class TelemetryProcessor:
 
     def __init__(self) -> None:
         self.meters: dict[str, MeterRef] = {}
+        self.gateways: dict[str, int] = {}
         self._loaded_at = float("-inf")
 
     def reload(self, conn: psycopg.Connection) -> None:
         self.meters = load_meter_directory(conn)
+        self.gateways = dict(conn.execute("SELECT code, id FROM gateway").fetchall())  # type: ignore[arg-type]
         self._loaded_at = time.monotonic()
 
-    def process(
-        self, conn: psycopg.Connection, payloads: list[tuple[str, bytes]], transport: str
-    ) -> IngestResult:
-        """Validate and write ``(source, payload)`` pairs in the caller's transaction."""
+    def reload_due(self) -> bool:
+        return time.monotonic() - self._loaded_at > DIRECTORY_RELOAD_SECONDS
+
+    def prepare(
+        self, payloads: list[Payload], transport: str, conn: psycopg.Connection | None = None
+    ) -> PreparedBatch:
+        """Validate payloads. With ``conn``, an unknown meter may reload the directory first:
+        a meter registered a moment ago should not be quarantined."""
         started = time.perf_counter()
         now = datetime.now(UTC)
-        rows: list[tuple[int, str, datetime, float]] = []
-        rejected: list[tuple[str, Rejection]] = []
-        for source, payload in payloads:
-            batch = validate_payload(payload, self.meters, now)
-            if any(r.reason == RejectReason.UNKNOWN_METER for r in batch.rejections) and (
-                time.monotonic() - self._loaded_at > DIRECTORY_RELOAD_SECONDS
+        prepared = PreparedBatch(transport, messages=len(payloads))
+        for payload in payloads:
+            gateway_id = self.gateways.get(payload.gateway) if payload.gateway else None
+            batch = validate_payload(payload.body, self.meters, now, gateway_id)
+            if (
+                conn is not None
+                and any(r.reason == RejectReason.UNKNOWN_METER for r in batch.rejections)
+                and self.reload_due()
             ):
-                self.reload(conn)  # a meter registered a moment ago should not be quarantined
-                batch = validate_payload(payload, self.meters, now)
-            rows.extend(batch.rows)
-            rejected.extend((source, r) for r in batch.rejections)
-        stored = write_readings(conn, rows, rejected)
-        metrics.MESSAGES_RECEIVED.labels(transport).inc(len(payloads))
-        metrics.READINGS_STORED.inc(stored)
-        metrics.READINGS_DUPLICATE.inc(len(rows) - stored)
-        for _, rejection in rejected:
+                self.reload(conn)
+                batch = validate_payload(payload.body, self.meters, now, gateway_id)
+            prepared.rows.extend(batch.rows)
+            prepared.rejected.extend((payload.source, r) for r in batch.rejections)
+            if batch.newest is not None:
+                prepared.newest.append(batch.newest)
+        prepared.prepare_seconds = time.perf_counter() - started
+        return prepared
+
+    def write(self, conn: psycopg.Connection, prepared: PreparedBatch) -> IngestResult:
+        """Store a prepared batch in the caller's transaction. Metrics count once committed."""
+        started = time.perf_counter()
+        stored = write_readings(conn, prepared.rows, prepared.rejected)
+        result = IngestResult(len(prepared.rows), stored, [r for _, r in prepared.rejected])
+        prepared.write_seconds = time.perf_counter() - started
+        return result
+
+    def committed(self, prepared: PreparedBatch, result: IngestResult) -> None:
+        """Record a batch the database has committed."""
+        metrics.MESSAGES_RECEIVED.labels(prepared.transport).inc(prepared.messages)
+        metrics.READINGS_RECEIVED.labels(prepared.transport).inc(len(prepared.rows) + len(prepared.rejected))
+        metrics.READINGS_STORED.inc(result.stored)
+        metrics.READINGS_DUPLICATE.inc(result.accepted - result.stored)
+        for _, rejection in prepared.rejected:
             metrics.READINGS_QUARANTINED.labels(rejection.reason).inc()
-        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        return IngestResult(len(rows), stored, [r for _, r in rejected])
+        metrics.BATCH_SECONDS.observe(prepared.prepare_seconds + prepared.write_seconds)
+        now = datetime.now(UTC)
+        for newest in prepared.newest:
+            metrics.END_TO_END_LAG.observe(max((now - newest).total_seconds(), 0.0))
+
+    def process(self, conn: psycopg.Connection, payloads: list[Payload], transport: str) -> IngestResult:
+        """prepare + write in the caller's transaction (HTTP ingest; tests)."""
+        prepared = self.prepare(payloads, transport, conn)
+        result = self.write(conn, prepared)
+        self.committed(prepared, result)  # the caller commits right after; close enough for metrics
+        return result

@@ -1,5 +1,16 @@
-"""MQTT ingest worker: paho's thread only enqueues; one worker thread validates, commits, then
-acknowledges (paho manual acks), so a crash before commit leaves the message with the broker.
+"""MQTT ingest worker: at-least-once from the broker, exactly-once into the database.
+
+Three threads, so that parsing and the database overlap on a multi-core machine:
+
+* paho's network thread only enqueues messages;
+* the *prepare* thread collects a batch (by size and time), validates it and encodes it for
+  COPY;
+* the *write* thread COPYs, commits, and only then acknowledges every message of the batch
+  (paho manual acks). A crash at any moment leaves each uncommitted message unacknowledged,
+  so the broker redelivers it to the persistent session; storage skips what is already there.
+
+The broker bounds what is in flight towards us (MQTT 5 Receive Maximum), so memory stays
+bounded when the database is slower than the stream or gone.
 """
 
 from __future__ import annotations
@@ -15,9 +26,11 @@ import structlog
 from paho.mqtt.reasoncodes import ReasonCode
 
 from services.core import mqtt as mqtt_factory
-from services.core.contract import TELEMETRY_QOS, telemetry_subscription
-from services.ingest.processor import TelemetryProcessor
+from services.core.contract import TELEMETRY_QOS, gateway_of_topic, telemetry_subscription
+from services.ingest import metrics
+from services.ingest.processor import Payload, PreparedBatch, TelemetryProcessor
 from services.ingest.storage import quarantine_raw
+from services.ingest.validation import RejectReason
 
 log = structlog.get_logger(__name__)
 
@@ -31,8 +44,14 @@ class IngestConfig:
     park: str = "+"
     # MQTT 5 §4.8.2 shared subscription group: workers with the same group split the stream.
     shared_group: str | None = None
-    batch_max_readings: int = 5000
+    batch_max_bytes: int = 2_000_000
     batch_max_seconds: float = 0.5
+    # Unacknowledged messages the broker may have in flight to this worker (MQTT 5 only).
+    receive_maximum: int = 1000
+
+
+def _payload(message: mqtt.MQTTMessage) -> Payload:
+    return Payload(message.topic, message.payload, gateway_of_topic(message.topic))
 
 
 class IngestService:
@@ -40,8 +59,12 @@ class IngestService:
         self.config = config
         self.processor = TelemetryProcessor()
         self._inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._prepared: queue.Queue[tuple[list[mqtt.MQTTMessage], PreparedBatch]] = queue.Queue(maxsize=2)
         self._stop = threading.Event()
-        self._worker = threading.Thread(target=self._run, name="ingest-worker", daemon=True)
+        self._preparing_done = threading.Event()
+        self._directory_ready = threading.Event()
+        self._preparer = threading.Thread(target=self._prepare_loop, name="ingest-prepare", daemon=True)
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-write", daemon=True)
         self._client = mqtt_factory.make_client(
             config.mqtt_url, config.client_id, config.mqtt_protocol, persistent_session=True
         )
@@ -49,6 +72,7 @@ class IngestService:
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self.messages_committed = 0
+        self.readings_stored = 0
 
     @property
     def subscription(self) -> str:
@@ -58,16 +82,24 @@ class IngestService:
         return topic
 
     def start(self) -> IngestService:
-        self._worker.start()
+        self._writer.start()
+        self._preparer.start()
         mqtt_factory.connect(
-            self._client, self.config.mqtt_url, self.config.mqtt_protocol, persistent_session=True
+            self._client,
+            self.config.mqtt_url,
+            self.config.mqtt_protocol,
+            persistent_session=True,
+            receive_maximum=self.config.receive_maximum,
+            wait=False,  # paho keeps retrying: the service starts before its broker is up
         )
         self._client.loop_start()
         return self
 
     def stop(self) -> None:
+        """Finish the batches already prepared, then leave; the rest stays with the broker."""
         self._stop.set()
-        self._worker.join(timeout=30)
+        self._preparer.join(timeout=30)
+        self._writer.join(timeout=60)
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -88,79 +120,129 @@ class IngestService:
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         self._inbox.put(message)
+        metrics.INBOX_MESSAGES.inc()
 
+    # prepare thread
     def _collect(self) -> list[mqtt.MQTTMessage]:
         try:
             first = self._inbox.get(timeout=0.2)
         except queue.Empty:
             return []
-        batch = [first]
+        batch, size = [first], len(first.payload)
         deadline = time.monotonic() + self.config.batch_max_seconds
-        # Readings per message vary; approximate the size bound by message count × 100.
-        while len(batch) * 100 < self.config.batch_max_readings:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
+        while size < self.config.batch_max_bytes:
             try:
-                batch.append(self._inbox.get(timeout=remaining))
+                message = self._inbox.get_nowait()
             except queue.Empty:
-                break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    message = self._inbox.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            batch.append(message)
+            size += len(message.payload)
         return batch
 
-    def _connect_db(self) -> psycopg.Connection:
+    def _prepare_loop(self) -> None:
+        self._directory_ready.wait()
+        try:
+            while not self._stop.is_set():
+                messages = self._collect()
+                if not messages:
+                    continue
+                prepared = self.processor.prepare([_payload(m) for m in messages], "mqtt")
+                self._prepared.put((messages, prepared))
+        finally:
+            self._preparing_done.set()
+
+    # write thread
+    def _connect_db(self) -> psycopg.Connection | None:
         delay = 0.5
-        while not self._stop.is_set():
+        while True:
             try:
-                conn = psycopg.connect(self.config.database_conninfo)
+                conn = psycopg.connect(self.config.database_conninfo, connect_timeout=5)
                 self.processor.reload(conn)
                 conn.commit()
+                metrics.DATABASE_UP.set(1)
                 return conn
             except psycopg.OperationalError as exc:
+                metrics.DATABASE_UP.set(0)
                 log.warning("ingest_database_unreachable", error=str(exc), retry_in=delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, 10.0)
-        raise RuntimeError("ingest stopped before the database was reachable")
+                if self._stop.wait(delay):
+                    return None
+                delay = min(delay * 2, 5.0)
+
+    def _write_loop(self) -> None:
+        conn = self._connect_db()
+        self._directory_ready.set()
+        while conn is not None:
+            try:
+                messages, prepared = self._prepared.get(timeout=0.2)
+            except queue.Empty:
+                if self._preparing_done.is_set():
+                    break
+                continue
+            conn = self._commit(conn, messages, prepared)
+        if conn is not None:
+            conn.close()
+        metrics.DATABASE_UP.set(0)
+
+    @staticmethod
+    def _has_unknown_meters(prepared: PreparedBatch) -> bool:
+        return any(r.reason == RejectReason.UNKNOWN_METER for _, r in prepared.rejected)
+
+    def _commit(
+        self, conn: psycopg.Connection, messages: list[mqtt.MQTTMessage], prepared: PreparedBatch
+    ) -> psycopg.Connection | None:
+        """Write until committed (reconnecting as needed), then acknowledge. Returns the
+        connection to use next, or None when asked to stop before the batch was committed."""
+        one_by_one = False
+        while True:
+            try:
+                if one_by_one:
+                    self._store_one_by_one(conn, messages)
+                    break
+                if self._has_unknown_meters(prepared) and self.processor.reload_due():
+                    # A meter registered a moment ago should not be quarantined.
+                    self.processor.reload(conn)
+                    prepared = self.processor.prepare([_payload(m) for m in messages], "mqtt")
+                result = self.processor.write(conn, prepared)
+                conn.commit()
+                self.processor.committed(prepared, result)
+                break
+            except psycopg.OperationalError as exc:
+                # Nothing acknowledged: keep the batch and retry once the database is back.
+                log.warning("ingest_commit_failed", error=str(exc), messages=len(messages))
+                conn.close()
+                metrics.DATABASE_UP.set(0)
+                reconnected = self._connect_db()
+                if reconnected is None:
+                    return None
+                conn = reconnected
+            except psycopg.Error:
+                log.exception("ingest_batch_failed", messages=len(messages))
+                conn.rollback()
+                one_by_one = True
+        for message in messages:
+            self._client.ack(message.mid, message.qos)
+        metrics.INBOX_MESSAGES.dec(len(messages))
+        self.messages_committed += len(messages)
+        self.readings_stored += len(prepared.rows)
+        return conn
 
     def _store_one_by_one(self, conn: psycopg.Connection, messages: list[mqtt.MQTTMessage]) -> None:
         """Isolate a message the database refuses so that it cannot block the others."""
         for message in messages:
             try:
-                self.processor.process(conn, [(message.topic, bytes(message.payload))], transport="mqtt")
+                prepared = self.processor.prepare([_payload(message)], "mqtt")
+                result = self.processor.write(conn, prepared)
                 conn.commit()
+                self.processor.committed(prepared, result)
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as exc:
                 conn.rollback()
                 quarantine_raw(conn, message.topic, bytes(message.payload), str(exc))
                 conn.commit()
-
-    def _run(self) -> None:
-        conn = self._connect_db()
-        pending: list[mqtt.MQTTMessage] = []
-        while not self._stop.is_set() or pending:
-            if not pending:
-                pending = self._collect()
-                if not pending:
-                    if self._stop.is_set():
-                        break
-                    continue
-            try:
-                self.processor.process(conn, [(m.topic, bytes(m.payload)) for m in pending], transport="mqtt")
-                conn.commit()
-            except psycopg.OperationalError as exc:
-                # Nothing acknowledged: keep the batch and retry once the database is back.
-                log.warning("ingest_commit_failed", error=str(exc), messages=len(pending))
-                conn.close()
-                if self._stop.is_set():
-                    break
-                conn = self._connect_db()
-                continue
-            except psycopg.Error:
-                log.exception("ingest_batch_failed", messages=len(pending))
-                conn.rollback()
-                self._store_one_by_one(conn, pending)
-            for message in pending:
-                self._client.ack(message.mid, message.qos)
-            self.messages_committed += len(pending)
-            pending = []
-        conn.close()

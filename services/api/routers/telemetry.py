@@ -14,7 +14,7 @@ from services.api.deps import GatewayPrincipal, SessionDep
 from services.api.errors import Forbidden, NotAuthenticated, PayloadTooLarge, responses
 from services.api.schemas import TelemetryResult
 from services.core.models import ApiPrincipal, Gateway
-from services.ingest.processor import TelemetryProcessor
+from services.ingest.processor import Payload, TelemetryProcessor
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -42,7 +42,11 @@ def store_batch(session: Session, principal: ApiPrincipal, body: bytes) -> Telem
     assert isinstance(conn, psycopg.Connection)
     processor = TelemetryProcessor()
     processor.reload(conn)
-    result = processor.process(conn, [(f"http:gateway-{principal.gateway_id}", body)], "http")
+    gateway_code = next((c for c, i in processor.gateways.items() if i == principal.gateway_id), None)
+    # Same validation as MQTT; the token names the gateway, so readings of meters wired to
+    # another gateway are refused (the broker's ACL does the same for MQTT topics).
+    payload = Payload(f"http:{gateway_code or principal.gateway_id}", body, gateway_code)
+    result = processor.process(conn, [payload], "http")
     if principal.gateway_id is not None:
         session.execute(
             update(Gateway).where(Gateway.id == principal.gateway_id).values(last_seen_at=datetime.now(UTC))
