@@ -24,10 +24,14 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 gateway_app = typer.Typer(help="Meter gateways (Modbus → MQTT).", no_args_is_help=True)
 carbon_app = typer.Typer(help="Carbon engine.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks: rates measured against this machine's own ceilings.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(carbon_app, name="carbon")
 app.add_typer(token_app, name="token")
+app.add_typer(bench_app, name="bench")
 
 
 def _settings() -> Settings:
@@ -237,6 +241,22 @@ def demo(
 
     settings = _settings()
     run_demo(settings, DemoOptions(reset=reset, port=port, days=days, duration_s=duration))
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    seconds: Annotated[float, typer.Option(help="sustained end-to-end period")] = 60.0,
+    gateways: Annotated[int, typer.Option(help="gateways publishing (one message per round)")] = 40,
+    meters_per_gateway: Annotated[int, typer.Option(help="meters per gateway message (×5 readings)")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """COPY ceiling, broker delivery and MQTT → database end to end, in one run."""
+    from services.bench.ingest import IngestBenchOptions, run_ingest_bench
+    from services.bench.report import emit
+
+    settings = _settings()
+    options = IngestBenchOptions(seconds=seconds, gateways=gateways, meters_per_gateway=meters_per_gateway)
+    emit("parkcarbon bench ingest", run_ingest_bench(settings, options), as_json)
 
 
 def main() -> None:  # pragma: no cover

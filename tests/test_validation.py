@@ -17,7 +17,7 @@ from services.ingest.validation import (
 )
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-METERS = {"E-1": MeterRef(1, frozenset({"energy_import_kwh", "power_kw"}))}
+METERS = {"E-1": MeterRef.of(1, ["energy_import_kwh", "power_kw"])}
 
 
 def _payload(*readings: object) -> bytes:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from services.ingest import metrics
-from services.ingest.storage import Row, load_meter_directory, write_readings
+from services.ingest.storage import load_meter_directory, write_readings
 from services.ingest.validation import MeterRef, Rejection, RejectReason, validate_payload
 
 # How often an unknown meter may trigger a reload of the meter directory.
@@ -32,7 +32,8 @@ class Payload:
 class PreparedBatch:
     transport: str
     messages: int = 0
-    rows: list[Row] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)  # binary COPY tuples (copy_format)
+    count: int = 0
     rejected: list[tuple[str, Rejection]] = field(default_factory=list)
     newest: list[datetime] = field(default_factory=list)  # per message, for the lag metric
     prepare_seconds: float = 0.0
@@ -56,7 +57,7 @@ class TelemetryProcessor:
 
     def reload(self, conn: psycopg.Connection) -> None:
         self.meters = load_meter_directory(conn)
-        self.gateways = dict(conn.execute("SELECT code, id FROM gateway").fetchall())  # type: ignore[arg-type]
+        self.gateways = {code: gid for code, gid in conn.execute("SELECT code, id FROM gateway").fetchall()}
         self._loaded_at = time.monotonic()
 
     def reload_due(self) -> bool:
@@ -80,7 +81,8 @@ class TelemetryProcessor:
             ):
                 self.reload(conn)
                 batch = validate_payload(payload.body, self.meters, now, gateway_id)
-            prepared.rows.extend(batch.rows)
+            prepared.chunks += batch.chunks
+            prepared.count += batch.count
             prepared.rejected.extend((payload.source, r) for r in batch.rejections)
             if batch.newest is not None:
                 prepared.newest.append(batch.newest)
@@ -90,15 +92,15 @@ class TelemetryProcessor:
     def write(self, conn: psycopg.Connection, prepared: PreparedBatch) -> IngestResult:
         """Store a prepared batch in the caller's transaction. Metrics count once committed."""
         started = time.perf_counter()
-        stored = write_readings(conn, prepared.rows, prepared.rejected)
-        result = IngestResult(len(prepared.rows), stored, [r for _, r in prepared.rejected])
+        stored = write_readings(conn, prepared.chunks, prepared.count, prepared.rejected)
+        result = IngestResult(prepared.count, stored, [r for _, r in prepared.rejected])
         prepared.write_seconds = time.perf_counter() - started
         return result
 
     def committed(self, prepared: PreparedBatch, result: IngestResult) -> None:
         """Record a batch the database has committed."""
         metrics.MESSAGES_RECEIVED.labels(prepared.transport).inc(prepared.messages)
-        metrics.READINGS_RECEIVED.labels(prepared.transport).inc(len(prepared.rows) + len(prepared.rejected))
+        metrics.READINGS_RECEIVED.labels(prepared.transport).inc(prepared.count + len(prepared.rejected))
         metrics.READINGS_STORED.inc(result.stored)
         metrics.READINGS_DUPLICATE.inc(result.accepted - result.stored)
         for _, rejection in prepared.rejected:

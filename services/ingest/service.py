@@ -51,7 +51,7 @@ class IngestConfig:
 
 
 def _payload(message: mqtt.MQTTMessage) -> Payload:
-    return Payload(message.topic, message.payload, gateway_of_topic(message.topic))
+    return Payload(message.topic, bytes(message.payload), gateway_of_topic(message.topic))
 
 
 class IngestService:
@@ -229,7 +229,7 @@ class IngestService:
             self._client.ack(message.mid, message.qos)
         metrics.INBOX_MESSAGES.dec(len(messages))
         self.messages_committed += len(messages)
-        self.readings_stored += len(prepared.rows)
+        self.readings_stored += prepared.count
         return conn
 
     def _store_one_by_one(self, conn: psycopg.Connection, messages: list[mqtt.MQTTMessage]) -> None:

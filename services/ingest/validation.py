@@ -8,6 +8,7 @@ once per reading on the hot path and the checks are few and fixed by the contrac
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 
 from services.core.quantities import QUANTITIES
+from services.ingest import copy_format
 
 
 class RejectReason:
@@ -40,6 +42,14 @@ class MeterRef:
     id: int
     quantities: frozenset[str]
     gateway_id: int | None = None  # None: any authenticated gateway may report it
+    # quantity → binary COPY prefix of its series; also the hot path's membership test
+    prefixes: dict[str, bytes] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(cls, meter_id: int, quantities: Iterable[str], gateway_id: int | None = None) -> MeterRef:
+        known = frozenset(quantities).intersection(QUANTITIES)
+        prefixes = {q: copy_format.series_prefix(meter_id, q) for q in known}
+        return cls(meter_id, known, gateway_id, prefixes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +64,16 @@ class Rejection:
 class ValidatedBatch:
     gateway: str | None = None
     seq: int | None = None
-    rows: list[tuple[int, str, datetime, float]] = field(default_factory=list)
+    # accepted readings, already in binary COPY form (copy_format), and how many
+    chunks: list[bytes] = field(default_factory=list)
+    count: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     newest: datetime | None = None  # latest accepted ts, for the end-to-end lag metric
+
+    @property
+    def rows(self) -> list[copy_format.Row]:
+        """Accepted readings as ``(meter_id, quantity, ts, value)`` (decoded; for tests)."""
+        return copy_format.decode_chunks(self.chunks)
 
 
 def _dump(obj: Any) -> str:
@@ -179,8 +196,10 @@ def _validate_readings(
     how to word the rejection; both paths accept exactly the same readings.
     """
     latest = now + MAX_CLOCK_SKEW
-    parsed_ts: dict[str, datetime | None] = {}
-    rows, rejections = batch.rows, batch.rejections
+    stamps: dict[str, bytes | None] = {}  # ts string → COPY field, None when invalid
+    newest: datetime | None = None
+    chunks, rejections = batch.chunks, batch.rejections
+    count = 0
     for reading in readings:
         if type(reading) is dict:
             code, quantity, value, raw_ts = (
@@ -190,28 +209,39 @@ def _validate_readings(
                 reading.get("ts"),
             )
             meter = meters.get(code) if type(code) is str else None
+            prefix = meter.prefixes.get(quantity) if meter is not None and type(quantity) is str else None
             if (
-                meter is not None
-                and type(quantity) is str
-                and quantity in meter.quantities
+                prefix is not None
                 and (type(value) is float or type(value) is int)
                 and type(raw_ts) is str
-                and (gateway_id is None or meter.gateway_id is None or meter.gateway_id == gateway_id)
+                and (gateway_id is None or meter.gateway_id is None or meter.gateway_id == gateway_id)  # type: ignore[union-attr]
             ):
-                if raw_ts in parsed_ts:
-                    ts = parsed_ts[raw_ts]
-                else:
-                    ts = parsed_ts[raw_ts] = _timestamp_in_range(raw_ts, latest)
-                if ts is not None and math.isfinite(value):
-                    rows.append((meter.id, quantity, ts, float(value)))
+                stamp = stamps.get(raw_ts, _UNSEEN)
+                if stamp is _UNSEEN:
+                    ts = _timestamp_in_range(raw_ts, latest)
+                    stamp = stamps[raw_ts] = None if ts is None else copy_format.timestamp_field(ts)
+                    if ts is not None and (newest is None or ts > newest):
+                        newest = ts
+                if stamp is not None and math.isfinite(value):
+                    chunks += (prefix, stamp, copy_format.pack_value(8, value))
+                    count += 1
                     continue
         outcome = validate_reading(reading, meters, now, gateway_id)
         if isinstance(outcome, Rejection):
             rejections.append(outcome)
         else:  # pragma: no cover - the fast path accepts every valid reading
-            rows.append(outcome)
-    stamps = [ts for ts in parsed_ts.values() if ts is not None]
-    batch.newest = max(stamps) if stamps and rows else None
+            meter_id, q, ts, v = outcome
+            chunks += (
+                copy_format.series_prefix(meter_id, q),
+                copy_format.timestamp_field(ts),
+                copy_format.value_field(v),
+            )
+            count += 1
+    batch.count = count
+    batch.newest = newest if count else None
+
+
+_UNSEEN = b""
 
 
 def _timestamp_in_range(raw: str, latest: datetime) -> datetime | None:
