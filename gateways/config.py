@@ -66,6 +66,8 @@ class GatewayConfig(BaseModel):
     park: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
     poll_interval_s: float = Field(default=10.0, gt=0)
     max_readings_per_message: int = Field(default=500, ge=1, le=10000)
+    # Store-and-forward bound: messages kept on disk while the broker is unreachable.
+    spool_max_messages: int = Field(default=100_000, ge=10)
     buses: list[BusConfig]
 
     @model_validator(mode="after")

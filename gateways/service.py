@@ -7,34 +7,48 @@ import asyncio
 import itertools
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import structlog
 
 from gateways.config import GatewayConfig
 from gateways.modbus_bus import ModbusBus
 from gateways.publisher import TelemetryPublisher
+from services.core.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
 
 class GatewayService:
-    def __init__(self, config: GatewayConfig, mqtt_url: str, mqtt_protocol: str = "5") -> None:
+    def __init__(
+        self, config: GatewayConfig, mqtt_url: str, mqtt_protocol: str = "5", spool_dir: Path | None = None
+    ) -> None:
         self.config = config
         self.buses = [ModbusBus(bus) for bus in config.buses]
-        self.publisher = TelemetryPublisher(mqtt_url, mqtt_protocol, config.park, config.gateway)
+        spool_dir = spool_dir or get_settings().data_dir / "spool"
+        self.publisher = TelemetryPublisher(
+            mqtt_url,
+            mqtt_protocol,
+            config.park,
+            config.gateway,
+            spool_dir / f"{config.gateway}.sqlite3",
+            spool_max_messages=config.spool_max_messages,
+        )
         # Sequence numbers start from the clock so a restarted gateway never reuses one.
         self._seq = itertools.count(int(time.time() * 1000))
 
     def start(self) -> None:
         self.publisher.start()
 
-    async def close(self) -> None:
+    async def close(self, flush_timeout: float = 5.0) -> None:
+        """Stop polling; give the spool a moment to drain (what remains is sent next start)."""
         for bus in self.buses:
             await bus.close()
+        await asyncio.to_thread(self.publisher.flush, flush_timeout)
         self.publisher.stop()
 
     async def poll_once(self, at: datetime | None = None) -> int:
-        """One poll cycle stamped ``at`` (default now). Returns readings published."""
+        """One poll cycle stamped ``at`` (default now). Returns readings spooled for sending."""
         ts = (at or datetime.now(UTC)).isoformat(timespec="milliseconds")
         per_bus = await asyncio.gather(*(bus.poll() for bus in self.buses))
         readings: list[dict[str, object]] = [
@@ -44,12 +58,8 @@ class GatewayService:
             for quantity, value in values.items()
         ]
         size = self.config.max_readings_per_message
-        infos = [
-            self.publisher.publish_batch(next(self._seq), readings[i : i + size])
-            for i in range(0, len(readings), size)
-        ]
-        for info in infos:
-            await asyncio.to_thread(info.wait_for_publish, 10)
+        for i in range(0, len(readings), size):
+            self.publisher.submit(next(self._seq), readings[i : i + size])
         return len(readings)
 
     async def run(self, stop: asyncio.Event) -> None:

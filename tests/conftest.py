@@ -4,8 +4,6 @@ brokers (in-process amqtt and a spawned mosquitto), pymodbus servers in the test
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import threading
 import time
 import uuid
@@ -23,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.core import migrate
 from services.core import mqtt as mqtt_factory
 from services.core.db import libpq_url, make_engine, make_session_factory
-from services.core.embedded import EmbeddedBroker, free_port, start_embedded_postgres
+from services.core.embedded import EmbeddedBroker, MosquittoProcess, free_port, start_embedded_postgres
 from services.core.settings import normalise_database_url
 from services.ingest.service import IngestConfig, IngestService
 
@@ -133,27 +131,12 @@ def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
         yield Broker(embedded.url, "3.1.1")
         embedded.stop()
         return
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists():
+    try:
+        process = MosquittoProcess(tmp_path / "mosquitto").start()
+    except FileNotFoundError:
         pytest.fail("mosquitto is not installed: run the README's test command, which installs it")
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    process = subprocess.Popen(
-        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 10
-    import socket
-
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield Broker(f"mqtt://127.0.0.1:{port}", "5")
-    process.terminate()
-    process.wait(timeout=10)
+    yield Broker(process.url, "5")
+    process.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -58,7 +59,9 @@ HOUR0 = {
 HOUR1 = {"factor": 42.448 / 130, "kwh": 40.0, "scope2": 13.06092}
 
 
-async def _drive_gateway(broker: Broker, port: int, meters: dict[str, SimulatedMeter]) -> None:
+async def _drive_gateway(
+    broker: Broker, port: int, meters: dict[str, SimulatedMeter], spool_dir: Path
+) -> None:
     bus = SimulatedBus(list(meters.values()), port, time.time)
     await bus.start()
     config = GatewayConfig(
@@ -78,7 +81,7 @@ async def _drive_gateway(broker: Broker, port: int, meters: dict[str, SimulatedM
             )
         ],
     )
-    gateway = GatewayService(config, broker.url, broker.protocol)
+    gateway = GatewayService(config, broker.url, broker.protocol, spool_dir)
     gateway.start()
     try:
         for minutes, grid, main, pv, gas in SEQUENCE:
@@ -106,7 +109,7 @@ def _wait_for_readings(factory: sessionmaker[Session], expected: int, timeout: f
 
 
 def test_register_values_become_hand_computed_energy_and_emissions(
-    broker: Broker, database_url: str, session_factory: sessionmaker[Session]
+    broker: Broker, database_url: str, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
     with session_factory() as s:
         park = make_park(s, region="national", year=2023)
@@ -127,7 +130,7 @@ def test_register_values_become_hand_computed_energy_and_emissions(
             "PV-01": SimulatedMeter("PV-01", 3, "parkcarbon-sim-pv"),
             "G-001": SimulatedMeter("G-001", 4, "parkcarbon-sim-gas"),
         }
-        asyncio.run(_drive_gateway(broker, free_port(), meters))
+        asyncio.run(_drive_gateway(broker, free_port(), meters, tmp_path / "spool"))
         expected = len(SEQUENCE) * 10
         assert _wait_for_readings(session_factory, expected) == expected
 

@@ -196,7 +196,14 @@ def measure_broker(broker_url: str, factory: MessageFactory, messages: int, wind
 class IngestProcess:
     """``parkcarbon ingest`` as production runs it, with its Prometheus endpoint."""
 
-    def __init__(self, database_url: str, broker_url: str, log_path: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        broker_url: str,
+        log_path: Path,
+        client_id: str = "bench-ingest",
+        shared_group: str | None = None,
+    ) -> None:
         self.metrics_port = free_port()
         env = dict(
             os.environ,
@@ -223,6 +230,13 @@ class IngestProcess:
         )
         wait_for_port(self.metrics_port, timeout=60)
 
+    def wait_subscribed(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.metric("parkcarbon_ingest_broker_subscribed") < 1:
+            if time.monotonic() > deadline:
+                raise TimeoutError("ingest did not subscribe")
+            time.sleep(0.05)
+
     def metric(self, name: str) -> float:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
             text = resp.read().decode()
@@ -240,6 +254,12 @@ class IngestProcess:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no goodbye to the broker or the database."""
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self._log.close()
 
     def stop(self) -> None:
         self.process.terminate()

@@ -4,6 +4,7 @@ in-process MQTT broker (amqtt). Production configures real servers and never com
 from __future__ import annotations
 
 import asyncio
+import getpass
 import shutil
 import signal
 import socket
@@ -135,6 +136,9 @@ class MosquittoProcess:
             "max_inflight_messages 1000\n"
             "max_queued_messages 0\n"
             "log_dest none\n"
+            # Started as root, Mosquitto drops to user "mosquitto", which could not write the
+            # persistence file into our directory: stay the user that started it.
+            f"user {getpass.getuser()}\n"
         )
         self.process = subprocess.Popen(
             [mosquitto_binary(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

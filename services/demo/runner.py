@@ -195,7 +195,7 @@ async def _run_live(
             client_id="parkcarbon-demo-ingest",
         )
     )
-    gateway = GatewayService(gateway_config, mqtt_url, protocol)
+    gateway = GatewayService(gateway_config, mqtt_url, protocol, settings.data_dir / "spool")
     scheduler = build_scheduler(factory, settings)
     api = _ApiThread(factory, settings.api_host, options.port)
     try:

@@ -34,3 +34,6 @@ END_TO_END_LAG = Histogram(
 )
 INBOX_MESSAGES = Gauge("parkcarbon_ingest_inbox_messages", "Messages received, not yet committed")
 DATABASE_UP = Gauge("parkcarbon_ingest_database_up", "1 while the ingest worker holds a connection")
+BROKER_SUBSCRIBED = Gauge(
+    "parkcarbon_ingest_broker_subscribed", "1 while connected to the broker with the telemetry subscription"
+)

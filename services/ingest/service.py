@@ -70,6 +70,8 @@ class IngestService:
         )
         self._client.manual_ack_set(True)
         self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
         self.messages_committed = 0
         self.readings_stored = 0
@@ -117,6 +119,13 @@ class IngestService:
             return
         client.subscribe(self.subscription, qos=TELEMETRY_QOS)  # resubscribe on every connect
         log.info("ingest_subscribed", topic=self.subscription)
+
+    def _on_subscribe(self, *_args: object) -> None:
+        metrics.BROKER_SUBSCRIBED.set(1)
+
+    def _on_disconnect(self, *_args: object) -> None:
+        metrics.BROKER_SUBSCRIBED.set(0)
+        log.warning("ingest_broker_disconnected")
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         self._inbox.put(message)
