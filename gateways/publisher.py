@@ -91,7 +91,7 @@ class TelemetryPublisher:
         mqtt_factory.connect(self.client, self.url, self.protocol, wait=False)
         self.client.loop_start()
         self._forwarder.start()
-        if not self.connected.wait(timeout):
+        if timeout and not self.connected.wait(timeout):
             log.warning("gateway_broker_not_yet_connected", gateway=self.gateway, spooling=True)
 
     def stop(self) -> None:

@@ -37,8 +37,9 @@ class GatewayService:
         # Sequence numbers start from the clock so a restarted gateway never reuses one.
         self._seq = itertools.count(int(time.time() * 1000))
 
-    def start(self) -> None:
-        self.publisher.start()
+    def start(self, connect_timeout: float = 0.0) -> None:
+        """Start the publisher; polling may begin at once (batches wait in the spool)."""
+        self.publisher.start(connect_timeout)
 
     async def close(self, flush_timeout: float = 5.0) -> None:
         """Stop polling; give the spool a moment to drain (what remains is sent next start)."""
