@@ -40,15 +40,29 @@ class DeviceConfig(BaseModel):
 
 
 class BusConfig(BaseModel):
+    """One Modbus bus: a TCP server (or a serial-to-Ethernet converter), or an RS-485 line."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    transport: Literal["tcp"] = "tcp"
+    transport: Literal["tcp", "rtu"] = "tcp"
+    # tcp
     host: str = "127.0.0.1"
     port: int = Field(default=502, ge=1, le=65535)
+    # rtu (RS-485): serial device and line settings; 9600 8N1 is the common meter default
+    serial_port: str | None = None
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
     timeout_s: float = Field(default=1.0, gt=0, le=30)
     retries: int = Field(default=1, ge=0, le=5)
     devices: list[DeviceConfig]
+
+    @model_validator(mode="after")
+    def _transport_settings(self) -> BusConfig:
+        if self.transport == "rtu" and not self.serial_port:
+            raise ValueError(f"bus {self.name!r}: transport rtu needs serial_port (e.g. /dev/ttyUSB0)")
+        return self
 
     @model_validator(mode="after")
     def _unique_units(self) -> BusConfig:

@@ -1,5 +1,11 @@
 """One Modbus bus: one pymodbus client and one lock, devices polled in turn.
 
+TCP (``AsyncModbusTcpClient``) or RTU over RS-485 (``AsyncModbusSerialClient``): on a serial
+line only one request may be outstanding (Modbus over Serial Line v1.02 §2.1, single master),
+and a TCP gateway in front of RS-485 meters behaves the same, hence one lock per bus.
+Timeouts and retries come from the bus configuration; a dead device costs one timeout per
+poll and never blocks the other buses.
+
 A failing device is logged ERROR once, DEBUG while it keeps failing, and INFO when it
 recovers (the pattern of Home Assistant's DataUpdateCoordinator) — never an ERROR per poll.
 """
@@ -9,7 +15,7 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from gateways.config import BusConfig, DeviceConfig
@@ -17,26 +23,43 @@ from gateways.config import BusConfig, DeviceConfig
 log = structlog.get_logger(__name__)
 
 
-class ModbusBus:
-    def __init__(self, config: BusConfig) -> None:
-        self.config = config
-        self.client = AsyncModbusTcpClient(
-            config.host,
-            port=config.port,
+def make_client(config: BusConfig) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+    if config.transport == "rtu":
+        assert config.serial_port is not None  # BusConfig checks it
+        return AsyncModbusSerialClient(
+            config.serial_port,
+            baudrate=config.baudrate,
+            parity=config.parity,
+            stopbits=config.stopbits,
+            bytesize=8,
             timeout=config.timeout_s,
             retries=config.retries,
             reconnect_delay=0.5,
             reconnect_delay_max=30,
         )
+    return AsyncModbusTcpClient(
+        config.host,
+        port=config.port,
+        timeout=config.timeout_s,
+        retries=config.retries,
+        reconnect_delay=0.5,
+        reconnect_delay_max=30,
+    )
+
+
+class ModbusBus:
+    def __init__(self, config: BusConfig) -> None:
+        self.config = config
+        self.client = make_client(config)
         self.lock = asyncio.Lock()
         self._failing: set[str] = set()
+        self.polls = 0  # device reads that answered
 
     async def close(self) -> None:
         self.client.close()
 
     async def _read_device(self, device: DeviceConfig) -> dict[str, float]:
         register_map = device.register_map
-        address, count = register_map.span()
         if not self.client.connected:
             await self.client.connect()
         read = (
@@ -44,10 +67,13 @@ class ModbusBus:
             if register_map.table == "holding"
             else self.client.read_input_registers
         )
-        response = await read(address, count=count, device_id=device.unit)
-        if response.isError():
-            raise ModbusException(f"device answered with {response}")
-        return register_map.decode(list(response.registers), device.multiplier)
+        image: dict[int, int] = {}
+        for address, count in register_map.blocks():
+            response = await read(address, count=count, device_id=device.unit)
+            if response.isError():
+                raise ModbusException(f"device answered with {response}")
+            image.update(zip(range(address, address + count), response.registers, strict=False))
+        return register_map.decode(image, device.ct_ratio, device.pt_ratio)
 
     async def poll(self) -> dict[str, dict[str, float]]:
         """Read every device once: ``{meter code: {quantity: value}}`` for those that answered."""
@@ -56,9 +82,10 @@ class ModbusBus:
             for device in self.config.devices:
                 try:
                     results[device.meter] = await self._read_device(device)
-                except (ModbusException, ConnectionError, TimeoutError, OSError) as exc:
+                except (ModbusException, ConnectionError, TimeoutError, OSError, KeyError) as exc:
                     self._report_failure(device, exc)
                     continue
+                self.polls += 1
                 if device.meter in self._failing:
                     self._failing.discard(device.meter)
                     log.info("meter_recovered", bus=self.config.name, meter=device.meter)

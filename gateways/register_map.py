@@ -19,6 +19,8 @@ from services.core.quantities import QUANTITIES
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 MAX_REGISTERS_PER_READ = 125  # Modbus Application Protocol v1.1b3 §6.3
+# Reading a few unused registers costs less than another request/response round trip.
+MAX_GAP_IN_ONE_READ = 16
 
 DataType = Literal["int16", "uint16", "int32", "uint32", "float32", "int64", "uint64"]
 WORDS: dict[str, int] = {
@@ -48,8 +50,13 @@ class RegisterSpec(BaseModel):
     address: int = Field(ge=0, le=65535)
     data_type: DataType
     scale: float = 1.0
-    # Electrical quantities read on the secondary side of CT/PT are multiplied by CT×PT.
-    apply_ct_pt: bool = False
+    # Which instrument-transformer ratio turns the meter's secondary-side value into the
+    # primary side: current × CT, voltage × PT, power and energy × CT × PT. "none" when the
+    # meter is programmed with its ratios and reports primary values itself.
+    ratio: Literal["none", "ct", "pt", "ct_pt"] = "none"
+
+    def ratio_factor(self, ct: float, pt: float) -> float:
+        return {"none": 1.0, "ct": ct, "pt": pt, "ct_pt": ct * pt}[self.ratio]
 
     @field_validator("quantity")
     @classmethod
@@ -79,57 +86,70 @@ class RegisterMap(BaseModel):
     def _check_layout(self) -> RegisterMap:
         taken: dict[int, str] = {}
         for spec in self.registers:
+            if spec.address < self.address_base:
+                raise ValueError(
+                    f"{spec.quantity}: address {spec.address} is below the base {self.address_base}"
+                )
             for offset in range(spec.words):
                 address = spec.address + offset
                 if address in taken:
                     raise ValueError(f"{spec.quantity} overlaps {taken[address]} at register {address}")
                 taken[address] = spec.quantity
-        if self.span()[1] > MAX_REGISTERS_PER_READ:
-            raise ValueError(f"registers span more than {MAX_REGISTERS_PER_READ}; split the map")
         return self
 
-    def span(self) -> tuple[int, int]:
-        """(protocol start address, count) of the single block read covering every register."""
-        first = min(s.address for s in self.registers)
-        last = max(s.address + s.words for s in self.registers)
-        return first - self.address_base, last - first
+    def protocol_address(self, spec: RegisterSpec) -> int:
+        """The address on the wire (manuals numbering from 1 say 40001 / 1 for wire address 0)."""
+        return spec.address - self.address_base
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """(start, count) protocol reads covering every register, as few as the limits allow."""
+        ordered = sorted(self.registers, key=lambda s: s.address)
+        blocks: list[list[int]] = []
+        for spec in ordered:
+            start, end = self.protocol_address(spec), self.protocol_address(spec) + spec.words
+            if (
+                blocks
+                and start - blocks[-1][1] <= MAX_GAP_IN_ONE_READ
+                and end - blocks[-1][0] <= (MAX_REGISTERS_PER_READ)
+            ):
+                blocks[-1][1] = max(blocks[-1][1], end)
+            else:
+                blocks.append([start, end])
+        return [(start, end - start) for start, end in blocks]
 
     def _swap_bytes(self, words: list[int]) -> list[int]:
         if self.byte_order == "big":
             return words
         return [((w & 0xFF) << 8) | (w >> 8) for w in words]
 
-    def decode(self, block: list[int], multiplier: float = 1.0) -> dict[str, float]:
-        start = self.span()[0] + self.address_base
+    def decode(self, image: dict[int, int], ct: float = 1.0, pt: float = 1.0) -> dict[str, float]:
+        """Engineering values from ``{protocol address: register word}`` of the block reads."""
         values: dict[str, float] = {}
         for spec in self.registers:
-            offset = spec.address - start
-            words = self._swap_bytes(block[offset : offset + spec.words])
+            first = self.protocol_address(spec)
+            words = self._swap_bytes([image[first + i] for i in range(spec.words)])
             raw = ModbusClientMixin.convert_from_registers(
                 words, PYMODBUS_TYPE[spec.data_type], word_order=self.word_order
             )
             assert isinstance(raw, int | float)
-            value = float(raw) * spec.scale
-            values[spec.quantity] = value * multiplier if spec.apply_ct_pt else value
+            values[spec.quantity] = float(raw) * spec.scale * spec.ratio_factor(ct, pt)
         return values
 
-    def encode(self, values: dict[str, float], multiplier: float = 1.0) -> list[int]:
-        """The register block a meter with these primary-side values would show (simulator)."""
-        block = [0] * self.span()[1]
-        start = self.span()[0] + self.address_base
+    def encode(self, values: dict[str, float], ct: float = 1.0, pt: float = 1.0) -> dict[int, int]:
+        """The registers a meter with these primary-side values would show (simulator)."""
+        image: dict[int, int] = {}
         for spec in self.registers:
-            value = values.get(spec.quantity, 0.0)
-            if spec.apply_ct_pt:
-                value /= multiplier
+            value = values.get(spec.quantity, 0.0) / spec.ratio_factor(ct, pt)
             raw: float | int = value / spec.scale
             if spec.data_type != "float32":
                 raw = round(raw)
             words = ModbusClientMixin.convert_to_registers(
                 raw, PYMODBUS_TYPE[spec.data_type], word_order=self.word_order
             )
-            offset = spec.address - start
-            block[offset : offset + spec.words] = self._swap_bytes([int(w) for w in words])
-        return block
+            first = self.protocol_address(spec)
+            for i, word in enumerate(self._swap_bytes([int(w) for w in words])):
+                image[first + i] = word
+        return image
 
 
 @cache

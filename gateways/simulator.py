@@ -1,4 +1,4 @@
-"""Simulated meters as real Modbus TCP servers (pymodbus), for the demo and the tests.
+"""Simulated meters as real Modbus servers (pymodbus, TCP or RTU), for the demo and the tests.
 
 Each :class:`SimulatedMeter` holds primary-side values; on every read the server encodes
 them through the meter's own register map, so the gateway decodes exactly what a physical
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from gateways.register_map import RegisterMap, load_profile
@@ -28,7 +28,8 @@ class SimulatedMeter:
     code: str
     unit: int
     profile: str
-    multiplier: float = 1.0
+    ct_ratio: float = 1.0
+    pt_ratio: float = 1.0
     values: dict[str, float] = field(default_factory=dict)
     model: LoadModel | None = None
     online: bool = True
@@ -52,30 +53,46 @@ async def _serve_registers(
         return ExcCodes.DEVICE_BUSY
     if meter.model is not None:
         meter.model(meter, clock())
-    block = meter.register_map.encode(meter.values, meter.multiplier)
-    first = meter.register_map.span()[0]
-    for i, word in enumerate(block):
-        index = first + i - start_address
-        if 0 <= index < len(current_registers):
-            current_registers[index] = word
+    image = meter.register_map.encode(meter.values, meter.ct_ratio, meter.pt_ratio)
+    for index in range(len(current_registers)):
+        current_registers[index] = image.get(start_address + index, 0)
     return None
 
 
-class SimulatedBus:
-    """One Modbus TCP server with several meters behind it (a substation's serial gateway)."""
+def _device(meter: SimulatedMeter, clock: Callable[[], float]) -> SimDevice:
+    """A device answering on every block its register map reads (holding and input registers
+    share one address space in pymodbus's shared mode, which is all a simulator needs)."""
+    blocks = [
+        SimData(start, count=count, values=0, datatype=DataType.REGISTERS)
+        for start, count in meter.register_map.blocks()
+    ]
+    return SimDevice(
+        id=meter.unit,
+        simdata=blocks,
+        action=partial(_serve_registers, meter, clock),
+    )
 
-    def __init__(self, meters: list[SimulatedMeter], port: int, clock: Callable[[], float]) -> None:
+
+class SimulatedBus:
+    """One Modbus server with several meters behind it: a substation's TCP gateway, or an
+    RS-485 line (RTU) when ``serial_port`` is given."""
+
+    def __init__(
+        self,
+        meters: list[SimulatedMeter],
+        port: int,
+        clock: Callable[[], float],
+        serial_port: str | None = None,
+    ) -> None:
+        """Serve on 127.0.0.1:``port``, or as an RTU slave on ``serial_port`` when given."""
         self.meters = {m.code: m for m in meters}
         self.port = port
-        devices = [
-            SimDevice(
-                id=m.unit,
-                simdata=[SimData(0, count=128, values=0, datatype=DataType.REGISTERS)],
-                action=partial(_serve_registers, m, clock),
-            )
-            for m in meters
-        ]
-        self.server = ModbusTcpServer(devices, address=("127.0.0.1", port))
+        devices = [_device(m, clock) for m in meters]
+        self.server: ModbusTcpServer | ModbusSerialServer = (
+            ModbusTcpServer(devices, address=("127.0.0.1", port))
+            if serial_port is None
+            else ModbusSerialServer(devices, port=serial_port, baudrate=9600, timeout=1)
+        )
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

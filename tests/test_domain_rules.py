@@ -34,10 +34,10 @@ def test_uscc_rejects_bad_codes_saying_why(code: str, message: str) -> None:
 
 def test_register_map_round_trips_through_ct_multiplication() -> None:
     electricity = load_profile("parkcarbon-sim-electricity")
-    block = electricity.encode({"energy_import_kwh": 1234.5, "power_kw": 80.0}, multiplier=10)
+    image = electricity.encode({"energy_import_kwh": 1234.5, "power_kw": 80.0}, ct=10)
     # 1234.5 kWh primary / CT 10 = 123.45 kWh secondary = 12345 counts of 0.01 kWh.
-    assert block[0:2] == [0, 12345]
-    assert electricity.decode(block, multiplier=10)["energy_import_kwh"] == pytest.approx(1234.5)
+    assert [image[0], image[1]] == [0, 12345]
+    assert electricity.decode(image, ct=10)["energy_import_kwh"] == pytest.approx(1234.5)
 
 
 def test_register_map_refuses_overlapping_registers() -> None:

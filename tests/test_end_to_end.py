@@ -126,7 +126,7 @@ def test_register_values_become_hand_computed_energy_and_emissions(
     with running_ingest(database_url, broker):
         meters = {
             "GRID-01": SimulatedMeter("GRID-01", 1, "parkcarbon-sim-electricity"),
-            "E-001": SimulatedMeter("E-001", 2, "parkcarbon-sim-electricity", multiplier=10),
+            "E-001": SimulatedMeter("E-001", 2, "parkcarbon-sim-electricity", ct_ratio=10),
             "PV-01": SimulatedMeter("PV-01", 3, "parkcarbon-sim-pv"),
             "G-001": SimulatedMeter("G-001", 4, "parkcarbon-sim-gas"),
         }

@@ -128,7 +128,13 @@ def _simulators(demo: DemoPark) -> tuple[list[SimulatedBus], GatewayConfig]:
             meter.values = dm.values_at(now)  # type: ignore[attr-defined]
 
         sim = SimulatedMeter(
-            dm.meter.code, dm.unit, dm.register_profile, dm.meter.multiplier, model=model, online=dm.online
+            dm.meter.code,
+            dm.unit,
+            dm.register_profile,
+            ct_ratio=dm.meter.ct_ratio,
+            pt_ratio=dm.meter.pt_ratio,
+            model=model,
+            online=dm.online,
         )
         by_server.setdefault(dm.server, []).append(sim)
         devices.setdefault(dm.server, []).append(
