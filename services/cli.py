@@ -259,6 +259,22 @@ def bench_ingest(
     emit("parkcarbon bench ingest", run_ingest_bench(settings, options), as_json)
 
 
+@bench_app.command("gateway")
+def bench_gateway(
+    buses: Annotated[int, typer.Option(help="simulated Modbus TCP servers")] = 20,
+    meters_per_bus: Annotated[int, typer.Option(help="meters behind each server")] = 50,
+    seconds: Annotated[float, typer.Option(help="gateway polling period")] = 15.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Meter polls per second from one gateway process against simulated Modbus TCP meters."""
+    from services.bench.gateway import GatewayBenchOptions, run_gateway_bench
+    from services.bench.report import emit
+
+    _settings()
+    options = GatewayBenchOptions(buses=buses, meters_per_bus=meters_per_bus, seconds=seconds)
+    emit("parkcarbon bench gateway", run_gateway_bench(options), as_json)
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())
 
