@@ -2,8 +2,10 @@
 
 Each pair of consecutive readings of a cumulative register is a segment whose increase is
 spread uniformly over its duration and split at hour boundaries (linear interpolation of
-the register at the boundary). A register that goes backwards (reset, rollover, replaced
-meter) contributes its new value as the increase since zero and flags the hour ``reset``.
+the register at the boundary). Registers that go backwards are told apart (a recorded meter
+replacement, a rollover at the meter's ``register_max``, otherwise a reset counted from
+zero) and increases beyond the meter's rating are flagged ``implausible`` and not counted;
+see the comment on ``INTERVAL_ENERGY_SQL``.
 Segments longer than the maximum gap are not spread: that energy is unknown per hour, and
 the hours it spans are flagged ``gap`` (covered < 3600 s) rather than filled.
 
@@ -20,6 +22,16 @@ from sqlalchemy.orm import Session
 
 from services.core.quantities import CUMULATIVE_CODES
 
+# One row per pair of consecutive readings of a cumulative register ("segment"), classified:
+#   replaced    a recorded replacement lies between them: (old_final − prev) + (value − new_initial)
+#   ok          the register rose: value − prev
+#   rollover    it fell and the meter has a register_max: (register_max − prev) + value
+#   reset       it fell otherwise: counted from zero, value
+#   implausible the increase needs more than 1.5 × the meter's rating over the segment's
+#               duration: flagged and not counted (a corrupted read, not energy)
+# then spread over the hours it overlaps in proportion to time (linear interpolation at the
+# hour boundaries). The worst class in an hour gives its quality; an hour not fully covered
+# by segments is a gap, whose missing part is never invented.
 INTERVAL_ENERGY_SQL = text(
     """
 WITH ordered AS (
@@ -28,14 +40,38 @@ WITH ordered AS (
     FROM reading
     WHERE quantity = ANY(:cumulative) AND ts > :lo - :max_gap AND ts < :hi + :max_gap
     WINDOW w AS (PARTITION BY meter_id, quantity ORDER BY ts)
+), classified AS (
+    SELECT o.meter_id, o.quantity, o.prev_ts AS t0, o.ts AS t1,
+           CASE WHEN rep.id IS NOT NULL
+                    THEN (rep.old_final_value - o.prev_value) + (o.value - rep.new_initial_value)
+                WHEN o.value >= o.prev_value THEN o.value - o.prev_value
+                WHEN m.register_max IS NOT NULL THEN m.register_max - o.prev_value + o.value
+                ELSE o.value END AS increase,
+           CASE WHEN rep.id IS NOT NULL THEN 'replaced'
+                WHEN o.value >= o.prev_value THEN 'ok'
+                WHEN m.register_max IS NOT NULL THEN 'rollover'
+                ELSE 'reset' END AS kind,
+           m.rated_max_per_hour
+    FROM ordered o
+    JOIN meter m ON m.id = o.meter_id
+    LEFT JOIN LATERAL (
+        SELECT r.id, r.old_final_value, r.new_initial_value FROM meter_replacement r
+        WHERE r.meter_id = o.meter_id AND r.quantity = o.quantity
+          AND r.replaced_at > o.prev_ts AND r.replaced_at <= o.ts
+        ORDER BY r.replaced_at LIMIT 1
+    ) rep ON true
+    WHERE o.prev_ts IS NOT NULL AND o.ts - o.prev_ts <= :max_gap
 ), segment AS (
-    SELECT meter_id, quantity, prev_ts AS t0, ts AS t1,
-           CASE WHEN value >= prev_value THEN value - prev_value ELSE value END AS increase,
-           value < prev_value AS is_reset
-    FROM ordered
-    WHERE prev_ts IS NOT NULL AND ts - prev_ts <= :max_gap
+    SELECT meter_id, quantity, t0, t1,
+           CASE WHEN implausible THEN 0 ELSE increase END AS increase,
+           CASE WHEN implausible THEN 'implausible' ELSE kind END AS kind
+    FROM (
+        SELECT c.*, (c.increase < 0 OR (c.rated_max_per_hour IS NOT NULL AND c.increase
+                     > 1.5 * c.rated_max_per_hour * extract(epoch FROM c.t1 - c.t0) / 3600.0)) AS implausible
+        FROM classified c
+    ) checked
 ), piece AS (
-    SELECT s.meter_id, s.quantity, h.hour_start, s.increase, s.is_reset,
+    SELECT s.meter_id, s.quantity, h.hour_start, s.increase, s.kind,
            extract(epoch FROM least(s.t1, h.hour_start + interval '1 hour')
                             - greatest(s.t0, h.hour_start)) AS overlap_s,
            extract(epoch FROM s.t1 - s.t0) AS duration_s
@@ -48,8 +84,11 @@ INSERT INTO interval_energy (meter_id, quantity, hour_start, value, covered_seco
 SELECT meter_id, quantity, hour_start,
        sum(increase * overlap_s / duration_s),
        sum(overlap_s),
-       CASE WHEN sum(overlap_s) < 3599.999 THEN 'gap'::data_quality
-            WHEN bool_or(is_reset) THEN 'reset'::data_quality
+       CASE WHEN bool_or(kind = 'implausible') THEN 'implausible'::data_quality
+            WHEN sum(overlap_s) < 3599.999 THEN 'gap'::data_quality
+            WHEN bool_or(kind = 'reset') THEN 'reset'::data_quality
+            WHEN bool_or(kind = 'rollover') THEN 'rollover'::data_quality
+            WHEN bool_or(kind = 'replaced') THEN 'replaced'::data_quality
             ELSE 'ok'::data_quality END
 FROM piece
 WHERE hour_start >= :lo AND hour_start < :hi AND overlap_s > 0
