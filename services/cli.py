@@ -24,6 +24,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 gateway_app = typer.Typer(help="Meter gateways (Modbus → MQTT).", no_args_is_help=True)
 carbon_app = typer.Typer(help="Carbon engine.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Rejected telemetry: list it, replay it.", no_args_is_help=True)
 bench_app = typer.Typer(
     help="Benchmarks: rates measured against this machine's own ceilings.", no_args_is_help=True
 )
@@ -32,6 +33,7 @@ app.add_typer(gateway_app, name="gateway")
 app.add_typer(carbon_app, name="carbon")
 app.add_typer(token_app, name="token")
 app.add_typer(bench_app, name="bench")
+app.add_typer(quarantine_app, name="quarantine")
 
 
 def _settings() -> Settings:
@@ -241,6 +243,40 @@ def demo(
 
     settings = _settings()
     run_demo(settings, DemoOptions(reset=reset, port=port, days=days, duration_s=duration))
+
+
+@quarantine_app.command("list")
+def quarantine_list() -> None:
+    """Open quarantine entries grouped by reason and meter code."""
+    import psycopg
+
+    from services.core.db import libpq_url
+    from services.ingest.replay import quarantine_summary
+
+    with psycopg.connect(libpq_url(_database_url(_settings()))) as conn:
+        groups = quarantine_summary(conn)
+    if not groups:
+        typer.echo("quarantine is empty")
+    for reason, meter_code, entries in groups:
+        typer.echo(f"{entries:>8}  {reason:<24} {meter_code or '-'}")
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    meter: Annotated[str | None, typer.Option(help="only entries of this meter code")] = None,
+) -> None:
+    """Validate open entries again (e.g. after registering a meter); store what is valid now."""
+    import psycopg
+
+    from services.core.db import libpq_url
+    from services.ingest.replay import replay_quarantine
+
+    with psycopg.connect(libpq_url(_database_url(_settings()))) as conn:
+        result = replay_quarantine(conn, meter)
+    typer.echo(
+        f"examined {result.examined}, replayed {result.replayed} "
+        f"({result.readings_stored} readings stored), still rejected {result.still_rejected}"
+    )
 
 
 @bench_app.command("ingest")

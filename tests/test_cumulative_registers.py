@@ -54,8 +54,7 @@ def test_rollover_replacement_reset_and_impossible_jump(session: Session) -> Non
 
     compute_interval_energy(session, H, H + timedelta(hours=1), timedelta(minutes=60))
     rows = {
-        r.meter_id: r
-        for r in session.scalars(select(IntervalEnergy).where(IntervalEnergy.hour_start == H))
+        r.meter_id: r for r in session.scalars(select(IntervalEnergy).where(IntervalEnergy.hour_start == H))
     }
     expected = {
         rolls.id: (80.0, "rollover"),

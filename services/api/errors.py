@@ -41,6 +41,11 @@ class InvalidRange(DomainError):
     code = "invalid_range"
 
 
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
 class PayloadTooLarge(DomainError):
     status_code = 413
     code = "payload_too_large"

@@ -27,3 +27,11 @@ def gateway_of_topic(topic: str) -> str | None:
     the authenticated client's own name (deploy/mosquitto/acl)."""
     parts = topic.split("/")
     return parts[3] if len(parts) >= 5 and parts[0] == "parks" and parts[2] == "gateways" else None
+
+
+def gateway_of_source(source: str) -> str | None:
+    """The sending gateway recorded with quarantined telemetry: an MQTT topic, or ``http:<code>``
+    for HTTP ingest (services/api/routers/telemetry.py)."""
+    if source.startswith("http:"):
+        return source[len("http:") :] or None
+    return gateway_of_topic(source)
