@@ -54,12 +54,11 @@ WITH ordered AS (
            m.rated_max_per_hour
     FROM ordered o
     JOIN meter m ON m.id = o.meter_id
-    LEFT JOIN LATERAL (
-        SELECT r.id, r.old_final_value, r.new_initial_value FROM meter_replacement r
-        WHERE r.meter_id = o.meter_id AND r.quantity = o.quantity
-          AND r.replaced_at > o.prev_ts AND r.replaced_at <= o.ts
-        ORDER BY r.replaced_at LIMIT 1
-    ) rep ON true
+    -- at most one replacement between two consecutive readings of a meter (a swap takes
+    -- longer than a poll interval); a join, so the planner can hash the small table
+    LEFT JOIN meter_replacement rep
+      ON rep.meter_id = o.meter_id AND rep.quantity = o.quantity
+     AND rep.replaced_at > o.prev_ts AND rep.replaced_at <= o.ts
     WHERE o.prev_ts IS NOT NULL AND o.ts - o.prev_ts <= :max_gap
 ), segment AS (
     SELECT meter_id, quantity, t0, t1,

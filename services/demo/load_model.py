@@ -41,6 +41,7 @@ class Profile:
     start_value: float
     epoch: float  # unix time the registers start from (fixed per demo park)
     _integrals: dict[int, tuple[float, float]] = field(default_factory=dict, repr=False)
+    _highest: int = field(default=0, repr=False)  # the cache holds slots 1…_highest, no holes
 
     # A composite meter (feeder, grid connection, sub-meter) sees a weighted sum of others.
     members: list[tuple[Profile, float]] = field(default_factory=list)
@@ -81,12 +82,13 @@ class Profile:
         cached = self._integrals.get(slot)
         if cached is not None:
             return cached
-        known = max((s for s in self._integrals if s < slot), default=0)
+        known = self._highest  # a miss is always above the cached run: continue from its top
         pos, neg = self._integrals.get(known, (self.start_value, self.start_value))
         for s in range(known, slot):
             rate = self.rate(s) * SLOT_S / 3600.0
             pos, neg = pos + max(rate, 0.0), neg + max(-rate, 0.0)
             self._integrals[s + 1] = (pos, neg)
+        self._highest = max(self._highest, slot)
         return pos, neg
 
     def _slot(self, ts: float) -> tuple[int, float]:

@@ -42,12 +42,21 @@ INDUSTRIES = [
     ("汽车零部件", "汽车制造业", "day_shift", 1600),
 ]
 
-ELECTRICITY_QUANTITIES = ["energy_import_kwh", "energy_export_kwh", "power_kw"]
+ELECTRICITY_QUANTITIES = [
+    "energy_import_kwh",
+    "energy_export_kwh",
+    "power_kw",
+    "voltage_v",
+    "current_a",
+    "power_factor",
+]
+# Electricity meters are the real models a Chinese park substation typically has, served by
+# the simulator through the very register maps the gateway uses for the physical meters.
 ROLE_SETUP: dict[MeterRole, tuple[Carrier, list[str], str]] = {
-    MeterRole.GRID_IMPORT: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "parkcarbon-sim-electricity"),
-    MeterRole.FEEDER: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "parkcarbon-sim-electricity"),
-    MeterRole.ENTERPRISE_MAIN: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "parkcarbon-sim-electricity"),
-    MeterRole.SUBMETER: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "parkcarbon-sim-electricity"),
+    MeterRole.GRID_IMPORT: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "schneider-pm5xxx"),
+    MeterRole.FEEDER: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "schneider-pm5xxx"),
+    MeterRole.ENTERPRISE_MAIN: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "chnt-dtsu666"),
+    MeterRole.SUBMETER: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "eastron-sdm630"),
     MeterRole.PV: (Carrier.ELECTRICITY, ["generation_kwh", "power_kw"], "parkcarbon-sim-pv"),
     MeterRole.STORAGE: (
         Carrier.ELECTRICITY,
@@ -89,10 +98,15 @@ class DemoMeter:
             return {"volume_m3": p.cumulative(ts), "flow_m3_h": p.instantaneous(ts)}
         if role is MeterRole.HEAT:
             return {"heat_gj": p.cumulative(ts)}
+        power = p.instantaneous(ts)
         return {
             "energy_import_kwh": p.cumulative(ts),
             "energy_export_kwh": p.cumulative_negative(ts),
-            "power_kw": p.instantaneous(ts),
+            "power_kw": power,
+            # phase values of a balanced 400/230 V three-phase load at cos φ 0.95
+            "voltage_v": 230.0,
+            "current_a": abs(power) * 1000 / (3 * 230.0 * 0.95),
+            "power_factor": 0.95,
         }
 
 

@@ -107,6 +107,7 @@ def _backfill(
     started = time.monotonic()
     with psycopg.connect(libpq_url(url)) as conn:
         rows = backfill_readings(conn, demo, start, now)
+    copied = time.monotonic() - started
     with unit_of_work(factory) as session:
         summary = recompute_hours(
             session, start, floor_hour(now), timedelta(minutes=settings.interval_max_gap_minutes)
@@ -115,6 +116,7 @@ def _backfill(
         "demo_backfilled",
         readings=rows,
         hours=summary.factor_hours,
+        copy_seconds=round(copied, 1),
         seconds=round(time.monotonic() - started, 1),
     )
 
