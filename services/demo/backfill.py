@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.core.models import Reading
+from services.demo.park_layout import DemoPark
 from services.ingest.copy_format import encode_rows
 from services.ingest.storage import copy_binary
-from services.demo.park_layout import DemoPark
 
 BACKFILL_STEP = timedelta(minutes=15)
 # History the carbon engine and the charts use; power-quality values start with the live run.
