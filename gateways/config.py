@@ -109,5 +109,28 @@ def config_errors(path: Path) -> list[str]:
     try:
         GatewayConfig.model_validate(document)
     except ValidationError as exc:
-        return [f"{'.'.join(str(p) for p in err['loc']) or '<file>'}: {err['msg']}" for err in exc.errors()]
+        errors = [f"{'.'.join(str(p) for p in err['loc']) or '<file>'}: {err['msg']}" for err in exc.errors()]
+        # pydantic skips the whole-file checks once a field is wrong; run them on the raw
+        # document so that one pass reports every mistake.
+        return errors + [e for e in _cross_checks(document) if not any(e in line for line in errors)]
     return []
+
+
+def _cross_checks(document: object) -> list[str]:
+    if not isinstance(document, dict) or not isinstance(document.get("buses"), list):
+        return []
+    meters: list[str] = []
+    problems: list[str] = []
+    for b, bus in enumerate(document["buses"]):
+        devices = bus.get("devices") if isinstance(bus, dict) else None
+        if not isinstance(devices, list):
+            continue
+        units = [d.get("unit") for d in devices if isinstance(d, dict)]
+        repeated_units = sorted({u for u in units if units.count(u) > 1 and isinstance(u, int)})
+        if repeated_units:
+            problems.append(f"buses.{b}: duplicate Modbus unit ids {repeated_units}")
+        meters += [d["meter"] for d in devices if isinstance(d, dict) and isinstance(d.get("meter"), str)]
+    repeated = sorted({m for m in meters if meters.count(m) > 1})
+    if repeated:
+        problems.append(f"meters configured more than once: {repeated}")
+    return problems

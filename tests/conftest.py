@@ -4,6 +4,7 @@ brokers (in-process amqtt and a spawned mosquitto), pymodbus servers in the test
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 import uuid
@@ -29,12 +30,16 @@ TEMPLATE_DB = f"pc_template_{os.getpid()}"
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def server_url() -> Iterator[str]:
     """SQLAlchemy URL of a maintenance database on the test server."""
     configured = os.environ.get("DATABASE_URL")
     if configured:
-        return normalise_database_url(configured)
-    return normalise_database_url(start_embedded_postgres(tmp_path_factory.mktemp("pg"), "postgres"))
+        yield normalise_database_url(configured)
+        return
+    # Not under pytest's basetemp: pytest prunes old basetemps, which would pull the data
+    # directory from under a server that another, concurrent pytest run still uses.
+    data_dir = Path(tempfile.mkdtemp(prefix="parkcarbon-test-pg-"))
+    yield normalise_database_url(start_embedded_postgres(data_dir, "postgres"))
 
 
 def _admin(server_url: str) -> psycopg.Connection:

@@ -70,6 +70,25 @@ def test_gateway_validate_lists_every_mistake(tmp_path: Path) -> None:
     assert "unknown profile 'no-such-meter'" in result.output
     assert "less than or equal to 65535" in result.output
     assert "unit" in result.output
+    assert "meters configured more than once: ['E-1']" in result.output
+
+
+def test_gateway_validate_wants_a_serial_port_for_rtu(tmp_path: Path) -> None:
+    config = tmp_path / "gw.yaml"
+    config.write_text(
+        "gateway: gw-01\npark: demo\nbuses:\n  - name: rs485\n    transport: rtu\n    devices:\n"
+        "      - {meter: E-1, unit: 1, profile: chnt-dtsu666}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["gateway", "validate", str(config)])
+    assert result.exit_code == 1
+    assert "transport rtu needs serial_port" in result.output
+
+
+def test_the_example_gateway_file_is_valid() -> None:
+    example = Path(__file__).parents[1] / "deploy" / "gateway.example.yaml"
+    result = CliRunner().invoke(app, ["gateway", "validate", str(example)])
+    assert result.exit_code == 0, result.output
 
 
 def test_gateway_validate_accepts_a_good_file(tmp_path: Path) -> None:
