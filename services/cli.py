@@ -284,6 +284,7 @@ def bench_ingest(
     seconds: Annotated[float, typer.Option(help="sustained end-to-end period")] = 60.0,
     gateways: Annotated[int, typer.Option(help="gateways publishing (one message per round)")] = 40,
     meters_per_gateway: Annotated[int, typer.Option(help="meters per gateway message (×5 readings)")] = 50,
+    workers: Annotated[int, typer.Option(help="ingest processes sharing the stream")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """COPY ceiling, broker delivery and MQTT → database end to end, in one run."""
@@ -291,7 +292,9 @@ def bench_ingest(
     from services.bench.report import emit
 
     settings = _settings()
-    options = IngestBenchOptions(seconds=seconds, gateways=gateways, meters_per_gateway=meters_per_gateway)
+    options = IngestBenchOptions(
+        seconds=seconds, gateways=gateways, meters_per_gateway=meters_per_gateway, workers=workers
+    )
     emit("parkcarbon bench ingest", run_ingest_bench(settings, options), as_json)
 
 

@@ -133,7 +133,7 @@ class MosquittoProcess:
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {self.work_dir}/\n"
-            "max_inflight_messages 1000\n"
+            "max_inflight_messages 10000\n"
             "max_queued_messages 0\n"
             "log_dest none\n"
             # Started as root, Mosquitto drops to user "mosquitto", which could not write the
