@@ -21,10 +21,11 @@ import psycopg
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateways.config import BusConfig, DeviceConfig, GatewayConfig
+from gateways.publisher import OFFLINE, ONLINE, TelemetryPublisher
 from gateways.service import GatewayService
 from gateways.simulator import SimulatedBus, SimulatedMeter
 from services.core import mqtt as mqtt_factory
-from services.core.contract import telemetry_subscription
+from services.core.contract import status_topic, telemetry_subscription
 from services.core.db import libpq_url
 from services.core.embedded import MosquittoProcess, free_port
 from services.core.models import MeterRole
@@ -153,3 +154,40 @@ def test_a_gateway_rides_out_minutes_without_its_broker(
     print(
         f"outage {OUTAGE_S:.0f} s: {polled} readings polled, {peak} batches spooled at peak, all stored once"
     )
+
+
+def test_gateway_status_is_retained_and_the_last_will_says_offline(tmp_path: Path) -> None:
+    broker = MosquittoProcess(tmp_path / "mosquitto").start()
+    proxy = TcpProxy(socket.AF_INET, ("127.0.0.1", broker.port)).start()
+    publisher = TelemetryPublisher(f"mqtt://127.0.0.1:{proxy.port}", "5", "p1", "gw-will", tmp_path / "s.db")
+    seen: list[bytes] = []
+
+    def latest_status(expected: bytes, timeout: float = 20) -> bytes:
+        """What a client subscribing now receives: the retained status."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seen.clear()
+            client = mqtt_factory.make_client(broker.url, f"status-{free_port()}", "5")
+            client.on_message = lambda _c, _u, m: seen.append(bytes(m.payload))
+            client.on_connect = lambda c, *_a: c.subscribe(status_topic("p1", "gw-will"), qos=1)
+            mqtt_factory.connect(client, broker.url, "5")
+            client.loop_start()
+            time.sleep(0.5)
+            client.disconnect()
+            client.loop_stop()
+            if seen and seen[-1] == expected:
+                return seen[-1]
+            time.sleep(0.5)
+        return seen[-1] if seen else b""
+
+    try:
+        publisher.start(10)
+        assert latest_status(ONLINE) == ONLINE
+        proxy.cut()  # the gateway vanishes without a DISCONNECT: the broker sends its will
+        assert latest_status(OFFLINE) == OFFLINE
+        proxy.restore()
+        assert latest_status(ONLINE) == ONLINE  # reconnected by itself
+    finally:
+        publisher.stop()
+        proxy.stop()
+        broker.stop()

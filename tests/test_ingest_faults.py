@@ -140,7 +140,9 @@ def test_broker_restart_and_a_30_s_database_outage_lose_nothing(
         ingest = IngestProcess(ingest_url, broker.url, log, client_id="ingest-outage")
         ingest.wait_subscribed()
         with _spooled_stream(broker.url, park, tmp_path / "spool.sqlite3", messages, interval=0.05):
-            time.sleep(3)
+            time.sleep(1.5)
+            broker.restart(down_seconds=1)  # mid-stream, while ingest commits and acknowledges
+            time.sleep(1.5)
             proxy.cut()
             outage_started = time.monotonic()
             stored_at_cut, _ = _stored(database_url)
