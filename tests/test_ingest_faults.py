@@ -183,6 +183,7 @@ def test_two_workers_split_one_stream_through_a_shared_subscription(
         with _spooled_stream(broker.url, park, tmp_path / "spool.sqlite3", messages, interval=0.01):
             rows = _wait_stored(database_url, messages * PER_MESSAGE, timeout=90)
         shares = [int(p.metric("parkcarbon_ingest_readings_stored_total")) for p in pool]
+        redelivered = sum(p.metric("parkcarbon_ingest_readings_duplicate_total") for p in pool)
         for process in pool:
             process.stop()
     finally:
@@ -191,4 +192,5 @@ def test_two_workers_split_one_stream_through_a_shared_subscription(
     assert rows == distinct == messages * PER_MESSAGE
     assert sum(shares) == rows  # split, not copied: each reading went to exactly one worker
     assert all(share > 0.2 * rows for share in shares), shares
+    assert redelivered == 0  # no session takeovers or redeliveries: a genuine split
     print(f"shared subscription: {shares} readings per worker")

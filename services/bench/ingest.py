@@ -214,18 +214,13 @@ class IngestProcess:
             PARKCARBON_MQTT_PROTOCOL="5",
             PARKCARBON_LOG_LEVEL="WARNING",
         )
-        self._log = log_path.open("wb")
+        self._log = log_path.open("ab")
+        command = [sys.executable, "-m", "services.cli", "ingest", "--client-id", client_id]
+        command += ["--metrics-port", str(self.metrics_port)]
+        if shared_group:
+            command += ["--shared-group", shared_group]
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "services.cli",
-                "ingest",
-                "--client-id",
-                "bench-ingest",
-                "--metrics-port",
-                str(self.metrics_port),
-            ],
+            command,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

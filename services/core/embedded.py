@@ -135,7 +135,8 @@ class MosquittoProcess:
             f"persistence_location {self.work_dir}/\n"
             "max_inflight_messages 10000\n"
             "max_queued_messages 0\n"
-            "log_dest none\n"
+            f"log_dest file {self.work_dir}/mosquitto.log\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
             # Started as root, Mosquitto drops to user "mosquitto", which could not write the
             # persistence file into our directory: stay the user that started it.
             f"user {getpass.getuser()}\n"

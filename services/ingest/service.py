@@ -75,6 +75,7 @@ class IngestService:
         self._client.on_message = self._on_message
         self.messages_committed = 0
         self.readings_stored = 0
+        self._connected_at = float("inf")
 
     @property
     def subscription(self) -> str:
@@ -117,15 +118,22 @@ class IngestService:
         if reason.is_failure:
             log.error("ingest_connect_refused", reason=str(reason))
             return
+        # Packet ids belong to one network connection (MQTT 5 §2.2.1): a message received on an
+        # earlier connection must not be acknowledged on this one — the broker redelivers it
+        # (already stored: skipped as a duplicate), and a PUBACK for an id it does not know
+        # is a protocol error that would cost this connection too.
+        self._connected_at = time.monotonic()
         client.subscribe(self.subscription, qos=TELEMETRY_QOS)  # resubscribe on every connect
         log.info("ingest_subscribed", topic=self.subscription)
 
     def _on_subscribe(self, *_args: object) -> None:
         metrics.BROKER_SUBSCRIBED.set(1)
 
-    def _on_disconnect(self, *_args: object) -> None:
+    def _on_disconnect(
+        self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object = None
+    ) -> None:
         metrics.BROKER_SUBSCRIBED.set(0)
-        log.warning("ingest_broker_disconnected")
+        log.warning("ingest_broker_disconnected", reason=str(reason))
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         self._inbox.put(message)
@@ -235,7 +243,8 @@ class IngestService:
                 conn.rollback()
                 one_by_one = True
         for message in messages:
-            self._client.ack(message.mid, message.qos)
+            if message.timestamp >= self._connected_at:  # paho stamps it with time.monotonic()
+                self._client.ack(message.mid, message.qos)
         metrics.INBOX_MESSAGES.dec(len(messages))
         self.messages_committed += len(messages)
         self.readings_stored += prepared.count
