@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -88,28 +89,40 @@ class MessageFactory:
             k += 1
 
 
-def measure_copy_ceiling(url: str, factory: MessageFactory, codes: list[list[str]], rows: int) -> float:
-    """(a) Binary COPY of pre-encoded batches into ``reading``; rows/s. Leaves it empty."""
+def measure_copy_ceiling(
+    url: str, factory: MessageFactory, codes: list[list[str]], rows: int, connections: int = 1
+) -> float:
+    """(a) Binary COPY of pre-encoded batches into ``reading`` over ``connections`` parallel
+    sessions (as many as ingest workers, so that the ceiling is comparable); rows/s. Leaves
+    the table empty."""
     with psycopg.connect(libpq_url(url)) as conn:
-        ids: dict[str, int] = {
-            code: mid for code, mid in conn.execute("SELECT code, id FROM meter").fetchall()
-        }
-        series = [(ids[c], q) for group in codes for c in group for q in BENCH_QUANTITIES]
-        batch_rounds = max(1, 25_000 // len(series))
-        batches: list[bytes] = []
-        k = 0
-        while len(batches) * batch_rounds * len(series) < rows:
-            stamps = [factory.base + timedelta(seconds=k + i) for i in range(batch_rounds)]
-            batches.append(encode_rows((m, q, ts, 1.0) for ts in stamps for m, q in series))
-            k += batch_rounds
-        started = time.perf_counter()
-        with conn.cursor() as cur:
-            for data in batches:
+        meters = conn.execute("SELECT code, id FROM meter").fetchall()
+    ids: dict[str, int] = {code: mid for code, mid in meters}
+    series = [(ids[c], q) for group in codes for c in group for q in BENCH_QUANTITIES]
+    batch_rounds = max(1, 25_000 // len(series))
+    batches: list[bytes] = []
+    k = 0
+    while len(batches) * batch_rounds * len(series) < rows:
+        stamps = [factory.base + timedelta(seconds=k + i) for i in range(batch_rounds)]
+        batches.append(encode_rows((m, q, ts, 1.0) for ts in stamps for m, q in series))
+        k += batch_rounds
+
+    def copy_share(share: list[bytes]) -> None:
+        with psycopg.connect(libpq_url(url)) as conn, conn.cursor() as cur:
+            for data in share:
                 copy_binary(cur, "reading", data)
                 conn.commit()
-        elapsed = time.perf_counter() - started
+
+    shares = [batches[i::connections] for i in range(connections)]
+    threads = [threading.Thread(target=copy_share, args=(share,)) for share in shares]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    with psycopg.connect(libpq_url(url)) as conn:
         conn.execute("TRUNCATE reading")
-        conn.commit()
     return len(batches) * batch_rounds * len(series) / elapsed
 
 
@@ -367,7 +380,7 @@ def run_ingest_bench(settings: Settings, options: IngestBenchOptions) -> list[Me
             with bench_database(settings, work_dir) as url:
                 codes = seed_meters(url, options.gateways, options.meters_per_gateway)
                 factory = MessageFactory(codes)
-                copy_rate = measure_copy_ceiling(url, factory, codes, options.copy_rows)
+                copy_rate = measure_copy_ceiling(url, factory, codes, options.copy_rows, options.workers)
                 broker_rate = measure_broker(
                     broker.url, factory, options.broker_messages, options.window_readings
                 )
@@ -377,7 +390,12 @@ def run_ingest_bench(settings: Settings, options: IngestBenchOptions) -> list[Me
     ceiling = min(copy_rate, broker_rate)
     lost = e2e["e2e_published"] - e2e["e2e_in_database"]
     return [
-        Measure("copy_rows_per_s", copy_rate, "rows/s", "(a) raw binary COPY into reading"),
+        Measure(
+            "copy_rows_per_s",
+            copy_rate,
+            "rows/s",
+            f"(a) raw binary COPY into reading, {options.workers} session(s)",
+        ),
         Measure("broker_readings_per_s", broker_rate, "readings/s", "(b) broker delivery, QoS 1"),
         Measure(
             "e2e_readings_per_s",
