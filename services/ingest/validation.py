@@ -8,6 +8,7 @@ once per reading on the hot path and the checks are few and fixed by the contrac
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -200,30 +201,28 @@ def _validate_readings(
     newest: datetime | None = None
     chunks, rejections = batch.chunks, batch.rejections
     count = 0
+    pack_value = copy_format.pack_value
     for reading in readings:
-        if type(reading) is dict:
-            code, quantity, value, raw_ts = (
-                reading.get("meter"),
-                reading.get("quantity"),
-                reading.get("value"),
-                reading.get("ts"),
-            )
-            meter = meters.get(code) if type(code) is str else None
-            prefix = meter.prefixes.get(quantity) if meter is not None and type(quantity) is str else None
-            if (
-                prefix is not None
-                and (type(value) is float or type(value) is int)
-                and type(raw_ts) is str
-                and (gateway_id is None or meter.gateway_id is None or meter.gateway_id == gateway_id)  # type: ignore[union-attr]
+        # Lookups that fail (missing field, unknown meter or quantity, unhashable or non-dict
+        # input) raise and fall through to the slow path; try costs nothing when nothing raises.
+        try:
+            code, quantity, value, raw_ts = _FIELDS(reading)
+            meter = meters[code]
+            prefix = meter.prefixes[quantity]
+            stamp = stamps.get(raw_ts, _UNSEEN)
+        except (KeyError, TypeError):
+            pass
+        else:
+            if (type(value) is float or type(value) is int) and (
+                gateway_id is None or meter.gateway_id is None or meter.gateway_id == gateway_id
             ):
-                stamp = stamps.get(raw_ts, _UNSEEN)
                 if stamp is _UNSEEN:
                     ts = _timestamp_in_range(raw_ts, latest)
                     stamp = stamps[raw_ts] = None if ts is None else copy_format.timestamp_field(ts)
                     if ts is not None and (newest is None or ts > newest):
                         newest = ts
                 if stamp is not None and math.isfinite(value):
-                    chunks += (prefix, stamp, copy_format.pack_value(8, value))
+                    chunks += (prefix, stamp, pack_value(8, value))
                     count += 1
                     continue
         outcome = validate_reading(reading, meters, now, gateway_id)
@@ -242,9 +241,10 @@ def _validate_readings(
 
 
 _UNSEEN = b""
+_FIELDS = operator.itemgetter("meter", "quantity", "value", "ts")
 
 
-def _timestamp_in_range(raw: str, latest: datetime) -> datetime | None:
+def _timestamp_in_range(raw: object, latest: datetime) -> datetime | None:
     try:
         ts = parse_timestamp(raw)
     except ValueError:
