@@ -54,11 +54,13 @@ class TelemetryProcessor:
         self.meters: dict[str, MeterRef] = {}
         self.gateways: dict[str, int] = {}
         self._loaded_at = float("-inf")
+        self.version = 0  # bumped on every reload, so copies elsewhere know they are stale
 
     def reload(self, conn: psycopg.Connection) -> None:
         self.meters = load_meter_directory(conn)
         self.gateways = {code: gid for code, gid in conn.execute("SELECT code, id FROM gateway").fetchall()}
         self._loaded_at = time.monotonic()
+        self.version += 1
 
     def reload_due(self) -> bool:
         return time.monotonic() - self._loaded_at > DIRECTORY_RELOAD_SECONDS

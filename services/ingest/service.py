@@ -28,6 +28,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from services.core import mqtt as mqtt_factory
 from services.core.contract import TELEMETRY_QOS, gateway_of_topic, telemetry_subscription
 from services.ingest import metrics
+from services.ingest.parser_process import ParserProcess
 from services.ingest.processor import Payload, PreparedBatch, TelemetryProcessor
 from services.ingest.storage import quarantine_raw
 from services.ingest.validation import RejectReason
@@ -48,6 +49,8 @@ class IngestConfig:
     batch_max_seconds: float = 0.5
     # Unacknowledged messages the broker may have in flight to this worker (MQTT 5 only).
     receive_maximum: int = 3000
+    # Validate in a child process (services/ingest/parser_process.py) to use a second core.
+    parse_in_subprocess: bool = True
 
 
 def _payload(message: mqtt.MQTTMessage) -> Payload:
@@ -65,6 +68,7 @@ class IngestService:
         self._directory_ready = threading.Event()
         self._preparer = threading.Thread(target=self._prepare_loop, name="ingest-prepare", daemon=True)
         self._writer = threading.Thread(target=self._write_loop, name="ingest-write", daemon=True)
+        self._parser = ParserProcess() if config.parse_in_subprocess else None
         self._client = mqtt_factory.make_client(
             config.mqtt_url, config.client_id, config.mqtt_protocol, persistent_session=True
         )
@@ -85,6 +89,8 @@ class IngestService:
         return topic
 
     def start(self) -> IngestService:
+        if self._parser is not None:
+            self._parser.start()
         self._writer.start()
         self._preparer.start()
         mqtt_factory.connect(
@@ -103,6 +109,8 @@ class IngestService:
         self._stop.set()
         self._preparer.join(timeout=30)
         self._writer.join(timeout=60)
+        if self._parser is not None:
+            self._parser.close()
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -169,7 +177,12 @@ class IngestService:
                 messages = self._collect()
                 if not messages:
                     continue
-                prepared = self.processor.prepare([_payload(m) for m in messages], "mqtt")
+                payloads = [_payload(m) for m in messages]
+                prepared = (
+                    self._parser.prepare(self.processor, payloads, "mqtt")
+                    if self._parser is not None
+                    else self.processor.prepare(payloads, "mqtt")
+                )
                 self._prepared.put((messages, prepared))
         finally:
             self._preparing_done.set()
