@@ -44,12 +44,12 @@ class Settings(BaseSettings):
     # Dashboard session cookies are signed with this key; production must set it.
     session_secret: str | None = None
 
-    # A batch closes at this many payload bytes (≈ 75 000 readings) or after this long: big
+    # A batch closes at this many payload bytes (≈ 50 000 readings) or after this long: big
     # batches amortise the commit (one WAL flush) over many readings.
-    ingest_batch_max_bytes: int = 6_000_000
+    ingest_batch_max_bytes: int = 4_000_000
     ingest_batch_max_seconds: float = 0.5
     # MQTT 5 Receive Maximum: unacknowledged messages in flight to one ingest worker.
-    ingest_receive_maximum: int = 3000
+    ingest_receive_maximum: int = 2000
     metrics_host: str = "127.0.0.1"
 
     # A gap between two cumulative readings longer than this is not spread over hours.

@@ -45,10 +45,10 @@ class IngestConfig:
     park: str = "+"
     # MQTT 5 §4.8.2 shared subscription group: workers with the same group split the stream.
     shared_group: str | None = None
-    batch_max_bytes: int = 6_000_000
+    batch_max_bytes: int = 4_000_000
     batch_max_seconds: float = 0.5
     # Unacknowledged messages the broker may have in flight to this worker (MQTT 5 only).
-    receive_maximum: int = 3000
+    receive_maximum: int = 2000
     # Validate in a child process (services/ingest/parser_process.py) to use a second core.
     parse_in_subprocess: bool = True
 
