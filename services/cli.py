@@ -185,6 +185,30 @@ def gateway_run(file: Path) -> None:
     asyncio.run(main())
 
 
+@carbon_app.command("cef")
+def carbon_cef(network_file: Path) -> None:
+    """Nodal carbon intensity by carbon emission flow for a JSON network (prints JSON).
+
+    Input: {"branches": [{"from", "to", "p_mw"}], "injections": [{"bus", "p_mw",
+    "intensity_kg_per_kwh"}], "loads": [{"bus", "p_mw"}]}; see docs/carbon-method.md.
+    """
+    import orjson
+    from pydantic import ValidationError
+
+    from services.carbon.cef import Network, solve
+
+    try:
+        network = Network.model_validate(orjson.loads(network_file.read_bytes()))
+    except (OSError, orjson.JSONDecodeError) as exc:
+        typer.echo(f"{network_file}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except ValidationError as exc:
+        for err in exc.errors():
+            typer.echo(f"{network_file}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(orjson.dumps(solve(network).as_json(), option=orjson.OPT_INDENT_2).decode())
+
+
 @carbon_app.command("recompute")
 def carbon_recompute(
     start: Annotated[datetime, typer.Option("--from", help="first hour (ISO 8601)")],
