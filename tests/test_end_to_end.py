@@ -44,7 +44,8 @@ SEQUENCE = [
 #   enterprise scope 2 = 60 × 0.353733… = 21.224 kg
 #   gas factor = 389.31 GJ/10⁴m³ × 0.01532 tC/GJ × 0.99 × 44/12 = 21.650152 t/10⁴m³
 #              = 2.1650152 kg/m³ → scope 1 = 2.5 × 2.1650152 = 5.412538 kg
-#   energy = 60 × 0.1229 + 2.5 × 1.2143 = 7.374 + 3.03575 = 10.40975 kgce = 0.01040975 tce
+#   energy = 60 × 0.1229 + 2.5 × 1.2143 = 7.374 + 3.03575 = 10.40975 kgce = 0.01040975 tce (当量值)
+#   等价值 at 0.300 kgce/kWh: 60 × 0.3 + 3.03575 = 18 + 3.03575 = 21.03575 kgce = 0.02103575 tce
 #   park: electricity 150 kWh, scope 2 = 150 × 0.353733… = 53.06 kg (= grid import × 0.5306)
 # Hour 09:00–10:00: grid 80, PV 50, enterprise 40, gas 1.5
 #   电碳因子 = 80 × 0.5306 / 130 = 0.326523… ; enterprise scope 2 = 40 × 0.326523… = 13.06092 kg
@@ -55,6 +56,7 @@ HOUR0 = {
     "gas": 2.5,
     "scope1": 5.412538,
     "tce": 0.01040975,
+    "tce_equivalent": 0.02103575,
 }
 HOUR1 = {"factor": 42.448 / 130, "kwh": 40.0, "scope2": 13.06092}
 
@@ -151,6 +153,7 @@ def test_register_values_become_hand_computed_energy_and_emissions(
     assert first["gas_m3"] == pytest.approx(HOUR0["gas"], abs=1e-6)
     assert first["scope1_kg"] == pytest.approx(HOUR0["scope1"], rel=1e-6)
     assert first["energy_tce"] == pytest.approx(HOUR0["tce"], rel=1e-6)
+    assert first["energy_tce_equivalent"] == pytest.approx(HOUR0["tce_equivalent"], rel=1e-6)
     assert second["electricity_kwh"] == pytest.approx(HOUR1["kwh"], abs=1e-6)
     assert second["scope2_kg"] == pytest.approx(HOUR1["scope2"], rel=1e-6)
 

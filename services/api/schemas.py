@@ -63,7 +63,8 @@ class HourlyEmission(BaseModel):
     heat_gj: float
     scope1_kg: float
     scope2_kg: float
-    energy_tce: float
+    energy_tce: float  # GB/T 2589 当量值
+    energy_tce_equivalent: float  # GB/T 2589 等价值
 
 
 class ParkOverview(BaseModel):

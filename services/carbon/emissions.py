@@ -4,7 +4,8 @@
 - Scope 2, electricity: kWh × the park's 电碳因子 of that hour; where no park factor could
   be computed (no supply metered) the configured grid factor is used (location-based).
 - Scope 2, purchased heat/steam: GJ × 110 kgCO2/GJ.
-- Energy: GB/T 2589-2020 当量值 coefficients to tce.
+- Energy: GB/T 2589-2020 coefficients to tce, 当量值 (electricity at its calorific value,
+  0.1229 kgce/kWh) and 等价值 (electricity at the supply coal rate, configurable).
 
 Enterprise electricity is its main meters' import minus export. Park electricity is the
 boundary balance: grid import (incl. green line) + PV − export − net storage charge.
@@ -35,11 +36,12 @@ WITH usage AS (
     GROUP BY ie.hour_start, m.enterprise_id
 )
 INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh, gas_m3, heat_gj,
-                             scope1_kg, scope2_kg, energy_tce)
+                             scope1_kg, scope2_kg, energy_tce, energy_tce_equivalent)
 SELECT :park_id, u.enterprise_id, u.hour_start, u.electricity_kwh, u.gas_m3, u.heat_gj,
        u.gas_m3 * :gas_ef,
        u.electricity_kwh * coalesce(f.factor_kg_per_kwh, :grid_ef) + u.heat_gj * :heat_ef,
-       (u.electricity_kwh * :el_ce + u.gas_m3 * :gas_ce + u.heat_gj * :heat_ce) / 1000.0
+       (u.electricity_kwh * :el_ce + u.gas_m3 * :gas_ce + u.heat_gj * :heat_ce) / 1000.0,
+       (u.electricity_kwh * :el_ce_eq + u.gas_m3 * :gas_ce + u.heat_gj * :heat_ce) / 1000.0
 FROM usage u
 LEFT JOIN carbon_factor_hourly f
   ON f.park_id = :park_id AND f.bus_id IS NULL AND f.hour_start = u.hour_start
@@ -72,11 +74,13 @@ WITH hours AS (
       ON f.park_id = :park_id AND f.bus_id IS NULL AND f.hour_start = h.hour_start
 )
 INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh, gas_m3, heat_gj,
-                             scope1_kg, scope2_kg, energy_tce)
+                             scope1_kg, scope2_kg, energy_tce, energy_tce_equivalent)
 SELECT :park_id, NULL, b.hour_start, b.electricity_kwh, coalesce(u.gas_m3, 0), coalesce(u.heat_gj, 0),
        coalesce(u.gas_m3, 0) * :gas_ef,
        b.electricity_kwh * coalesce(b.factor, :grid_ef) + coalesce(u.heat_gj, 0) * :heat_ef,
        (b.electricity_kwh * :el_ce + coalesce(u.gas_m3, 0) * :gas_ce
+        + coalesce(u.heat_gj, 0) * :heat_ce) / 1000.0,
+       (b.electricity_kwh * :el_ce_eq + coalesce(u.gas_m3, 0) * :gas_ce
         + coalesce(u.heat_gj, 0) * :heat_ce) / 1000.0
 FROM balance b LEFT JOIN fuel u ON u.hour_start = b.hour_start
 """
@@ -84,7 +88,12 @@ FROM balance b LEFT JOIN fuel u ON u.hour_start = b.hour_start
 
 
 def compute_emissions(
-    session: Session, park_id: int, start: datetime, end: datetime, grid: Coefficient
+    session: Session,
+    park_id: int,
+    start: datetime,
+    end: datetime,
+    grid: Coefficient,
+    electricity_equivalent_kgce_per_kwh: float = factors.ELECTRICITY_KGCE_PER_KWH_EQUIVALENT.value,
 ) -> None:
     """Recompute enterprise and park emissions for hours in [start, end). Idempotent."""
     params = {
@@ -95,6 +104,7 @@ def compute_emissions(
         "grid_ef": grid.value,
         "heat_ef": factors.HEAT_KG_PER_GJ.value,
         "el_ce": factors.ELECTRICITY_KGCE_PER_KWH.value,
+        "el_ce_eq": electricity_equivalent_kgce_per_kwh,
         "gas_ce": factors.NATURAL_GAS_KGCE_PER_M3.value,
         "heat_ce": factors.HEAT_KGCE_PER_GJ.value,
     }

@@ -77,5 +77,11 @@ HEAT_KG_PER_GJ = Coefficient(110.0, "kgCO2/GJ", "全国碳市场核算指南 热
 
 # GB/T 2589-2020 reference coefficients for tonnes of standard coal equivalent.
 ELECTRICITY_KGCE_PER_KWH = Coefficient(0.1229, "kgce/kWh", "GB/T 2589-2020 附录A 电力(当量值)")
+# 等价值: electricity counted at the coal thermal plants burn to supply it (供电标准煤耗 of the
+# year). About 0.30–0.31 kgce/kWh in recent years (carbon-method.md §3, unverified against
+# the official statistics): configurable as PARKCARBON_ELECTRICITY_EQUIVALENT_KGCE_PER_KWH.
+ELECTRICITY_KGCE_PER_KWH_EQUIVALENT = Coefficient(
+    0.300, "kgce/kWh", "GB/T 2589-2020 电力(等价值), 火电供电标准煤耗 ≈ 0.30 kgce/kWh", False
+)
 NATURAL_GAS_KGCE_PER_M3 = Coefficient(1.2143, "kgce/m³", "GB/T 2589-2020 附录A 气田天然气")
 HEAT_KGCE_PER_GJ = Coefficient(34.12, "kgce/GJ", "GB/T 2589-2020 附录A 热力 0.03412 kgce/MJ")

@@ -16,6 +16,7 @@ from services.carbon.factors import grid_factor
 from services.carbon.interval_energy import compute_interval_energy
 from services.carbon.park_factor import compute_park_factors
 from services.core.models import Park
+from services.core.settings import get_settings
 
 HOUR = timedelta(hours=1)
 
@@ -41,7 +42,9 @@ def recompute_hours(session: Session, start: datetime, end: datetime, max_gap: t
     for park in session.scalars(select(Park)).all():
         grid = grid_factor(park.grid_factor_region, park.grid_factor_year)
         factor_hours += compute_park_factors(session, park.id, start, end, grid)
-        compute_emissions(session, park.id, start, end, grid)
+        compute_emissions(
+            session, park.id, start, end, grid, get_settings().electricity_equivalent_kgce_per_kwh
+        )
         compute_coverage(session, park.id, start, end)
     session.flush()
     return RecomputeSummary(start, end, interval_rows, factor_hours)

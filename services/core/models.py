@@ -280,7 +280,9 @@ class EmissionHourly(Base):
     heat_gj: Mapped[float] = mapped_column(Double, default=0.0)
     scope1_kg: Mapped[float] = mapped_column(Double, default=0.0)
     scope2_kg: Mapped[float] = mapped_column(Double, default=0.0)
-    energy_tce: Mapped[float] = mapped_column(Double, default=0.0)
+    energy_tce: Mapped[float] = mapped_column(Double, default=0.0)  # GB/T 2589 当量值
+    # GB/T 2589 等价值: electricity at the thermal plants' coal rate (factors.py)
+    energy_tce_equivalent: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
         UniqueConstraint(

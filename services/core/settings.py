@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     ingest_receive_maximum: int = 2000
     metrics_host: str = "127.0.0.1"
 
+    # GB/T 2589 等价值 of electricity: the year's thermal supply coal rate (unverified default,
+    # services/carbon/factors.py ELECTRICITY_KGCE_PER_KWH_EQUIVALENT).
+    electricity_equivalent_kgce_per_kwh: float = 0.300
     # A gap between two cumulative readings longer than this is not spread over hours.
     interval_max_gap_minutes: int = 60
     # Storage policy (TimescaleDB policies, or the scheduler's own job on plain PostgreSQL).
