@@ -58,7 +58,6 @@ class TelemetryPublisher:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
-        self.published = 0
 
     def _on_connect(
         self, client: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object = None
@@ -139,4 +138,3 @@ class TelemetryPublisher:
                         self._acks.wait(0.5)
             if not pending:
                 self.spool.delete_through(entries[-1][0])
-                self.published += len(entries)

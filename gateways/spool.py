@@ -33,7 +33,6 @@ class Spool:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, payload BLOB NOT NULL)"
         )
-        self.dropped = 0
         self._size = self._count()
 
     def _count(self) -> int:
@@ -52,7 +51,6 @@ class Spool:
                 self._db.execute(
                     "DELETE FROM spool WHERE id IN (SELECT id FROM spool ORDER BY id LIMIT ?)", (excess,)
                 )
-                self.dropped += excess
                 log.error("spool_full_dropped_oldest", dropped=excess, bound=self.max_messages)
             self._db.execute("COMMIT")
             self._size = min(self._size + len(payloads), self.max_messages)

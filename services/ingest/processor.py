@@ -15,7 +15,7 @@ import psycopg
 
 from services.ingest import metrics
 from services.ingest.storage import load_meter_directory, write_readings
-from services.ingest.validation import MeterRef, Rejection, RejectReason, validate_payload
+from services.ingest.validation import MeterRef, Rejection, names_unknown_meter, validate_payload
 
 # How often an unknown meter may trigger a reload of the meter directory.
 DIRECTORY_RELOAD_SECONDS = 5.0
@@ -76,11 +76,7 @@ class TelemetryProcessor:
         for payload in payloads:
             gateway_id = self.gateways.get(payload.gateway) if payload.gateway else None
             batch = validate_payload(payload.body, self.meters, now, gateway_id)
-            if (
-                conn is not None
-                and any(r.reason == RejectReason.UNKNOWN_METER for r in batch.rejections)
-                and self.reload_due()
-            ):
+            if conn is not None and names_unknown_meter(batch.rejections) and self.reload_due():
                 self.reload(conn)
                 batch = validate_payload(payload.body, self.meters, now, gateway_id)
             prepared.chunks += batch.chunks

@@ -31,7 +31,7 @@ from services.ingest import metrics
 from services.ingest.parser_process import ParserProcess
 from services.ingest.processor import Payload, PreparedBatch, TelemetryProcessor
 from services.ingest.storage import quarantine_raw
-from services.ingest.validation import RejectReason
+from services.ingest.validation import names_unknown_meter
 
 log = structlog.get_logger(__name__)
 
@@ -78,7 +78,6 @@ class IngestService:
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
         self.messages_committed = 0
-        self.readings_stored = 0
         self._connected_at = float("inf")
 
     @property
@@ -219,10 +218,6 @@ class IngestService:
             conn.close()
         metrics.DATABASE_UP.set(0)
 
-    @staticmethod
-    def _has_unknown_meters(prepared: PreparedBatch) -> bool:
-        return any(r.reason == RejectReason.UNKNOWN_METER for _, r in prepared.rejected)
-
     def _commit(
         self, conn: psycopg.Connection, messages: list[mqtt.MQTTMessage], prepared: PreparedBatch
     ) -> psycopg.Connection | None:
@@ -234,7 +229,7 @@ class IngestService:
                 if one_by_one:
                     self._store_one_by_one(conn, messages)
                     break
-                if self._has_unknown_meters(prepared) and self.processor.reload_due():
+                if names_unknown_meter(r for _, r in prepared.rejected) and self.processor.reload_due():
                     # A meter registered a moment ago should not be quarantined.
                     self.processor.reload(conn)
                     prepared = self.processor.prepare([_payload(m) for m in messages], "mqtt")
@@ -260,7 +255,6 @@ class IngestService:
                 self._client.ack(message.mid, message.qos)
         metrics.INBOX_MESSAGES.dec(len(messages))
         self.messages_committed += len(messages)
-        self.readings_stored += prepared.count
         return conn
 
     def _store_one_by_one(self, conn: psycopg.Connection, messages: list[mqtt.MQTTMessage]) -> None:

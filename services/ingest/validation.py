@@ -77,6 +77,11 @@ class ValidatedBatch:
         return copy_format.decode_chunks(self.chunks)
 
 
+def names_unknown_meter(rejections: Iterable[Rejection]) -> bool:
+    """Whether a meter directory reload could turn some of these rejections into readings."""
+    return any(r.reason == RejectReason.UNKNOWN_METER for r in rejections)
+
+
 def _dump(obj: Any) -> str:
     try:
         return orjson.dumps(obj).decode()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import psycopg
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from services.api.deps import OperatorPrincipal, SessionDep
 from services.api.errors import Conflict, Forbidden, NotAuthenticated, NotFound, responses
 from services.api.schemas import MeterOut
+from services.core.db import psycopg_connection
 from services.core.models import Enterprise, Gateway, Meter, MeterRole, QuarantinedTelemetry
 from services.core.quantities import QUANTITIES, Carrier
 from services.ingest.replay import quarantine_summary, replay_quarantine
@@ -80,12 +79,6 @@ class ReplayOut(BaseModel):
     readings_stored: int
 
 
-def _psycopg(session: Session) -> psycopg.Connection:
-    conn = session.connection().connection.driver_connection
-    assert isinstance(conn, psycopg.Connection)
-    return conn
-
-
 @router.post(
     "/meters",
     response_model=MeterOut,
@@ -137,7 +130,7 @@ def list_quarantine(
         query = query.where(QuarantinedTelemetry.meter_code == meter_code)
     if not include_replayed:
         query = query.where(QuarantinedTelemetry.replayed_at.is_(None))
-    groups = quarantine_summary(_psycopg(session))
+    groups = quarantine_summary(psycopg_connection(session))
     return QuarantinePage(
         open_by_reason=[QuarantineGroup(reason=r, meter_code=m, entries=n) for r, m, n in groups],
         entries=[QuarantineEntry.model_validate(e) for e in session.scalars(query)],
@@ -148,7 +141,7 @@ def list_quarantine(
 def replay(body: ReplayIn, session: SessionDep, principal: OperatorPrincipal) -> ReplayOut:
     """Validate open quarantine entries again; store what is valid now (once)."""
     session.commit()  # replay commits per batch on the same connection
-    result = replay_quarantine(_psycopg(session), body.meter_code, body.ids)
+    result = replay_quarantine(psycopg_connection(session), body.meter_code, body.ids)
     return ReplayOut(
         examined=result.examined,
         replayed=result.replayed,

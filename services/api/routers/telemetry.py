@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import psycopg
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import update
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 from services.api.deps import GatewayPrincipal, SessionDep
 from services.api.errors import Forbidden, NotAuthenticated, PayloadTooLarge, responses
 from services.api.schemas import TelemetryResult
+from services.core.db import psycopg_connection
 from services.core.models import ApiPrincipal, Gateway
 from services.ingest.processor import Payload, TelemetryProcessor
 
@@ -38,8 +38,7 @@ async def post_telemetry(
 
 
 def store_batch(session: Session, principal: ApiPrincipal, body: bytes) -> TelemetryResult:
-    conn = session.connection().connection.driver_connection
-    assert isinstance(conn, psycopg.Connection)
+    conn = psycopg_connection(session)
     processor = TelemetryProcessor()
     processor.reload(conn)
     gateway_code = next((c for c, i in processor.gateways.items() if i == principal.gateway_id), None)
