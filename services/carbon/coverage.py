@@ -13,10 +13,12 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from services.carbon.emissions import COUNTED_METER_SQL
+
 COVERAGE_TARGET = 0.95
 
 COVERAGE_SQL = text(
-    """
+    f"""
 WITH hours AS (
     SELECT generate_series(:lo, :hi - interval '1 hour', interval '1 hour') AS hour_start
 ), metered AS (
@@ -24,6 +26,7 @@ WITH hours AS (
     FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
     WHERE m.park_id = :park_id AND m.role = 'enterprise_main' AND m.active
       AND ie.quantity = 'energy_import_kwh' AND ie.hour_start >= :lo AND ie.hour_start < :hi
+      AND {COUNTED_METER_SQL}
     GROUP BY ie.hour_start
 ), total AS (SELECT count(*) AS n FROM enterprise WHERE park_id = :park_id)
 INSERT INTO coverage_hourly (park_id, hour_start, enterprises_total, enterprises_covered,

@@ -1,14 +1,26 @@
 """Hourly emissions and energy (tce) of every enterprise and of the park, set-based.
 
-- Scope 1, natural gas: volume × 2.16502 kgCO2/Nm³ (GB/T 32150 method, factors.py).
-- Scope 2, electricity: kWh × the park's 电碳因子 of that hour; where no park factor could
-  be computed (no supply metered) the configured grid factor is used (location-based).
-- Scope 2, purchased heat/steam: GJ × 110 kgCO2/GJ.
+Enterprise (its meters; a virtual enterprise meter replaces the meters it is built from):
+- Scope 1, natural gas: m³ × NCV × CC × OF × 44/12 (GB/T 32150-2015), the enterprise's
+  verified parameters for the hour (``fuel_parameter``) or the defaults (factors.py).
+- Scope 2 electricity, location-based: each main meter's net kWh × the 电碳因子 of its bus
+  (carbon emission flow, nodal.py), else the park factor, else the grid factor; a green
+  line (绿电专线) at 0.
+- Scope 2 electricity, market-based: green kWh (green line + 绿证/绿电交易 certificates
+  spread evenly over their validity, capped by the hour's use) at 0, the rest at the
+  MEE/NBS residual-mix factor of the park's factor year.
+- Scope 2 purchased heat/steam: GJ × 110 kgCO2/GJ, in both views.
 - Energy: GB/T 2589-2020 coefficients to tce, 当量值 (electricity at its calorific value,
   0.1229 kgce/kWh) and 等价值 (electricity at the supply coal rate, configurable).
 
-Enterprise electricity is its main meters' import minus export. Park electricity is the
-boundary balance: grid import (incl. green line) + PV − export − net storage charge.
+Park (its boundary, not the sum of enterprises, which would miss public loads and count
+inside transfers): scope 1 = all gas entering the park (boundary gas meters, including
+CHP fuel); scope 2 location = net purchased electricity (grid import − export, as the
+national accounting guidelines' 净购入电力) × grid factor + purchased heat (heat meters
+without a parent: CHP heat is produced inside); market = the same net purchase less the
+park's certificates at the residual-mix factor. Consumption = grid + green line + PV +
+wind + CHP + storage discharge − export − storage charge; tce counts CHP electricity once,
+through its fuel.
 """
 
 from __future__ import annotations
@@ -19,70 +31,146 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.carbon import factors
-from services.carbon.factors import Coefficient
+from services.carbon.factors import GAS_EMISSION_SQL, Coefficient
+
+# Gas kgCO2 per m³ for an enterprise-owned meter in an hour: its verified parameters if a
+# record covers the hour (the latest starting wins), else the default (:gas_ef).
+GAS_FACTOR_SQL = f"""coalesce((
+        SELECT {GAS_EMISSION_SQL} FROM fuel_parameter fp
+        WHERE fp.enterprise_id = m.enterprise_id AND fp.fuel = 'natural_gas'
+          AND fp.valid_from <= ie.hour_start AND fp.valid_to > ie.hour_start
+        ORDER BY fp.valid_from DESC LIMIT 1), :gas_ef)"""
+
+# Certificates spread evenly over their validity: the share falling into each hour.
+CERTIFICATES_SQL = """
+SELECT h.hour_start, c.enterprise_id,
+       sum(c.kwh * extract(epoch FROM least(c.valid_to, h.hour_start + interval '1 hour')
+                                    - greatest(c.valid_from, h.hour_start))
+                 / extract(epoch FROM c.valid_to - c.valid_from)) AS kwh
+FROM green_certificate c
+JOIN generate_series(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz) - interval '1 hour',
+                     interval '1 hour') AS h(hour_start)
+  ON c.valid_from < h.hour_start + interval '1 hour' AND c.valid_to > h.hour_start
+WHERE c.park_id = :park_id
+GROUP BY h.hour_start, c.enterprise_id
+"""
+
+# An enterprise's own meter of a kind, unless it is a source of a virtual meter of the same
+# enterprise and role (then the virtual meter stands for it).
+COUNTED_METER_SQL = """NOT EXISTS (
+        SELECT 1 FROM virtual_meter_term t JOIN meter v ON v.id = t.virtual_meter_id
+        WHERE t.source_meter_id = m.id AND v.enterprise_id = m.enterprise_id AND v.role = m.role)"""
 
 ENTERPRISE_EMISSIONS_SQL = text(
-    """
-WITH usage AS (
-    SELECT ie.hour_start, m.enterprise_id,
-      coalesce(sum(CASE WHEN ie.quantity = 'energy_import_kwh' THEN ie.value
-                        WHEN ie.quantity = 'energy_export_kwh' THEN -ie.value END)
-               FILTER (WHERE m.role = 'enterprise_main'), 0) AS electricity_kwh,
-      coalesce(sum(ie.value) FILTER (WHERE m.role = 'gas' AND ie.quantity = 'volume_m3'), 0) AS gas_m3,
-      coalesce(sum(ie.value) FILTER (WHERE m.role = 'heat' AND ie.quantity = 'heat_gj'), 0) AS heat_gj
+    f"""
+WITH electricity AS (
+    SELECT ie.hour_start, m.enterprise_id, m.green_supply,
+           sum(CASE WHEN ie.quantity = 'energy_import_kwh' THEN ie.value ELSE -ie.value END) AS kwh,
+           CASE WHEN m.green_supply THEN 0.0
+                ELSE coalesce(bf.factor_kg_per_kwh, pf.factor_kg_per_kwh, :grid_ef) END AS factor
     FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
-    WHERE m.park_id = :park_id AND m.enterprise_id IS NOT NULL
+    LEFT JOIN carbon_factor_hourly bf
+      ON bf.park_id = :park_id AND bf.bus_id = m.bus_id AND bf.hour_start = ie.hour_start
+    LEFT JOIN carbon_factor_hourly pf
+      ON pf.park_id = :park_id AND pf.bus_id IS NULL AND pf.hour_start = ie.hour_start
+    WHERE m.park_id = :park_id AND m.enterprise_id IS NOT NULL AND m.role = 'enterprise_main'
+      AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh')
+      AND ie.hour_start >= :lo AND ie.hour_start < :hi AND {COUNTED_METER_SQL}
+    GROUP BY ie.hour_start, m.id, m.enterprise_id, m.green_supply, bf.factor_kg_per_kwh, pf.factor_kg_per_kwh
+), fuel AS (
+    SELECT ie.hour_start, m.enterprise_id,
+           CASE WHEN m.role = 'gas' THEN ie.value ELSE 0 END AS gas_m3,
+           CASE WHEN m.role = 'gas' THEN ie.value * {GAS_FACTOR_SQL} ELSE 0 END AS gas_kg,
+           CASE WHEN m.role = 'heat' THEN ie.value ELSE 0 END AS heat_gj
+    FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
+    WHERE m.park_id = :park_id AND m.enterprise_id IS NOT NULL AND {COUNTED_METER_SQL}
+      AND ((m.role = 'gas' AND ie.quantity = 'volume_m3') OR (m.role = 'heat' AND ie.quantity = 'heat_gj'))
       AND ie.hour_start >= :lo AND ie.hour_start < :hi
-    GROUP BY ie.hour_start, m.enterprise_id
+), parts AS (
+    SELECT hour_start, enterprise_id, kwh, kwh * factor AS location_kg,
+           CASE WHEN green_supply THEN greatest(kwh, 0) ELSE 0 END AS green_line_kwh,
+           0.0 AS gas_m3, 0.0 AS gas_kg, 0.0 AS heat_gj
+    FROM electricity
+    UNION ALL
+    SELECT hour_start, enterprise_id, 0, 0, 0, gas_m3, gas_kg, heat_gj FROM fuel
+), usage AS (
+    SELECT hour_start, enterprise_id, sum(kwh) AS kwh, sum(location_kg) AS location_kg,
+           sum(green_line_kwh) AS green_line_kwh, sum(gas_m3) AS gas_m3, sum(gas_kg) AS gas_kg,
+           sum(heat_gj) AS heat_gj
+    FROM parts GROUP BY hour_start, enterprise_id
+), certificates AS ({CERTIFICATES_SQL}
+), green AS (
+    SELECT u.*, least(greatest(u.kwh, 0), u.green_line_kwh + coalesce(c.kwh, 0)) AS green_kwh
+    FROM usage u
+    LEFT JOIN certificates c ON c.hour_start = u.hour_start AND c.enterprise_id = u.enterprise_id
 )
 INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh, gas_m3, heat_gj,
-                             scope1_kg, scope2_kg, energy_tce, energy_tce_equivalent)
-SELECT :park_id, u.enterprise_id, u.hour_start, u.electricity_kwh, u.gas_m3, u.heat_gj,
-       u.gas_m3 * :gas_ef,
-       u.electricity_kwh * coalesce(f.factor_kg_per_kwh, :grid_ef) + u.heat_gj * :heat_ef,
-       (u.electricity_kwh * :el_ce + u.gas_m3 * :gas_ce + u.heat_gj * :heat_ce) / 1000.0,
-       (u.electricity_kwh * :el_ce_eq + u.gas_m3 * :gas_ce + u.heat_gj * :heat_ce) / 1000.0
-FROM usage u
-LEFT JOIN carbon_factor_hourly f
-  ON f.park_id = :park_id AND f.bus_id IS NULL AND f.hour_start = u.hour_start
+                             scope1_kg, scope2_kg, scope2_market_kg, green_kwh, non_fossil_kwh,
+                             energy_tce, energy_tce_equivalent)
+SELECT :park_id, enterprise_id, hour_start, kwh, gas_m3, heat_gj,
+       gas_kg,
+       location_kg + heat_gj * :heat_ef,
+       (kwh - green_kwh) * :residual_ef + heat_gj * :heat_ef,
+       green_kwh, green_kwh,
+       (kwh * :el_ce + gas_m3 * :gas_ce + heat_gj * :heat_ce) / 1000.0,
+       (kwh * :el_ce_eq + gas_m3 * :gas_ce + heat_gj * :heat_ce) / 1000.0
+FROM green
 """
 )
 
 PARK_EMISSIONS_SQL = text(
-    """
-WITH hours AS (
-    SELECT hour_start FROM carbon_factor_hourly
-    WHERE park_id = :park_id AND bus_id IS NULL AND hour_start >= :lo AND hour_start < :hi
-    UNION
-    SELECT DISTINCT ie.hour_start FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
-    WHERE m.park_id = :park_id AND m.role IN ('gas', 'heat')
-      AND ie.hour_start >= :lo AND ie.hour_start < :hi
-), fuel AS (
+    f"""
+WITH boundary_fuel AS (  -- gas entering the park (incl. CHP fuel), heat bought from outside
     SELECT ie.hour_start,
-      coalesce(sum(ie.value) FILTER (WHERE m.role = 'gas' AND ie.quantity = 'volume_m3'), 0) AS gas_m3,
-      coalesce(sum(ie.value) FILTER (WHERE m.role = 'heat' AND ie.quantity = 'heat_gj'), 0) AS heat_gj
+           sum(ie.value) FILTER (WHERE m.role = 'gas') AS gas_m3,
+           sum(ie.value * {GAS_FACTOR_SQL}) FILTER (WHERE m.role = 'gas') AS gas_kg,
+           sum(ie.value) FILTER (WHERE m.role = 'heat' AND m.parent_meter_id IS NULL) AS heat_gj
     FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
-    WHERE m.park_id = :park_id AND ie.hour_start >= :lo AND ie.hour_start < :hi
+    LEFT JOIN meter parent ON parent.id = m.parent_meter_id
+    WHERE m.park_id = :park_id AND NOT m.virtual
+      AND ((m.role = 'gas' AND ie.quantity = 'volume_m3'
+            AND (m.parent_meter_id IS NULL OR parent.role = 'chp'))
+           OR (m.role = 'heat' AND ie.quantity = 'heat_gj'))
+      AND ie.hour_start >= :lo AND ie.hour_start < :hi
     GROUP BY ie.hour_start
 ), balance AS (
-    SELECT h.hour_start, f.factor_kg_per_kwh AS factor,
-      coalesce((f.inputs->>'grid_import_kwh')::float8 + (f.inputs->>'green_import_kwh')::float8
-        + (f.inputs->>'pv_kwh')::float8 - (f.inputs->>'grid_export_kwh')::float8
-        - (f.inputs->>'storage_charge_kwh')::float8 + (f.inputs->>'storage_discharge_kwh')::float8,
-        0) AS electricity_kwh
-    FROM hours h LEFT JOIN carbon_factor_hourly f
-      ON f.park_id = :park_id AND f.bus_id IS NULL AND f.hour_start = h.hour_start
+    SELECT hour_start,
+           (inputs->>'grid_import_kwh')::float8 AS grid, (inputs->>'grid_export_kwh')::float8 AS export,
+           (inputs->>'green_import_kwh')::float8 AS green_line,
+           (inputs->>'pv_kwh')::float8 + (inputs->>'wind_kwh')::float8 AS renewable,
+           (inputs->>'chp_kwh')::float8 AS chp,
+           (inputs->>'storage_discharge_kwh')::float8 - (inputs->>'storage_charge_kwh')::float8 AS storage_net
+    FROM carbon_factor_hourly
+    WHERE park_id = :park_id AND bus_id IS NULL AND hour_start >= :lo AND hour_start < :hi
+), certificates AS (
+    SELECT hour_start, sum(kwh) AS kwh FROM ({CERTIFICATES_SQL}) c GROUP BY hour_start
+), hours AS (
+    SELECT hour_start FROM balance UNION SELECT hour_start FROM boundary_fuel
+), park AS (
+    SELECT h.hour_start,
+           coalesce(b.grid - b.export, 0) AS net_purchase,
+           coalesce(b.green_line, 0) AS green_line, coalesce(b.renewable, 0) AS renewable,
+           coalesce(b.chp, 0) AS chp,
+           coalesce(b.grid + b.green_line + b.renewable + b.chp + b.storage_net - b.export, 0) AS kwh,
+           least(greatest(coalesce(b.grid - b.export, 0), 0), coalesce(c.kwh, 0)) AS certified,
+           coalesce(f.gas_m3, 0) AS gas_m3, coalesce(f.gas_kg, 0) AS gas_kg, coalesce(f.heat_gj, 0) AS heat_gj
+    FROM hours h
+    LEFT JOIN balance b ON b.hour_start = h.hour_start
+    LEFT JOIN boundary_fuel f ON f.hour_start = h.hour_start
+    LEFT JOIN certificates c ON c.hour_start = h.hour_start
 )
 INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh, gas_m3, heat_gj,
-                             scope1_kg, scope2_kg, energy_tce, energy_tce_equivalent)
-SELECT :park_id, NULL, b.hour_start, b.electricity_kwh, coalesce(u.gas_m3, 0), coalesce(u.heat_gj, 0),
-       coalesce(u.gas_m3, 0) * :gas_ef,
-       b.electricity_kwh * coalesce(b.factor, :grid_ef) + coalesce(u.heat_gj, 0) * :heat_ef,
-       (b.electricity_kwh * :el_ce + coalesce(u.gas_m3, 0) * :gas_ce
-        + coalesce(u.heat_gj, 0) * :heat_ce) / 1000.0,
-       (b.electricity_kwh * :el_ce_eq + coalesce(u.gas_m3, 0) * :gas_ce
-        + coalesce(u.heat_gj, 0) * :heat_ce) / 1000.0
-FROM balance b LEFT JOIN fuel u ON u.hour_start = b.hour_start
+                             scope1_kg, scope2_kg, scope2_market_kg, green_kwh, non_fossil_kwh,
+                             energy_tce, energy_tce_equivalent)
+SELECT :park_id, NULL, hour_start, kwh, gas_m3, heat_gj,
+       gas_kg,
+       net_purchase * :grid_ef + heat_gj * :heat_ef,
+       (net_purchase - certified) * :residual_ef + heat_gj * :heat_ef,
+       green_line + certified,
+       green_line + renewable + certified,
+       ((kwh - chp) * :el_ce + gas_m3 * :gas_ce + heat_gj * :heat_ce) / 1000.0,
+       ((kwh - chp) * :el_ce_eq + gas_m3 * :gas_ce + heat_gj * :heat_ce) / 1000.0
+FROM park
 """
 )
 
@@ -93,6 +181,7 @@ def compute_emissions(
     start: datetime,
     end: datetime,
     grid: Coefficient,
+    residual: Coefficient,
     electricity_equivalent_kgce_per_kwh: float = factors.ELECTRICITY_KGCE_PER_KWH_EQUIVALENT.value,
 ) -> None:
     """Recompute enterprise and park emissions for hours in [start, end). Idempotent."""
@@ -102,6 +191,7 @@ def compute_emissions(
         "hi": end,
         "gas_ef": factors.gas_emission_kg_per_m3(),
         "grid_ef": grid.value,
+        "residual_ef": residual.value,
         "heat_ef": factors.HEAT_KG_PER_GJ.value,
         "el_ce": factors.ELECTRICITY_KGCE_PER_KWH.value,
         "el_ce_eq": electricity_equivalent_kgce_per_kwh,

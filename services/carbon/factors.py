@@ -62,14 +62,43 @@ GAS_OXIDATION_RATE = Coefficient(0.99, "1", "GB/T 32150-2015 附录 (default)", 
 CO2_PER_C = 44.0 / 12.0
 
 
-def gas_emission_kg_per_m3() -> float:
-    tco2_per_10k_nm3 = (
-        GAS_NCV_GJ_PER_10K_NM3.value
-        * GAS_CARBON_CONTENT_TC_PER_GJ.value
-        * GAS_OXIDATION_RATE.value
-        * CO2_PER_C
-    )
+def gas_emission_kg_per_m3(
+    ncv_gj_per_10k_nm3: float = GAS_NCV_GJ_PER_10K_NM3.value,
+    carbon_content_tc_per_gj: float = GAS_CARBON_CONTENT_TC_PER_GJ.value,
+    oxidation_rate: float = GAS_OXIDATION_RATE.value,
+) -> float:
+    """kgCO2 per Nm³ of natural gas, E = NCV × CC × OF × 44/12 (GB/T 32150-2015); the
+    defaults, or an enterprise's verified parameters (``FuelParameter``)."""
+    tco2_per_10k_nm3 = ncv_gj_per_10k_nm3 * carbon_content_tc_per_gj * oxidation_rate * CO2_PER_C
     return tco2_per_10k_nm3 * 1000.0 / 10_000.0
+
+
+# The same formula in SQL over a fuel_parameter row ``fp`` (kgCO2/Nm³), for set-based queries.
+GAS_EMISSION_SQL = (
+    "fp.ncv_gj_per_10k_nm3 * fp.carbon_content_tc_per_gj * fp.oxidation_rate * 44.0 / 12.0 / 10.0"
+)
+
+
+# Residual mix for market-based scope 2: the national factor excluding market-traded
+# non-fossil electricity (MEE/NBS publish it with the average; carbon-method.md §2).
+RESIDUAL_MIX_FACTORS: dict[int, Coefficient] = {
+    2021: Coefficient(0.5942, "kgCO2/kWh", MEE_NBS_2021 + " 不包括市场化交易的非化石能源电量"),
+    2022: Coefficient(0.5856, "kgCO2/kWh", MEE_NBS_2022 + " 不包括市场化交易的非化石能源电量"),
+    2023: Coefficient(0.6096, "kgCO2/kWh", MEE_NBS_2023 + " 不包括市场化交易的非化石能源电量"),
+}
+
+
+def residual_mix_factor(year: int) -> Coefficient:
+    try:
+        return RESIDUAL_MIX_FACTORS[year]
+    except KeyError:
+        known = ", ".join(str(y) for y in sorted(RESIDUAL_MIX_FACTORS))
+        raise KeyError(f"no residual-mix factor for {year}; known: {known}") from None
+
+
+# Electricity's share of a CHP unit's fuel emissions by the energy (calorific) method:
+# E_el × 3.6 MJ/kWh ÷ (E_el × 3.6 + heat out). 3.6 MJ/kWh is exact (1 kWh = 3.6 MJ).
+MJ_PER_KWH = 3.6
 
 
 # Purchased heat/steam, national ETS practice (carbon-method.md §2).

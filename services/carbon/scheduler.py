@@ -3,6 +3,7 @@ own unit of work and is safe to run twice."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -10,6 +11,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.carbon.interval_energy import reading_window
+from services.carbon.late_data import clear_marks, plan_recompute
 from services.carbon.pipeline import HOUR, floor_hour, recompute_hours
 from services.core.db import unit_of_work
 from services.core.settings import Settings
@@ -17,25 +20,51 @@ from services.core.storage_policy import enforce_retention
 
 log = structlog.get_logger(__name__)
 
-# Late readings (a gateway replaying its buffer) are picked up by recomputing a few hours back.
+# Late readings normally reach a closed hour through ``carbon_reopened_hour`` (late_data.py);
+# the look-back also catches readings the database received while a run was in progress.
 HOURLY_LOOKBACK_HOURS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyRun:
+    energy_ranges: list[tuple[datetime, datetime]]
+    downstream_ranges: list[tuple[datetime, datetime]]
+    reopened: int
+    interval_rows: int
+    factor_hours: int
 
 
 def hourly_carbon_job(
     factory: sessionmaker[Session], settings: Settings, now: datetime | None = None
-) -> None:
-    """Runs a few minutes after each Asia/Shanghai hour closes."""
+) -> HourlyRun:
+    """Runs a few minutes after each Asia/Shanghai hour closes: the last hours, every hour
+    re-opened by late data, and what depends on them. Idempotent."""
     end = floor_hour(now or datetime.now(UTC))
-    start = end - HOURLY_LOOKBACK_HOURS * HOUR
+    max_gap = timedelta(minutes=settings.interval_max_gap_minutes)
     with unit_of_work(factory) as session:
-        summary = recompute_hours(session, start, end, timedelta(minutes=settings.interval_max_gap_minutes))
+        window = reading_window(session, max_gap)
+        # Under a park's estimation policy a gap closes only when readings resume: look back
+        # over the longest estimated gap so those hours are filled then.
+        lookback = max(HOURLY_LOOKBACK_HOURS * HOUR, window if window > max_gap else HOUR)
+        plan = plan_recompute(session, end - lookback, end, window)
+        interval_rows = factor_hours = 0
+        for lo, hi in plan.energy:
+            summary = recompute_hours(session, lo, hi, max_gap)
+            interval_rows += summary.interval_rows
+            factor_hours += summary.factor_hours
+        for lo, hi in plan.downstream:
+            factor_hours += recompute_hours(session, lo, hi, max_gap, energy=False).factor_hours
+        clear_marks(session, plan.marks)
+    run = HourlyRun(plan.energy, plan.downstream, len(plan.marks), interval_rows, factor_hours)
     log.info(
         "hourly_carbon_done",
-        start=start.isoformat(),
-        end=end.isoformat(),
-        interval_rows=summary.interval_rows,
-        factor_hours=summary.factor_hours,
+        ranges=[(lo.isoformat(), hi.isoformat()) for lo, hi in plan.energy],
+        downstream=[(lo.isoformat(), hi.isoformat()) for lo, hi in plan.downstream],
+        reopened=run.reopened,
+        interval_rows=interval_rows,
+        factor_hours=factor_hours,
     )
+    return run
 
 
 HOURLY_CARBON_TRIGGER = CronTrigger(minute=2, timezone="Asia/Shanghai")

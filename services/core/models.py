@@ -57,6 +57,8 @@ class MeterRole(enum.StrEnum):
     ENTERPRISE_MAIN = "enterprise_main"  # 企业总表
     SUBMETER = "submeter"  # 分项/分户表 below a main meter
     PV = "pv"  # 屋顶光伏
+    WIND = "wind"  # 分散式风电
+    CHP = "chp"  # 燃气热电联产/自备发电机组: its fuel meters name it as parent
     STORAGE = "storage"  # 储能
     GAS = "gas"  # 天然气表
     HEAT = "heat"  # 热/蒸汽表
@@ -77,6 +79,11 @@ class Park(Base):
     # Grid factor used for imports (location-based): a key into services.carbon.factors.
     grid_factor_region: Mapped[str] = mapped_column(String(32), default="national")
     grid_factor_year: Mapped[int] = mapped_column(SmallInteger, default=2023)
+    # Gap filling is off unless an operator switches it on ("linear": a register increase
+    # across a gap of up to ``estimation_max_gap_hours`` is spread evenly and flagged
+    # ``estimated``); see services/carbon/interval_energy.py.
+    estimation_policy: Mapped[str] = mapped_column(String(32), default="none", server_default="none")
+    estimation_max_gap_hours: Mapped[int] = mapped_column(SmallInteger, default=24, server_default="24")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     enterprises: Mapped[list[Enterprise]] = relationship(back_populates="park")
@@ -163,6 +170,11 @@ class Meter(Base):
     # Rated maximum demand (kW, or m³/h, GJ/h for gas and heat): an increase that needs more
     # than 1.5× this is physically impossible and flagged instead of counted.
     rated_max_per_hour: Mapped[float | None] = mapped_column(Double)
+    # Usable energy capacity of a storage system (kWh), for the storage-ratio indicator.
+    storage_capacity_kwh: Mapped[float | None] = mapped_column(Double)
+    # A virtual meter has no register: its interval energy is Σ coefficient × source meter
+    # (``VirtualMeterTerm``), e.g. an enterprise = its main meter − a tenant's sub-meter.
+    virtual: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
     enterprise: Mapped[Enterprise | None] = relationship(back_populates="meters")
 
@@ -207,6 +219,18 @@ class MeterReplacement(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class VirtualMeterTerm(Base):
+    """One term of a virtual meter's formula: ``coefficient`` × the source meter's energy."""
+
+    __tablename__ = "virtual_meter_term"
+    virtual_meter_id: Mapped[int] = mapped_column(
+        ForeignKey("meter.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id", ondelete="CASCADE"), primary_key=True)
+    coefficient: Mapped[float] = mapped_column(Double)
+    __table_args__ = (CheckConstraint("virtual_meter_id <> source_meter_id", name="not_itself"),)
+
+
 class QuarantinedTelemetry(Base):
     """A rejected message or reading, kept with its reason and raw payload for operators."""
 
@@ -228,6 +252,7 @@ class DataQuality(enum.StrEnum):
     ROLLOVER = "rollover"  # the register wrapped at its configured maximum
     REPLACED = "replaced"  # a recorded meter replacement inside the hour
     IMPLAUSIBLE = "implausible"  # an increase beyond the meter's rating: not counted
+    ESTIMATED = "estimated"  # filled across a gap by the park's estimation policy
 
 
 class IntervalEnergy(Base):
@@ -283,6 +308,11 @@ class EmissionHourly(Base):
     energy_tce: Mapped[float] = mapped_column(Double, default=0.0)  # GB/T 2589 当量值
     # GB/T 2589 等价值: electricity at the thermal plants' coal rate (factors.py)
     energy_tce_equivalent: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
+    # Market-based scope 2 (绿证/绿电交易 at zero, the rest at the residual-mix factor) and
+    # the green and non-fossil electricity behind it.
+    scope2_market_kg: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
+    green_kwh: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
+    non_fossil_kwh: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
         UniqueConstraint(
@@ -311,6 +341,64 @@ class CoverageHourly(Base):
     coverage_ratio: Mapped[float] = mapped_column(Double)
     energy_weighted_ratio: Mapped[float | None] = mapped_column(Double)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GreenCertificate(Base):
+    """Green electricity an enterprise (or the park, ``enterprise_id`` NULL) holds the
+    attribute of: 绿证 (GEC, 发改能源〔2023〕1044号) or a 绿电交易 contract, ``kwh`` over
+    [valid_from, valid_to). Counted at zero in market-based scope 2."""
+
+    __tablename__ = "green_certificate"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # "gec" | "green_power_contract"
+    reference: Mapped[str] = mapped_column(String(200))  # certificate or contract number
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kwh: Mapped[float] = mapped_column(Double)
+
+
+class FuelParameter(Base):
+    """An enterprise's verified natural-gas parameters (from its verified emission report),
+    overriding the GB/T 32150 defaults over [valid_from, valid_to)."""
+
+    __tablename__ = "fuel_parameter"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"))
+    fuel: Mapped[str] = mapped_column(String(32))  # "natural_gas"
+    ncv_gj_per_10k_nm3: Mapped[float] = mapped_column(Double)
+    carbon_content_tc_per_gj: Mapped[float] = mapped_column(Double)
+    oxidation_rate: Mapped[float] = mapped_column(Double)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(Text)
+
+
+class CarbonReopenedHour(Base):
+    """An hour whose results are stale: a reading for it arrived after it closed."""
+
+    __tablename__ = "carbon_reopened_hour"
+    hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    reopened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IndicatorThreshold(Base):
+    """A scorecard line: indicator ``comparator`` value for a tier (一类/二类/三类), with its
+    source. ``park_id`` NULL rows are the defaults; a park's own rows replace them."""
+
+    __tablename__ = "indicator_threshold"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int | None] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"))
+    indicator: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[int] = mapped_column(SmallInteger)
+    comparator: Mapped[str] = mapped_column(String(2))
+    value: Mapped[float] = mapped_column(Double)
+    unit: Mapped[str] = mapped_column(String(32))
+    annual_tce_min: Mapped[float | None] = mapped_column(Double)
+    annual_tce_max: Mapped[float | None] = mapped_column(Double)
+    source: Mapped[str] = mapped_column(Text)
+    verified: Mapped[bool] = mapped_column(Boolean)
 
 
 class ApiPrincipal(Base):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from services.carbon.late_data import mark_reopened
 from services.ingest import metrics
 from services.ingest.storage import load_meter_directory, write_readings
 from services.ingest.validation import MeterRef, Rejection, names_unknown_meter, validate_payload
@@ -36,6 +37,7 @@ class PreparedBatch:
     count: int = 0
     rejected: list[tuple[str, Rejection]] = field(default_factory=list)
     newest: list[datetime] = field(default_factory=list)  # per message, for the lag metric
+    hours: set[datetime] = field(default_factory=set)  # of the readings, to re-open closed ones
     prepare_seconds: float = 0.0
     write_seconds: float = 0.0
 
@@ -84,6 +86,7 @@ class TelemetryProcessor:
             prepared.rejected.extend((payload.source, r) for r in batch.rejections)
             if batch.newest is not None:
                 prepared.newest.append(batch.newest)
+            prepared.hours |= batch.hours
         prepared.prepare_seconds = time.perf_counter() - started
         return prepared
 
@@ -91,6 +94,8 @@ class TelemetryProcessor:
         """Store a prepared batch in the caller's transaction. Metrics count once committed."""
         started = time.perf_counter()
         stored = write_readings(conn, prepared.chunks, prepared.count, prepared.rejected)
+        if stored:
+            mark_reopened(conn, prepared.hours, datetime.now(UTC))
         result = IngestResult(prepared.count, stored, [r for _, r in prepared.rejected])
         prepared.write_seconds = time.perf_counter() - started
         return result

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import orjson
 import psycopg
 
+from services.carbon.late_data import mark_reopened
 from services.core.contract import gateway_of_source
 from services.ingest.processor import Payload, TelemetryProcessor
 from services.ingest.storage import store_chunks
@@ -64,6 +65,7 @@ def replay_quarantine(
         last_id = rows[-1][0]
         chunks: list[bytes] = []
         count = 0
+        hours: set[datetime] = set()
         done: list[int] = []
         for entry_id, source, raw in rows:
             examined += 1
@@ -76,8 +78,12 @@ def replay_quarantine(
                 continue
             chunks += prepared.chunks
             count += prepared.count
+            hours |= prepared.hours
             done.append(entry_id)
-        stored += store_chunks(conn, chunks, count)
+        batch_stored = store_chunks(conn, chunks, count)
+        if batch_stored:  # replayed readings are late by nature: their hours re-open
+            mark_reopened(conn, hours, datetime.now(UTC))
+        stored += batch_stored
         if done:
             conn.execute(
                 "UPDATE quarantine SET replayed_at = %s WHERE id = ANY(%s)", (datetime.now(UTC), done)

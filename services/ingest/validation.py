@@ -70,6 +70,7 @@ class ValidatedBatch:
     count: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     newest: datetime | None = None  # latest accepted ts, for the end-to-end lag metric
+    hours: set[datetime] = field(default_factory=set)  # hours of the timestamps seen (late data)
 
     @property
     def rows(self) -> list[copy_format.Row]:
@@ -204,7 +205,7 @@ def _validate_readings(
     latest = now + MAX_CLOCK_SKEW
     stamps: dict[str, bytes | None] = {}  # ts string → COPY field, None when invalid
     newest: datetime | None = None
-    chunks, rejections = batch.chunks, batch.rejections
+    chunks, rejections, hours = batch.chunks, batch.rejections, batch.hours
     count = 0
     pack_value = copy_format.pack_value
     for reading in readings:
@@ -224,8 +225,10 @@ def _validate_readings(
                 if stamp is _UNSEEN:
                     ts = _timestamp_in_range(raw_ts, latest)
                     stamp = stamps[raw_ts] = None if ts is None else copy_format.timestamp_field(ts)
-                    if ts is not None and (newest is None or ts > newest):
-                        newest = ts
+                    if ts is not None:
+                        hours.add(ts.replace(minute=0, second=0, microsecond=0))
+                        if newest is None or ts > newest:
+                            newest = ts
                 if stamp is not None and math.isfinite(value):
                     chunks += (prefix, stamp, pack_value(8, value))
                     count += 1
@@ -235,6 +238,7 @@ def _validate_readings(
             rejections.append(outcome)
         else:  # pragma: no cover - the fast path accepts every valid reading
             meter_id, q, ts, v = outcome
+            hours.add(ts.replace(minute=0, second=0, microsecond=0))
             chunks += (
                 copy_format.series_prefix(meter_id, q),
                 copy_format.timestamp_field(ts),
