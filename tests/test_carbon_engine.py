@@ -29,6 +29,7 @@ from services.core.models import (
     IntervalEnergy,
     MeterRole,
     Park,
+    Reading,
     VirtualMeterTerm,
 )
 from tests.factories import make_buses, make_enterprise, make_line, make_meter, make_park, write_register
@@ -216,7 +217,8 @@ def test_a_bus_without_flux_is_reported_not_guessed(session: Session) -> None:
             )
         )
     }
-    assert rows[b1.id].factor_kg_per_kwh is None and rows[b1.id].inputs["no_flux"] is True
+    assert rows[b1.id].factor_kg_per_kwh is None
+    assert rows[b1.id].inputs["no_flux"] is True
     assert rows[b0.id].factor_kg_per_kwh == pytest.approx(GRID)
     # the enterprise falls back to the park factor: 100 kWh all from the grid → 0.5306
     emission = session.scalars(select(EmissionHourly).where(EmissionHourly.enterprise_id == e.id)).one()
@@ -248,9 +250,11 @@ def test_virtual_meter_is_main_minus_tenant_and_a_missing_source_is_a_gap(sessio
             )
         )
     }
-    assert energy[H0].value == pytest.approx(600 - 150) and energy[H0].quality == "ok"
+    assert energy[H0].value == pytest.approx(600 - 150)
+    assert energy[H0].quality == "ok"
     # H1: the tenant's meter is missing: the sum of what is there, flagged, never filled
-    assert energy[H1].value == pytest.approx(500) and energy[H1].quality == "gap"
+    assert energy[H1].value == pytest.approx(500)
+    assert energy[H1].quality == "gap"
     by_enterprise = {
         r.enterprise_id: r.electricity_kwh
         for r in session.scalars(select(EmissionHourly).where(EmissionHourly.hour_start == H0))
@@ -278,10 +282,12 @@ def test_estimation_policy_fills_a_gap_only_when_switched_on(session: Session, p
         r.hour_start: r
         for r in session.scalars(select(IntervalEnergy).where(IntervalEnergy.meter_id == meter.id))
     }
-    assert rows[H0].value == pytest.approx(100) and rows[H0].quality == "ok"
+    assert rows[H0].value == pytest.approx(100)
+    assert rows[H0].quality == "ok"
     gap_hours = [H1 + timedelta(hours=k) for k in range(3)]
     if policy == "none":
         assert not any(h in rows for h in gap_hours)  # unknown per hour: nothing invented
     else:
         for h in gap_hours:  # 90 kWh over three hours, on a straight line: 30 each
-            assert rows[h].value == pytest.approx(30) and rows[h].quality == "estimated"
+            assert rows[h].value == pytest.approx(30)
+            assert rows[h].quality == "estimated"
