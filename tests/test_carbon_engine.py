@@ -271,8 +271,6 @@ def test_estimation_policy_fills_a_gap_only_when_switched_on(session: Session, p
     meter = make_meter(session, park, f"EST-{policy}", MeterRole.SUBMETER)
     write_register(session, meter, "energy_import_kwh", H0, [100])  # readings at H0 and H1
     # the gateway was down for three hours; the next reading is 90 kWh higher
-    from services.core.models import Reading
-
     session.add(
         Reading(meter_id=meter.id, quantity="energy_import_kwh", ts=H1 + timedelta(hours=3), value=190)
     )
