@@ -18,12 +18,14 @@ from services.api.schemas import (
 )
 from services.carbon.coverage import COVERAGE_TARGET, uncovered_enterprises
 from services.core.models import (
+    Bus,
     CarbonFactorHourly,
     CoverageHourly,
     EmissionHourly,
     Enterprise,
     Meter,
     Park,
+    Substation,
 )
 
 
@@ -55,6 +57,40 @@ def meters(session: Session, park_id: int, enterprise_id: int | None = None) -> 
     if enterprise_id is not None:
         query = query.where(Meter.enterprise_id == enterprise_id)
     return list(session.scalars(query))
+
+
+def factor_feed(
+    session: Session, park_id: int, start: datetime, end: datetime, node: str
+) -> list[tuple[str | None, datetime, float | None]]:
+    """(bus code or None for the park, hour, kgCO2/kWh) for ``node``: park, a bus code, all."""
+    query = (
+        select(Bus.code, CarbonFactorHourly.hour_start, CarbonFactorHourly.factor_kg_per_kwh)
+        .select_from(CarbonFactorHourly)
+        .outerjoin(Bus, Bus.id == CarbonFactorHourly.bus_id)
+        .where(
+            CarbonFactorHourly.park_id == park_id,
+            CarbonFactorHourly.hour_start >= start,
+            CarbonFactorHourly.hour_start < end,
+        )
+        .order_by(Bus.code.nulls_first(), CarbonFactorHourly.hour_start)
+    )
+    if node == "park":
+        query = query.where(CarbonFactorHourly.bus_id.is_(None))
+    elif node != "all":
+        query = query.where(Bus.code == node)
+    return [(code, hour, value) for code, hour, value in session.execute(query).all()]
+
+
+def bus_in_park(session: Session, park_id: int, code: str) -> bool:
+    """Buses hang off substations, which belong to a park."""
+    return (
+        session.execute(
+            select(Bus.id)
+            .join(Substation, Substation.id == Bus.substation_id)
+            .where(Substation.park_id == park_id, Bus.code == code)
+        ).first()
+        is not None
+    )
 
 
 def park_factors(session: Session, park_id: int, start: datetime, end: datetime) -> list[HourlyFactor]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class EnterpriseOut(BaseModel):
@@ -65,6 +66,9 @@ class HourlyEmission(BaseModel):
     scope2_kg: float
     energy_tce: float  # GB/T 2589 当量值
     energy_tce_equivalent: float  # GB/T 2589 等价值
+    scope2_market_kg: float  # 绿证/绿电 at 0, the rest at the residual-mix factor
+    green_kwh: float
+    non_fossil_kwh: float
 
 
 class ParkOverview(BaseModel):
@@ -95,3 +99,66 @@ class TelemetryResult(BaseModel):
     accepted: int
     stored: int
     rejected: list[dict[str, str | None]]
+
+
+class IndicatorsOut(BaseModel):
+    """Zero-carbon park indicators over [start, end) (services/carbon/indicators.py)."""
+
+    start: datetime
+    end: datetime
+    hours: int
+    emissions_t: float
+    emissions_market_t: float
+    energy_tce: float
+    energy_tce_equivalent: float
+    annual_energy_tce: float | None
+    energy_basis: str
+    carbon_per_energy: float | None
+    carbon_per_energy_calorific: float | None
+    carbon_per_energy_equivalent: float | None
+    clean_energy_share: float | None
+    non_fossil_share: float | None
+    enterprise_coverage: float | None
+    enterprise_coverage_energy: float | None
+    storage_capacity_kwh: float
+    average_daily_kwh: float | None
+    storage_ratio: float | None
+
+
+class ScoreLineOut(BaseModel):
+    indicator: str
+    tier: int
+    comparator: str
+    threshold: float
+    unit: str
+    value: float | None
+    met: bool | None
+    source: str
+    verified: bool
+    park_specific: bool
+
+
+class ScorecardOut(BaseModel):
+    indicators: IndicatorsOut
+    scorecard: list[ScoreLineOut]
+
+
+class ThresholdIn(BaseModel):
+    """A park's own scorecard line; replaces the default for the same indicator and tier."""
+
+    model_config = ConfigDict(extra="forbid")
+    indicator: Literal[
+        "carbon_per_energy",
+        "clean_energy_share",
+        "non_fossil_share",
+        "enterprise_coverage",
+        "enterprise_coverage_energy",
+        "storage_ratio",
+    ]
+    tier: int = Field(ge=1, le=3)
+    comparator: Literal["<=", ">=", "<", ">"]
+    value: float = Field(allow_inf_nan=False)
+    unit: str = Field(min_length=1, max_length=32)
+    annual_tce_min: float | None = Field(default=None, ge=0)
+    annual_tce_max: float | None = Field(default=None, gt=0)
+    source: str = Field(min_length=1, max_length=500)

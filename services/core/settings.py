@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # GB/T 2589 等价值 of electricity: the year's thermal supply coal rate (unverified default,
     # services/carbon/factors.py ELECTRICITY_KGCE_PER_KWH_EQUIVALENT).
     electricity_equivalent_kgce_per_kwh: float = 0.300
+    # 单位能耗碳排放 on GB/T 2589 当量值 ("calorific") or 等价值 ("equivalent"); both are reported.
+    indicator_energy_basis: Literal["calorific", "equivalent"] = "calorific"
     # A gap between two cumulative readings longer than this is not spread over hours.
     interval_max_gap_minutes: int = 60
     # Storage policy (TimescaleDB policies, or the scheduler's own job on plain PostgreSQL).

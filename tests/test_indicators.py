@@ -1,0 +1,157 @@
+"""Indicators, scorecard and the factor feed through /api/v1, worked by hand.
+
+Two hours, per hour: grid import 1 000 kWh (national 2023, 0.5306), rooftop PV 250 kWh,
+one of two enterprises metered with 900 kWh and 100 m³ of gas; a 100 kWh battery sits
+idle. Park consumption 1 250 kWh an hour.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.api.app import create_app
+from services.api.security import issue_token
+from services.carbon.pipeline import recompute_hours
+from services.core.models import MeterRole, PrincipalRole
+from tests.factories import make_buses, make_enterprise, make_line, make_meter, make_park, write_register
+
+H0 = datetime(2026, 11, 18, 0, 0, tzinfo=UTC)
+PERIOD = {"start": H0.isoformat(), "end": (H0 + timedelta(hours=2)).isoformat()}
+GRID = 0.5306  # MEE/NBS 2023 national
+GAS = 389.31 * 0.01532 * 0.99 * 44 / 12 / 10  # GB/T 32150 defaults, kgCO2/m³
+
+
+def _park(factory: sessionmaker[Session]) -> dict[str, Any]:
+    with factory() as s:
+        park = make_park(s, "national", 2023)
+        b0, b1 = make_buses(s, park, 2)
+        metered = make_enterprise(s, park, "已接入公司")
+        make_enterprise(s, park, "未接入公司")
+        grid = make_meter(s, park, "GRID-I", MeterRole.GRID_IMPORT, bus=b0)
+        pv = make_meter(s, park, "PV-I", MeterRole.PV, bus=b1)
+        feeder = make_meter(s, park, "F-I", MeterRole.FEEDER)
+        make_line(s, park, b0, b1, feeder)
+        main = make_meter(s, park, "E-I", MeterRole.ENTERPRISE_MAIN, metered, bus=b1)
+        gas = make_meter(s, park, "G-I", MeterRole.GAS, metered)
+        battery = make_meter(s, park, "BESS-I", MeterRole.STORAGE, bus=b1)
+        battery.storage_capacity_kwh = 100.0
+        write_register(s, grid, "energy_import_kwh", H0, [1000, 1000])
+        write_register(s, pv, "generation_kwh", H0, [250, 250])
+        write_register(s, feeder, "energy_import_kwh", H0, [750, 750])
+        write_register(s, main, "energy_import_kwh", H0, [900, 900])
+        write_register(s, gas, "volume_m3", H0, [100, 100])
+        recompute_hours(s, H0, H0 + timedelta(hours=2), timedelta(minutes=60))
+        world = {
+            "park": park.code,
+            "b1": b1.code,
+            "operator": issue_token(s, "op", PrincipalRole.OPERATOR, park.id),
+            "enterprise": issue_token(s, "ent", PrincipalRole.ENTERPRISE, park.id, enterprise_id=metered.id),
+        }
+        s.commit()
+    return world
+
+
+def _auth(token: object) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_indicators_and_scorecard_match_the_hand_computation(session_factory: sessionmaker[Session]) -> None:
+    w = _park(session_factory)
+    client = TestClient(create_app(session_factory))
+    assert client.get("/api/v1/indicators", params=PERIOD, headers=_auth(w["enterprise"])).status_code == 403
+    body = client.get("/api/v1/indicators", params=PERIOD, headers=_auth(w["operator"])).json()
+    ind = body["indicators"]
+
+    emissions_t = 2 * (100 * GAS + 1000 * GRID) / 1000
+    tce = 2 * (1250 * 0.1229 + 100 * 1.2143) / 1000  # GB/T 2589 当量值
+    tce_eq = 2 * (1250 * 0.300 + 100 * 1.2143) / 1000  # 等价值 at 0.300 kgce/kWh
+    assert ind["emissions_t"] == pytest.approx(emissions_t, rel=1e-12)
+    assert ind["energy_tce"] == pytest.approx(tce, rel=1e-12)
+    assert ind["carbon_per_energy"] == pytest.approx(emissions_t / tce, rel=1e-12)
+    assert ind["carbon_per_energy_equivalent"] == pytest.approx(emissions_t / tce_eq, rel=1e-12)
+    # shares on 等价值: PV 2 × 250 kWh × 0.300 kgce; gas counts as clean, not as non-fossil
+    assert ind["non_fossil_share"] == pytest.approx(2 * 250 * 0.300 / 1000 / tce_eq, rel=1e-12)
+    assert ind["clean_energy_share"] == pytest.approx(
+        (2 * 250 * 0.300 + 2 * 100 * 1.2143) / 1000 / tce_eq, rel=1e-12
+    )
+    assert ind["enterprise_coverage"] == pytest.approx(0.5)  # 1 of 2
+    assert ind["enterprise_coverage_energy"] == pytest.approx(900 / 1250)
+    # 100 kWh of storage ÷ (2 500 kWh over 2 hours → 30 000 kWh a day)
+    assert ind["storage_ratio"] == pytest.approx(100 / 30000)
+
+    card = {(line["indicator"], line["tier"]): line for line in body["scorecard"]}
+    # a small park (annualised ≈ 1 000 tce): the 910号 tier-1 rows for 20万 tce+ do not apply
+    assert ("carbon_per_energy", 1) not in card
+    assert card[("carbon_per_energy", 2)]["threshold"] == 0.20
+    assert card[("carbon_per_energy", 2)]["met"] is False
+    assert card[("enterprise_coverage", 1)]["met"] is False
+    assert "5.5.6" in card[("enterprise_coverage", 1)]["source"]
+    assert card[("storage_ratio", 2)]["met"] is False
+
+    # An operator sets the park's own line: it replaces the default for that indicator/tier.
+    own = [
+        {
+            "indicator": "enterprise_coverage",
+            "tier": 1,
+            "comparator": ">=",
+            "value": 0.5,
+            "unit": "1",
+            "source": "园区年度计划 (test)",
+        }
+    ]
+    lines = client.put("/api/v1/indicator-thresholds", params=PERIOD, json=own, headers=_auth(w["operator"]))
+    assert lines.status_code == 200
+    coverage_line = next(line for line in lines.json() if line["indicator"] == "enterprise_coverage")
+    assert coverage_line["met"] is True
+    assert coverage_line["park_specific"] is True
+    hostile = [{**own[0], "indicator": "'; DROP TABLE park; --"}]
+    assert (
+        client.put("/api/v1/indicator-thresholds", json=hostile, headers=_auth(w["operator"])).status_code
+        == 422
+    )
+
+
+def test_factor_feed_serves_the_park_and_its_nodes(session_factory: sessionmaker[Session]) -> None:
+    w = _park(session_factory)
+    client = TestClient(create_app(session_factory))
+    park = client.get("/api/v1/carbon-factors", params=PERIOD, headers=_auth(w["enterprise"])).json()
+    # (1000 × 0.5306 + 250 × 0) / 1250 = 0.42448
+    assert park == [
+        {
+            "location": w["park"],
+            "time": "2026-11-18T00:00:00Z",
+            "duration": 60,
+            "value": pytest.approx(0.42448),
+        },
+        {
+            "location": w["park"],
+            "time": "2026-11-18T01:00:00Z",
+            "duration": 60,
+            "value": pytest.approx(0.42448),
+        },
+    ]
+    # B1: 750 kWh from B0 at 0.5306 and 250 kWh of PV at 0 → 0.39795
+    node = client.get(
+        "/api/v1/carbon-factors", params={**PERIOD, "node": w["b1"]}, headers=_auth(w["operator"])
+    ).json()
+    assert [r["location"] for r in node] == [f"{w['park']}/{w['b1']}"] * 2
+    assert node[0]["value"] == pytest.approx(750 * GRID / 1000)
+    everything = client.get(
+        "/api/v1/carbon-factors",
+        params={**PERIOD, "node": "all", "format": "csv"},
+        headers=_auth(w["operator"]),
+    )
+    rows = list(csv.reader(io.StringIO(everything.text)))
+    assert rows[0] == ["location", "time", "duration_min", "value_kg_per_kwh"]
+    assert len(rows) == 1 + 2 * 3  # park and two buses, two hours
+    unknown = client.get(
+        "/api/v1/carbon-factors", params={**PERIOD, "node": "NOPE"}, headers=_auth(w["operator"])
+    )
+    assert unknown.status_code == 404
