@@ -63,20 +63,26 @@ COUNTED_METER_SQL = """NOT EXISTS (
 
 ENTERPRISE_EMISSIONS_SQL = text(
     f"""
-WITH electricity AS (
-    SELECT ie.hour_start, m.enterprise_id, m.green_supply,
-           sum(CASE WHEN ie.quantity = 'energy_import_kwh' THEN ie.value ELSE -ie.value END) AS kwh,
-           CASE WHEN m.green_supply THEN 0.0
-                ELSE coalesce(bf.factor_kg_per_kwh, pf.factor_kg_per_kwh, :grid_ef) END AS factor
+WITH bus_factor AS MATERIALIZED (  -- hashed, not probed by index per meter-hour
+    SELECT bus_id, hour_start, factor_kg_per_kwh AS factor FROM carbon_factor_hourly
+    WHERE park_id = :park_id AND bus_id IS NOT NULL AND hour_start >= :lo AND hour_start < :hi
+), park_factor AS MATERIALIZED (
+    SELECT hour_start, factor_kg_per_kwh AS factor FROM carbon_factor_hourly
+    WHERE park_id = :park_id AND bus_id IS NULL AND hour_start >= :lo AND hour_start < :hi
+), meter_kwh AS (
+    SELECT ie.hour_start, m.enterprise_id, m.bus_id, m.green_supply,
+           sum(CASE WHEN ie.quantity = 'energy_import_kwh' THEN ie.value ELSE -ie.value END) AS kwh
     FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
-    LEFT JOIN carbon_factor_hourly bf
-      ON bf.park_id = :park_id AND bf.bus_id = m.bus_id AND bf.hour_start = ie.hour_start
-    LEFT JOIN carbon_factor_hourly pf
-      ON pf.park_id = :park_id AND pf.bus_id IS NULL AND pf.hour_start = ie.hour_start
     WHERE m.park_id = :park_id AND m.enterprise_id IS NOT NULL AND m.role = 'enterprise_main'
       AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh')
       AND ie.hour_start >= :lo AND ie.hour_start < :hi AND {COUNTED_METER_SQL}
-    GROUP BY ie.hour_start, m.id, m.enterprise_id, m.green_supply, bf.factor_kg_per_kwh, pf.factor_kg_per_kwh
+    GROUP BY ie.hour_start, m.enterprise_id, m.bus_id, m.green_supply
+), electricity AS (
+    SELECT k.hour_start, k.enterprise_id, k.green_supply, k.kwh,
+           CASE WHEN k.green_supply THEN 0.0 ELSE coalesce(bf.factor, pf.factor, :grid_ef) END AS factor
+    FROM meter_kwh k
+    LEFT JOIN bus_factor bf ON bf.bus_id = k.bus_id AND bf.hour_start = k.hour_start
+    LEFT JOIN park_factor pf ON pf.hour_start = k.hour_start
 ), fuel AS (
     SELECT ie.hour_start, m.enterprise_id,
            CASE WHEN m.role = 'gas' THEN ie.value ELSE 0 END AS gas_m3,

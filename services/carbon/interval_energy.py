@@ -20,7 +20,7 @@ over physical source meters; a missing source makes the hour a ``gap`` (the sum 
 sources present is kept, never filled), otherwise the worst quality of the sources.
 
 Hours are Asia/Shanghai hours; UTC+8 has whole-hour offset and no DST, so they begin on
-UTC hour boundaries and ``date_trunc('hour', ts, 'UTC')`` finds them.
+UTC hour boundaries (``HOUR_OF``).
 """
 
 from __future__ import annotations
@@ -43,69 +43,79 @@ from services.core.quantities import CUMULATIVE_CODES
 # then spread over the hours it overlaps in proportion to time (linear interpolation at the
 # hour boundaries). The worst class in an hour gives its quality; an hour not fully covered
 # by segments is a gap, whose missing part is never invented.
+# Hour of a timestamp, without a time-zone lookup per row (~3× faster than
+# date_trunc('hour', ts, 'UTC')); UTC+8 hours are UTC hours.
+HOUR_OF = "date_bin('1 hour', {}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+# Segment classes as ranks, worst last; ``gap`` (5) comes from coverage, not a segment.
+QUALITY_BY_RANK = ["ok", "replaced", "rollover", "reset", "estimated", "gap", "implausible"]
+
 INTERVAL_ENERGY_SQL = text(
-    """
-WITH ordered AS (
-    SELECT meter_id, quantity, ts, value,
-           lag(ts) OVER w AS prev_ts, lag(value) OVER w AS prev_value
+    f"""
+WITH meter_rule AS MATERIALIZED (  -- small: hashed once instead of joined per reading
+    SELECT m.id, m.register_max, m.rated_max_per_hour,
+           CASE WHEN p.estimation_policy = 'linear'
+                THEN p.estimation_max_gap_hours * interval '1 hour' ELSE :max_gap END AS longest
+    FROM meter m JOIN park p ON p.id = m.park_id
+), replacement AS MATERIALIZED (  -- the few in the window, hashed
+    SELECT meter_id, quantity, replaced_at, old_final_value, new_initial_value FROM meter_replacement
+    WHERE replaced_at > :lo - :window AND replaced_at < :hi + :window
+), ordered AS (
+    SELECT meter_id, quantity, ts AS t1, value,
+           lag(ts) OVER w AS t0, lag(value) OVER w AS v0
     FROM reading
     WHERE quantity = ANY(:cumulative) AND ts > :lo - :window AND ts < :hi + :window
     WINDOW w AS (PARTITION BY meter_id, quantity ORDER BY ts)
 ), classified AS (
-    SELECT o.meter_id, o.quantity, o.prev_ts AS t0, o.ts AS t1,
-           CASE WHEN rep.id IS NOT NULL
-                    THEN (rep.old_final_value - o.prev_value) + (o.value - rep.new_initial_value)
-                WHEN o.value >= o.prev_value THEN o.value - o.prev_value
-                WHEN m.register_max IS NOT NULL THEN m.register_max - o.prev_value + o.value
+    SELECT o.meter_id, o.quantity, o.t0, o.t1,
+           date_part('epoch', o.t1 - o.t0) AS duration_s,
+           CASE WHEN rep.meter_id IS NOT NULL
+                    THEN (rep.old_final_value - o.v0) + (o.value - rep.new_initial_value)
+                WHEN o.value >= o.v0 THEN o.value - o.v0
+                WHEN m.register_max IS NOT NULL THEN m.register_max - o.v0 + o.value
                 ELSE o.value END AS increase,
-           CASE WHEN rep.id IS NOT NULL THEN 'replaced'
-                WHEN o.value >= o.prev_value THEN 'ok'
-                WHEN m.register_max IS NOT NULL THEN 'rollover'
-                ELSE 'reset' END AS kind,
+           CASE WHEN rep.meter_id IS NOT NULL THEN 1
+                WHEN o.value >= o.v0 THEN 0
+                WHEN m.register_max IS NOT NULL THEN 2
+                ELSE 3 END AS rank,
            m.rated_max_per_hour,
-           o.ts - o.prev_ts > :max_gap AS estimated
+           o.t1 - o.t0 > :max_gap AS estimated
     FROM ordered o
-    JOIN meter m ON m.id = o.meter_id
-    JOIN park p ON p.id = m.park_id
+    JOIN meter_rule m ON m.id = o.meter_id
     -- at most one replacement between two consecutive readings of a meter (a swap takes
     -- longer than a poll interval); a join, so the planner can hash the small table
-    LEFT JOIN meter_replacement rep
+    LEFT JOIN replacement rep
       ON rep.meter_id = o.meter_id AND rep.quantity = o.quantity
-     AND rep.replaced_at > o.prev_ts AND rep.replaced_at <= o.ts
-    WHERE o.prev_ts IS NOT NULL
-      AND (o.ts - o.prev_ts <= :max_gap
-           OR (p.estimation_policy = 'linear'
-               AND o.ts - o.prev_ts <= p.estimation_max_gap_hours * interval '1 hour'))
+     AND rep.replaced_at > o.t0 AND rep.replaced_at <= o.t1
+    WHERE o.t0 IS NOT NULL AND o.t1 - o.t0 <= greatest(:max_gap, m.longest)
 ), segment AS (
-    SELECT meter_id, quantity, t0, t1,
+    SELECT meter_id, quantity, t0, t1, duration_s,
+           {HOUR_OF.format("t0")} AS h0, {HOUR_OF.format("t1 - interval '1 microsecond'")} AS h1,
            CASE WHEN implausible THEN 0 ELSE increase END AS increase,
-           CASE WHEN implausible THEN 'implausible' WHEN estimated THEN 'estimated' ELSE kind END AS kind
+           CASE WHEN implausible THEN 6 WHEN estimated THEN 4 ELSE rank END AS rank
     FROM (
-        SELECT c.*, (c.increase < 0 OR (c.rated_max_per_hour IS NOT NULL AND c.increase
-                     > 1.5 * c.rated_max_per_hour * extract(epoch FROM c.t1 - c.t0) / 3600.0)) AS implausible
+        SELECT c.*, (c.increase < 0 OR (c.rated_max_per_hour IS NOT NULL
+                     AND c.increase > 1.5 * c.rated_max_per_hour * c.duration_s / 3600.0)) AS implausible
         FROM classified c
     ) checked
 ), piece AS (
-    SELECT s.meter_id, s.quantity, h.hour_start, s.increase, s.kind,
-           extract(epoch FROM least(s.t1, h.hour_start + interval '1 hour')
-                            - greatest(s.t0, h.hour_start)) AS overlap_s,
-           extract(epoch FROM s.t1 - s.t0) AS duration_s
+    -- Most segments lie inside one hour (registers are read on a grid through the full
+    -- hours): no splitting. The others are split at every hour boundary they cross.
+    SELECT meter_id, quantity, h0 AS hour_start, increase, rank, duration_s AS overlap_s, duration_s
+    FROM segment WHERE h0 = h1
+    UNION ALL
+    SELECT s.meter_id, s.quantity, h.hour_start, s.increase, s.rank,
+           date_part('epoch', least(s.t1, h.hour_start + interval '1 hour') - greatest(s.t0, h.hour_start)),
+           s.duration_s
     FROM segment s
-    CROSS JOIN LATERAL generate_series(
-        date_trunc('hour', s.t0, 'UTC'), s.t1 - interval '1 microsecond', interval '1 hour'
-    ) AS h(hour_start)
+    CROSS JOIN LATERAL generate_series(s.h0, s.h1, interval '1 hour') AS h(hour_start)
+    WHERE s.h0 <> s.h1
 )
 INSERT INTO interval_energy (meter_id, quantity, hour_start, value, covered_seconds, quality)
 SELECT meter_id, quantity, hour_start,
        sum(increase * overlap_s / duration_s),
        sum(overlap_s),
-       CASE WHEN bool_or(kind = 'implausible') THEN 'implausible'::data_quality
-            WHEN sum(overlap_s) < 3599.999 THEN 'gap'::data_quality
-            WHEN bool_or(kind = 'estimated') THEN 'estimated'::data_quality
-            WHEN bool_or(kind = 'reset') THEN 'reset'::data_quality
-            WHEN bool_or(kind = 'rollover') THEN 'rollover'::data_quality
-            WHEN bool_or(kind = 'replaced') THEN 'replaced'::data_quality
-            ELSE 'ok'::data_quality END
+       (ARRAY{QUALITY_BY_RANK})[1 + CASE WHEN max(rank) < 6 AND sum(overlap_s) < 3599.999 THEN 5
+                                         ELSE max(rank) END]::data_quality
 FROM piece
 WHERE hour_start >= :lo AND hour_start < :hi AND overlap_s > 0
 GROUP BY meter_id, quantity, hour_start
@@ -113,8 +123,8 @@ GROUP BY meter_id, quantity, hour_start
 )
 
 
-# Worst first: the quality of a virtual meter's hour is the worst of its sources'.
-QUALITY_RANK = "ARRAY['ok', 'replaced', 'rollover', 'reset', 'estimated', 'gap', 'implausible']"
+# The quality of a virtual meter's hour is the worst of its sources'.
+QUALITY_RANK = f"ARRAY{QUALITY_BY_RANK}"
 
 VIRTUAL_ENERGY_SQL = text(
     f"""
@@ -154,6 +164,9 @@ def reading_window(session: Session, max_gap: timedelta) -> timedelta:
 def compute_interval_energy(session: Session, start: datetime, end: datetime, max_gap: timedelta) -> int:
     """Recompute interval energy (physical, then virtual meters) for hours in [start, end).
     Idempotent. Returns rows written."""
+    # The window sort of a day's readings of a large park fits in memory with this much;
+    # PostgreSQL's 4 MB default spills it to disk.
+    session.execute(text("SET LOCAL work_mem = '256MB'"))
     session.execute(
         text("DELETE FROM interval_energy WHERE hour_start >= :lo AND hour_start < :hi"),
         {"lo": start, "hi": end},

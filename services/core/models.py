@@ -259,7 +259,8 @@ class IntervalEnergy(Base):
     """Energy (or volume/heat) of one meter quantity in one hour, from a cumulative register."""
 
     __tablename__ = "interval_energy"
-    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id", ondelete="CASCADE"), primary_key=True)
+    # No foreign key on purpose: derived data, rewritten by every recompute (migration 0005).
+    meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     quantity: Mapped[str] = mapped_column(String(32), primary_key=True)
     hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     value: Mapped[float] = mapped_column(Double)
