@@ -65,3 +65,40 @@ def test_rollover_replacement_reset_and_impossible_jump(session: Session) -> Non
     for meter_id, (kwh, quality) in expected.items():
         assert rows[meter_id].value == pytest.approx(kwh)
         assert rows[meter_id].quality == quality
+
+
+def test_fast_path_equals_the_segment_path_on_irregular_registers(session: Session) -> None:
+    """The hourly-aggregate fast path and the exact segment path give the same hours (value,
+    covered seconds, quality) on irregular polls, resets, rollovers and gaps."""
+    import random
+
+    rng = random.Random(20261121)
+    park = make_park(session)
+    meters = [make_meter(session, park, f"FAST-{k}", MeterRole.SUBMETER) for k in range(30)]
+    for k, meter in enumerate(meters):
+        if k % 10 == 3:
+            meter.register_max = 100_000.0
+        ts, value = H - timedelta(hours=2), rng.uniform(1_000, 90_000)
+        while ts < H + timedelta(hours=12):
+            ts += timedelta(minutes=rng.uniform(3, 20) if k % 10 != 7 else rng.choice([10, 10, 95]))
+            value += rng.uniform(0, 40)
+            if k % 10 in (3, 5) and rng.random() < 0.02:
+                value = rng.uniform(0, 5)  # reset (or rollover where register_max is set)
+            session.add(Reading(meter_id=meter.id, quantity="energy_import_kwh", ts=ts, value=value))
+    session.flush()
+
+    def hours(fast: bool) -> dict[tuple[int, datetime], tuple[float, float, str]]:
+        compute_interval_energy(session, H, H + timedelta(hours=10), timedelta(minutes=60), fast=fast)
+        return {
+            (r.meter_id, r.hour_start): (r.value, r.covered_seconds, r.quality)
+            for r in session.scalars(select(IntervalEnergy).where(IntervalEnergy.hour_start >= H))
+        }
+
+    exact, fast = hours(False), hours(True)
+    assert fast.keys() == exact.keys()
+    assert len(exact) > 250
+    assert {q for _, _, q in exact.values()} >= {"ok", "gap", "reset", "rollover"}
+    for key, (value, covered, quality) in exact.items():
+        assert fast[key][0] == pytest.approx(value, rel=1e-9, abs=1e-6), key
+        assert fast[key][1] == pytest.approx(covered, abs=1e-3), key
+        assert fast[key][2] == quality, key

@@ -51,6 +51,9 @@ def _park(factory: sessionmaker[Session]) -> dict[str, Any]:
         world = {
             "park": park.code,
             "b1": b1.code,
+            "main": main.id,
+            "gas": gas.id,
+            "grid": grid.id,
             "operator": issue_token(s, "op", PrincipalRole.OPERATOR, park.id),
             "enterprise": issue_token(s, "ent", PrincipalRole.ENTERPRISE, park.id, enterprise_id=metered.id),
         }
@@ -155,3 +158,25 @@ def test_factor_feed_serves_the_park_and_its_nodes(session_factory: sessionmaker
         "/api/v1/carbon-factors", params={**PERIOD, "node": "NOPE"}, headers=_auth(w["operator"])
     )
     assert unknown.status_code == 404
+
+
+def test_meter_emissions_use_the_bus_factor_and_stay_private(session_factory: sessionmaker[Session]) -> None:
+    w = _park(session_factory)
+    client = TestClient(create_app(session_factory))
+    main = client.get(f"/api/v1/meters/{w['main']}/emissions", params=PERIOD, headers=_auth(w["enterprise"]))
+    assert main.status_code == 200
+    rows = main.json()
+    assert len(rows) == 2
+    # the main meter sits on B1: 900 kWh × (750 × 0.5306 / 1000)
+    assert rows[0]["factor"] == pytest.approx(750 * GRID / 1000)
+    assert rows[0]["scope2_kg"] == pytest.approx(900 * 750 * GRID / 1000)
+    assert rows[0]["quality"] == "ok"
+    gas = client.get(
+        f"/api/v1/meters/{w['gas']}/emissions", params=PERIOD, headers=_auth(w["enterprise"])
+    ).json()
+    assert gas[0]["scope1_kg"] == pytest.approx(100 * GAS)
+    # the park's grid meter is not the enterprise's
+    foreign = client.get(
+        f"/api/v1/meters/{w['grid']}/emissions", params=PERIOD, headers=_auth(w["enterprise"])
+    )
+    assert foreign.status_code == 404

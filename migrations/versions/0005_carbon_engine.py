@@ -130,10 +130,14 @@ def upgrade() -> None:
         op.execute(f"ALTER TYPE meter_role ADD VALUE IF NOT EXISTS '{value}'")
     op.execute("ALTER TYPE data_quality ADD VALUE IF NOT EXISTS 'estimated'")
 
-    # interval_energy is derived data rewritten by every recompute: the per-row foreign-key
-    # check cost 15 % of the interval step (parkcarbon bench carbon). Meters are deactivated,
-    # never deleted, so nothing orphans it.
+    # interval_energy and emission_hourly are derived data rewritten by every recompute: the
+    # per-row foreign-key checks cost 15 % of the interval step and a third of the emission
+    # step (parkcarbon bench carbon). Meters are deactivated and parks and enterprises are
+    # not deleted by the platform, so nothing orphans them; an audit trail would rather keep
+    # an enterprise's history than cascade it away.
     op.drop_constraint("fk_interval_energy_meter_id_meter", "interval_energy", type_="foreignkey")
+    op.drop_constraint("fk_emission_hourly_park_id_park", "emission_hourly", type_="foreignkey")
+    op.drop_constraint("fk_emission_hourly_enterprise_id_enterprise", "emission_hourly", type_="foreignkey")
     op.add_column("meter", sa.Column("storage_capacity_kwh", sa.Double(), nullable=True))
     op.add_column("meter", sa.Column("virtual", sa.Boolean(), server_default="false", nullable=False))
     op.add_column(
@@ -293,5 +297,21 @@ def downgrade() -> None:
     op.drop_column("meter", "virtual")
     op.drop_column("meter", "storage_capacity_kwh")
     op.create_foreign_key(
-        "fk_interval_energy_meter_id_meter", "interval_energy", "meter", ["meter_id"], ["id"], ondelete="CASCADE"
+        "fk_interval_energy_meter_id_meter",
+        "interval_energy",
+        "meter",
+        ["meter_id"],
+        ["id"],
+        ondelete="CASCADE",
+    )
+    op.create_foreign_key(
+        "fk_emission_hourly_park_id_park", "emission_hourly", "park", ["park_id"], ["id"], ondelete="CASCADE"
+    )
+    op.create_foreign_key(
+        "fk_emission_hourly_enterprise_id_enterprise",
+        "emission_hourly",
+        "enterprise",
+        ["enterprise_id"],
+        ["id"],
+        ondelete="CASCADE",
     )

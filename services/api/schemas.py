@@ -162,3 +162,15 @@ class ThresholdIn(BaseModel):
     annual_tce_min: float | None = Field(default=None, ge=0)
     annual_tce_max: float | None = Field(default=None, gt=0)
     source: str = Field(min_length=1, max_length=500)
+
+
+class MeterEmission(BaseModel):
+    """One meter's hour: energy (kWh net, m³ or GJ), its data quality, the factor applied
+    (kgCO2 per unit: the bus or park 电碳因子, the gas or heat factor) and the emissions."""
+
+    hour_start: datetime
+    value: float
+    quality: str
+    factor: float
+    scope1_kg: float
+    scope2_kg: float

@@ -153,19 +153,22 @@ def seed_park(url: str, code: str, meters: int) -> int:
 # Storage charges 00:00–06:00 and discharges 17:00–22:00 every day (of the synthetic clock).
 READINGS_SQL = """
 INSERT INTO reading (ts, meter_id, quantity, value)
-SELECT ts, m.id, q.quantity,
-       (10 + m.id %% 97) * CASE
-           WHEN q.quantity = 'storage_charge_kwh'
-               THEN floor(h / 24) * 6 + least(h - floor(h / 24) * 24, 6)
-           WHEN q.quantity = 'storage_discharge_kwh'
-               THEN 0.9 * (floor(h / 24) * 5 + greatest(least(h - floor(h / 24) * 24, 22) - 17, 0))
-           WHEN q.quantity = 'energy_export_kwh' THEN 0.05 * h
-           ELSE h + 0.2 * 24 / (2 * pi()) * sin(2 * pi() * h / 24) END
-FROM meter m
-CROSS JOIN LATERAL unnest(m.quantities) AS q(quantity)
-CROSS JOIN generate_series(%(lo)s::timestamptz, %(hi)s::timestamptz, %(step)s::interval) AS ts
-CROSS JOIN LATERAL (SELECT extract(epoch FROM ts - %(lo)s::timestamptz) / 3600.0 AS h) x
-WHERE m.park_id = %(park)s
+SELECT ts, r.meter_id, r.quantity, r.value
+FROM generate_series(%(lo)s::timestamptz, %(hi)s::timestamptz, %(step)s::interval) AS ts
+CROSS JOIN LATERAL (  -- time-major, as ingest writes them: the heap is in ts order
+    SELECT m.id AS meter_id, q.quantity,
+           (10 + m.id %% 97) * CASE
+               WHEN q.quantity = 'storage_charge_kwh'
+                   THEN floor(x.h / 24) * 6 + least(x.h - floor(x.h / 24) * 24, 6)
+               WHEN q.quantity = 'storage_discharge_kwh'
+                   THEN 0.9 * (floor(x.h / 24) * 5 + greatest(least(x.h - floor(x.h / 24) * 24, 22) - 17, 0))
+               WHEN q.quantity = 'energy_export_kwh' THEN 0.05 * x.h
+               ELSE x.h + 0.2 * 24 / (2 * pi()) * sin(2 * pi() * x.h / 24) END AS value
+    FROM meter m
+    CROSS JOIN LATERAL unnest(m.quantities) AS q(quantity)
+    CROSS JOIN (SELECT extract(epoch FROM ts - %(lo)s::timestamptz) / 3600.0 AS h) x
+    WHERE m.park_id = %(park)s
+) r
 """
 
 

@@ -93,21 +93,36 @@ class CefResult:
 
 
 def solve(network: Network) -> CefResult:
-    buses = network.buses()
+    return solve_flows(
+        network.buses(),
+        [(b.from_bus, b.to_bus, b.p_mw) for b in network.branches],
+        [(i.bus, i.p_mw, i.intensity_kg_per_kwh) for i in network.injections],
+        [(load.bus, load.p_mw) for load in network.loads],
+    )
+
+
+def solve_flows(
+    buses: list[str],
+    branches: list[tuple[str, str, float]],
+    injections: list[tuple[str, float, float]],
+    loads: list[tuple[str, float]],
+) -> CefResult:
+    """``solve`` on plain tuples — (from, to, p_mw), (bus, p_mw, intensity), (bus, p_mw) — for
+    the hourly pipeline, which solves thousands of hours of already validated data."""
     index = {bus: i for i, bus in enumerate(buses)}
     n = len(buses)
     p_b = np.zeros((n, n))
-    for branch in network.branches:
-        i, j = index[branch.from_bus], index[branch.to_bus]
-        if branch.p_mw >= 0:
-            p_b[i, j] += branch.p_mw
+    for from_bus, to_bus, p_mw in branches:
+        i, j = index[from_bus], index[to_bus]
+        if p_mw >= 0:
+            p_b[i, j] += p_mw
         else:
-            p_b[j, i] += -branch.p_mw
+            p_b[j, i] += -p_mw
     injected = np.zeros(n)  # P_Gᵀ · 1
     carbon_in = np.zeros(n)  # P_Gᵀ · E_G
-    for inj in network.injections:
-        injected[index[inj.bus]] += inj.p_mw
-        carbon_in[index[inj.bus]] += inj.p_mw * inj.intensity_kg_per_kwh
+    for bus, p_mw, intensity in injections:
+        injected[index[bus]] += p_mw
+        carbon_in[index[bus]] += p_mw * intensity
     flux = p_b.sum(axis=0) + injected  # inflow of each bus
     live = flux > 1e-12
     w = np.full(n, np.nan)
@@ -121,7 +136,7 @@ def solve(network: Network) -> CefResult:
             w[live] = np.linalg.lstsq(a, carbon_in[live], rcond=None)[0]
     no_flux = [buses[i] for i in range(n) if not live[i]]
     for bus in no_flux:
-        attached = [inj.intensity_kg_per_kwh for inj in network.injections if inj.bus == bus]
+        attached = [intensity for at, _, intensity in injections if at == bus]
         if attached:
             w[index[bus]] = sum(attached) / len(attached)
 
@@ -129,17 +144,15 @@ def solve(network: Network) -> CefResult:
         return None if np.isnan(w[i]) else float(w[i])
 
     branch_flows: list[dict[str, object]] = []
-    for branch in network.branches:
-        i, j = index[branch.from_bus], index[branch.to_bus]
-        sender = i if branch.p_mw >= 0 else j
-        rate = abs(branch.p_mw) * (value(sender) or 0.0)
-        branch_flows.append(
-            {"from": branch.from_bus, "to": branch.to_bus, "p_mw": branch.p_mw, "carbon_t_per_h": rate}
-        )
-    load_carbon = [load.p_mw * (value(index[load.bus]) or 0.0) for load in network.loads]
+    for from_bus, to_bus, p_mw in branches:
+        i, j = index[from_bus], index[to_bus]
+        sender = i if p_mw >= 0 else j
+        rate = abs(p_mw) * (value(sender) or 0.0)
+        branch_flows.append({"from": from_bus, "to": to_bus, "p_mw": p_mw, "carbon_t_per_h": rate})
+    load_carbon = [p_mw * (value(index[bus]) or 0.0) for bus, p_mw in loads]
     load_rates: list[dict[str, object]] = [
-        {"bus": load.bus, "p_mw": load.p_mw, "carbon_t_per_h": rate}
-        for load, rate in zip(network.loads, load_carbon, strict=True)
+        {"bus": bus, "p_mw": p_mw, "carbon_t_per_h": rate}
+        for (bus, p_mw), rate in zip(loads, load_carbon, strict=True)
     ]
     return CefResult(
         nodes={bus: value(index[bus]) for bus in buses},

@@ -32,14 +32,24 @@ from sqlalchemy.orm import Session
 
 from services.carbon import factors
 from services.carbon.factors import GAS_EMISSION_SQL, Coefficient
+from services.carbon.interval_energy import QUALITY_RANK
 
-# Gas kgCO2 per m³ for an enterprise-owned meter in an hour: its verified parameters if a
-# record covers the hour (the latest starting wins), else the default (:gas_ef).
-GAS_FACTOR_SQL = f"""coalesce((
-        SELECT {GAS_EMISSION_SQL} FROM fuel_parameter fp
-        WHERE fp.enterprise_id = m.enterprise_id AND fp.fuel = 'natural_gas'
-          AND fp.valid_from <= ie.hour_start AND fp.valid_to > ie.hour_start
-        ORDER BY fp.valid_from DESC LIMIT 1), :gas_ef)"""
+# Gas kgCO2 per m³ of each enterprise with verified parameters, per hour of the range (the
+# record starting latest wins); joined by hash, the default (:gas_ef) where none.
+VERIFIED_GAS_CTE = f"""verified_gas AS MATERIALIZED (
+    SELECT DISTINCT ON (fp.enterprise_id, h.hour_start) fp.enterprise_id, h.hour_start,
+           {GAS_EMISSION_SQL} AS kg_per_m3
+    FROM fuel_parameter fp
+    JOIN generate_series(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz) - interval '1 hour',
+                         interval '1 hour') AS h(hour_start)
+      ON fp.valid_from <= h.hour_start AND fp.valid_to > h.hour_start
+    WHERE fp.fuel = 'natural_gas'
+    ORDER BY fp.enterprise_id, h.hour_start, fp.valid_from DESC
+)"""
+GAS_FACTOR_SQL = "coalesce(vg.kg_per_m3, :gas_ef)"
+VERIFIED_GAS_JOIN = (
+    "LEFT JOIN verified_gas vg ON vg.enterprise_id = m.enterprise_id AND vg.hour_start = ie.hour_start"
+)
 
 # Certificates spread evenly over their validity: the share falling into each hour.
 CERTIFICATES_SQL = """
@@ -63,7 +73,7 @@ COUNTED_METER_SQL = """NOT EXISTS (
 
 ENTERPRISE_EMISSIONS_SQL = text(
     f"""
-WITH bus_factor AS MATERIALIZED (  -- hashed, not probed by index per meter-hour
+WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by index per meter-hour
     SELECT bus_id, hour_start, factor_kg_per_kwh AS factor FROM carbon_factor_hourly
     WHERE park_id = :park_id AND bus_id IS NOT NULL AND hour_start >= :lo AND hour_start < :hi
 ), park_factor AS MATERIALIZED (
@@ -89,6 +99,7 @@ WITH bus_factor AS MATERIALIZED (  -- hashed, not probed by index per meter-hour
            CASE WHEN m.role = 'gas' THEN ie.value * {GAS_FACTOR_SQL} ELSE 0 END AS gas_kg,
            CASE WHEN m.role = 'heat' THEN ie.value ELSE 0 END AS heat_gj
     FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
+    {VERIFIED_GAS_JOIN}
     WHERE m.park_id = :park_id AND m.enterprise_id IS NOT NULL AND {COUNTED_METER_SQL}
       AND ((m.role = 'gas' AND ie.quantity = 'volume_m3') OR (m.role = 'heat' AND ie.quantity = 'heat_gj'))
       AND ie.hour_start >= :lo AND ie.hour_start < :hi
@@ -126,12 +137,13 @@ FROM green
 
 PARK_EMISSIONS_SQL = text(
     f"""
-WITH boundary_fuel AS (  -- gas entering the park (incl. CHP fuel), heat bought from outside
+WITH {VERIFIED_GAS_CTE}, boundary_fuel AS (  -- gas entering the park (incl. CHP fuel), heat bought
     SELECT ie.hour_start,
            sum(ie.value) FILTER (WHERE m.role = 'gas') AS gas_m3,
            sum(ie.value * {GAS_FACTOR_SQL}) FILTER (WHERE m.role = 'gas') AS gas_kg,
            sum(ie.value) FILTER (WHERE m.role = 'heat' AND m.parent_meter_id IS NULL) AS heat_gj
     FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
+    {VERIFIED_GAS_JOIN}
     LEFT JOIN meter parent ON parent.id = m.parent_meter_id
     WHERE m.park_id = :park_id AND NOT m.virtual
       AND ((m.role = 'gas' AND ie.quantity = 'volume_m3'
@@ -212,3 +224,68 @@ def compute_emissions(
     )
     session.execute(ENTERPRISE_EMISSIONS_SQL, params)
     session.execute(PARK_EMISSIONS_SQL, params)
+
+
+# One meter's hours: its energy, the factor applied and the emissions that follow, by the
+# rules of the enterprise rows above (an enterprise's rows are sums over its meters).
+METER_EMISSIONS_SQL = text(
+    f"""
+WITH energy AS (
+    SELECT ie.hour_start, m.role, m.bus_id, m.green_supply, m.enterprise_id,
+           sum(CASE WHEN ie.quantity = 'energy_export_kwh' THEN -ie.value ELSE ie.value END) AS value,
+           ({QUALITY_RANK})[max(array_position({QUALITY_RANK}, ie.quality::text))] AS quality
+    FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
+    WHERE m.id = :meter_id AND ie.hour_start >= :lo AND ie.hour_start < :hi
+      AND ((m.carrier = 'electricity' AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh'))
+           OR (m.role = 'gas' AND ie.quantity = 'volume_m3') OR (m.role = 'heat' AND ie.quantity = 'heat_gj'))
+    GROUP BY ie.hour_start, m.role, m.bus_id, m.green_supply, m.enterprise_id
+)
+SELECT e.hour_start, e.value, e.quality,
+       CASE WHEN e.role = 'gas' THEN (SELECT {GAS_EMISSION_SQL} FROM fuel_parameter fp
+                                       WHERE fp.enterprise_id = e.enterprise_id AND fp.fuel = 'natural_gas'
+                                         AND fp.valid_from <= e.hour_start AND fp.valid_to > e.hour_start
+                                       ORDER BY fp.valid_from DESC LIMIT 1)
+            WHEN e.role = 'heat' THEN :heat_ef
+            WHEN e.green_supply THEN 0.0
+            ELSE coalesce(bf.factor_kg_per_kwh, pf.factor_kg_per_kwh) END AS factor,
+       e.role
+FROM energy e
+LEFT JOIN carbon_factor_hourly bf
+  ON bf.park_id = :park_id AND bf.bus_id = e.bus_id AND bf.hour_start = e.hour_start
+LEFT JOIN carbon_factor_hourly pf
+  ON pf.park_id = :park_id AND pf.bus_id IS NULL AND pf.hour_start = e.hour_start
+ORDER BY e.hour_start
+"""
+)
+
+
+def meter_emissions(
+    session: Session, park_id: int, meter_id: int, start: datetime, end: datetime, grid: Coefficient
+) -> list[dict[str, object]]:
+    """Hourly energy, factor and emissions of one meter (kWh, m³ or GJ; kgCO2)."""
+    rows = session.execute(
+        METER_EMISSIONS_SQL,
+        {
+            "park_id": park_id,
+            "meter_id": meter_id,
+            "lo": start,
+            "hi": end,
+            "heat_ef": factors.HEAT_KG_PER_GJ.value,
+        },
+    ).all()
+    out: list[dict[str, object]] = []
+    for hour, value, quality, factor, role in rows:
+        if factor is None:
+            factor = factors.gas_emission_kg_per_m3() if role == "gas" else grid.value
+        kg = value * factor
+        out.append(
+            {
+                "hour_start": hour,
+                "value": value,
+                "quality": quality,
+                "factor": factor,
+                "scope1_kg": kg if role == "gas" else 0.0,
+                "scope2_kg": 0.0 if role == "gas" else kg,
+            }
+        )
+    return out

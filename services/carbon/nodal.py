@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.carbon import factors
-from services.carbon.cef import Branch, Injection, Network, solve
+from services.carbon.cef import solve_flows
 from services.carbon.factors import Coefficient
 from services.carbon.park_factor import CHP_UNITS_SQL, ParkHour
 
@@ -95,15 +95,11 @@ def compute_nodal_factors(
         return 0  # no metered topology: the park factor is the only factor
     params = {"park_id": park_id, "lo": start, "hi": end, "gas_ef": factors.gas_emission_kg_per_m3()}
     buses = [str(b) for b in session.execute(PARK_BUSES_SQL, params).scalars()]
-    branches: dict[datetime, list[Branch]] = defaultdict(list)
+    branches: dict[datetime, list[tuple[str, str, float]]] = defaultdict(list)
     for row in session.execute(BRANCH_FLOWS_SQL, params):
-        branches[row.hour_start].append(
-            Branch.model_validate(
-                {"from": str(row.from_bus_id), "to": str(row.to_bus_id), "p_mw": row.kwh / 1000}
-            )
-        )
+        branches[row.hour_start].append((str(row.from_bus_id), str(row.to_bus_id), row.kwh / 1000))
     storage_intensity = {h.hour_start: h.result.storage_intensity for h in park_hours}
-    injections: dict[datetime, list[Injection]] = defaultdict(list)
+    injections: dict[datetime, list[tuple[str, float, float]]] = defaultdict(list)
     for row in session.execute(INJECTIONS_SQL, params):
         if row.kwh <= 0:
             continue
@@ -115,20 +111,23 @@ def compute_nodal_factors(
             intensity = row.kg / row.kwh
         else:
             intensity = 0.0
-        injections[row.hour_start].append(
-            Injection(bus=str(row.bus_id), p_mw=row.kwh / 1000, intensity_kg_per_kwh=intensity)
-        )
+        injections[row.hour_start].append((str(row.bus_id), row.kwh / 1000, intensity))
     records = []
     for hour in sorted(set(branches) | set(injections)):
         if not injections[hour]:
             continue  # nothing entered the park's grid: no intensity to state
-        result = solve(Network(branches=branches[hour], injections=injections[hour]))
+        hour_buses = list(
+            dict.fromkeys(
+                [b for f, t, _ in branches[hour] for b in (f, t)] + [bus for bus, _, _ in injections[hour]]
+            )
+        )
+        result = solve_flows(hour_buses, branches[hour], injections[hour], [])
         inflow: dict[str, float] = defaultdict(float)
         injected: dict[str, float] = defaultdict(float)
-        for b in branches[hour]:
-            inflow[b.to_bus if b.p_mw >= 0 else b.from_bus] += abs(b.p_mw) * 1000
-        for inj in injections[hour]:
-            injected[inj.bus] += inj.p_mw * 1000
+        for from_bus, to_bus, p_mw in branches[hour]:
+            inflow[to_bus if p_mw >= 0 else from_bus] += abs(p_mw) * 1000
+        for bus, p_mw, _ in injections[hour]:
+            injected[bus] += p_mw * 1000
         for bus in buses:
             value = result.nodes.get(bus)
             no_flux = bus in result.no_flux_buses or bus not in result.nodes

@@ -298,8 +298,9 @@ class EmissionHourly(Base):
 
     __tablename__ = "emission_hourly"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"))
-    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"))
+    # No foreign keys on purpose: derived data, rewritten by every recompute (migration 0005).
+    park_id: Mapped[int] = mapped_column(Integer)
+    enterprise_id: Mapped[int | None] = mapped_column(Integer)
     hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     electricity_kwh: Mapped[float] = mapped_column(Double, default=0.0)
     gas_m3: Mapped[float] = mapped_column(Double, default=0.0)

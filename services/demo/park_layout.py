@@ -110,6 +110,9 @@ class DemoMeter:
         }
 
 
+STORAGE_CAPACITY_KWH = 3600.0  # the demo battery: 1.2 MW / 3.6 MWh
+
+
 @dataclass
 class DemoPark:
     park: Park
@@ -180,6 +183,8 @@ def build_demo_park(session: Session, park: Park) -> DemoPark:
                 green_supply=spec.green,
             )
             session.add(meter)
+        if spec.role is MeterRole.STORAGE and meter.storage_capacity_kwh is None:
+            meter.storage_capacity_kwh = STORAGE_CAPACITY_KWH
         units[spec.bus] += 1
         demo_meters.append(
             DemoMeter(
@@ -268,7 +273,9 @@ def _meter_specs(epoch: float) -> list[_Spec]:
         specs.append(_Spec(f"PV-{k + 1:02d}", f"屋顶光伏 {k + 1:02d}", MeterRole.PV, pv, bus))
     storage = prof("BESS1", "storage", 600.0, 5_000.0)
     bus_members[1].append((storage, 1.0))
-    specs.append(_Spec("ES-01", "储能电站 01 (1.2MW/3.6MWh)", MeterRole.STORAGE, storage, 1))
+    specs.append(
+        _Spec("ES-01", "储能电站 01 (1.2MW/3.6MWh)", MeterRole.STORAGE, storage, 1)
+    )  # see STORAGE_CAPACITY_KWH
     public = prof("PUBLIC", "public", 400.0, 0.0)  # street lighting, pumping, losses: unmetered
     grid_members: list[tuple[Profile, float]] = [(public, 1.0)]
     for bus in range(1, N_BUSES + 1):
