@@ -138,6 +138,12 @@ def upgrade() -> None:
     op.drop_constraint("fk_interval_energy_meter_id_meter", "interval_energy", type_="foreignkey")
     op.drop_constraint("fk_emission_hourly_park_id_park", "emission_hourly", type_="foreignkey")
     op.drop_constraint("fk_emission_hourly_enterprise_id_enterprise", "emission_hourly", type_="foreignkey")
+    # interval_energy keyed time-first, like reading (0003): every recompute writes whole hours,
+    # so inserts land at the right edge of one index instead of in one leaf per series of a
+    # meter-first key plus a second index on the hour; every query on it is bounded in time.
+    op.drop_index("ix_interval_energy_hour", table_name="interval_energy")
+    op.drop_constraint("pk_interval_energy", "interval_energy", type_="primary")
+    op.create_primary_key("pk_interval_energy", "interval_energy", ["hour_start", "meter_id", "quantity"])
     op.add_column("meter", sa.Column("storage_capacity_kwh", sa.Double(), nullable=True))
     op.add_column("meter", sa.Column("virtual", sa.Boolean(), server_default="false", nullable=False))
     op.add_column(
@@ -291,11 +297,14 @@ def downgrade() -> None:
     op.drop_table("fuel_parameter")
     op.drop_table("green_certificate")
     op.drop_table("virtual_meter_term")
-    op.drop_constraint("ck_park_estimation_policy_known", "park", type_="check")
+    op.drop_constraint(op.f("ck_park_estimation_policy_known"), "park", type_="check")
     op.drop_column("park", "estimation_max_gap_hours")
     op.drop_column("park", "estimation_policy")
     op.drop_column("meter", "virtual")
     op.drop_column("meter", "storage_capacity_kwh")
+    op.drop_constraint("pk_interval_energy", "interval_energy", type_="primary")
+    op.create_primary_key("pk_interval_energy", "interval_energy", ["meter_id", "quantity", "hour_start"])
+    op.create_index("ix_interval_energy_hour", "interval_energy", ["hour_start"])
     op.create_foreign_key(
         "fk_interval_energy_meter_id_meter",
         "interval_energy",

@@ -60,6 +60,7 @@ LEFT JOIN recent r ON r.meter_id = m.id
 LEFT JOIN LATERAL (
     SELECT ie.hour_start + interval '1 hour' AS hour_end FROM interval_energy ie
     WHERE ie.meter_id = m.id AND ie.quantity = 'energy_import_kwh' AND ie.hour_start <= :at
+      AND ie.hour_start > :at - interval '31 days'  -- bounded: the table is keyed time-first
     ORDER BY ie.hour_start DESC LIMIT 1
 ) last ON true
 WHERE e.park_id = :park_id

@@ -256,18 +256,21 @@ class DataQuality(enum.StrEnum):
 
 
 class IntervalEnergy(Base):
-    """Energy (or volume/heat) of one meter quantity in one hour, from a cumulative register."""
+    """Energy (or volume/heat) of one meter quantity in one hour, from a cumulative register.
+
+    Keyed time-first like ``Reading``: recomputes write whole hours at the right edge of the
+    key; every query on it is bounded in time (migration 0005).
+    """
 
     __tablename__ = "interval_energy"
+    hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     # No foreign key on purpose: derived data, rewritten by every recompute (migration 0005).
     meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     quantity: Mapped[str] = mapped_column(String(32), primary_key=True)
-    hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     value: Mapped[float] = mapped_column(Double)
     covered_seconds: Mapped[float] = mapped_column(Double)
     quality: Mapped[DataQuality] = mapped_column(_enum(DataQuality, "data_quality"))
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    __table_args__ = (Index("ix_interval_energy_hour", "hour_start"),)
 
 
 class CarbonFactorHourly(Base):
@@ -401,6 +404,18 @@ class IndicatorThreshold(Base):
     annual_tce_max: Mapped[float | None] = mapped_column(Double)
     source: Mapped[str] = mapped_column(Text)
     verified: Mapped[bool] = mapped_column(Boolean)
+    __table_args__ = (
+        UniqueConstraint(
+            "park_id",
+            "indicator",
+            "tier",
+            "annual_tce_min",
+            name="uq_indicator_threshold_park_indicator_tier",
+            postgresql_nulls_not_distinct=True,
+        ),
+        CheckConstraint("tier BETWEEN 1 AND 3", name="tier"),
+        CheckConstraint("comparator IN ('<=', '>=', '<', '>')", name="comparator"),
+    )
 
 
 class ApiPrincipal(Base):
