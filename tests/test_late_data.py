@@ -41,7 +41,10 @@ ORDER BY 1, 2, 3, 4
 )
 
 
-def _snapshot(factory: sessionmaker[Session]) -> dict[tuple[object, ...], tuple[float | None, ...]]:
+Key = tuple[str, int, int, datetime]
+
+
+def _snapshot(factory: sessionmaker[Session]) -> dict[Key, tuple[float | None, ...]]:
     with factory() as session:
         return {
             (kind, owner, sub, hour): (a, b, c)
