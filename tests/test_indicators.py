@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
 from services.api.security import issue_token
 from services.carbon.pipeline import recompute_hours
-from services.core.models import MeterRole, PrincipalRole
+from services.core.models import CarbonReopenedHour, MeterRole, PrincipalRole
 from tests.factories import make_buses, make_enterprise, make_line, make_meter, make_park, write_register
 
 H0 = datetime(2026, 11, 18, 0, 0, tzinfo=UTC)
@@ -52,6 +53,7 @@ def _park(factory: sessionmaker[Session]) -> dict[str, Any]:
             "park": park.code,
             "b1": b1.code,
             "main": main.id,
+            "metered": metered.id,
             "gas": gas.id,
             "grid": grid.id,
             "operator": issue_token(s, "op", PrincipalRole.OPERATOR, park.id),
@@ -180,3 +182,74 @@ def test_meter_emissions_use_the_bus_factor_and_stay_private(session_factory: se
         f"/api/v1/meters/{w['grid']}/emissions", params=PERIOD, headers=_auth(w["enterprise"])
     )
     assert foreign.status_code == 404
+
+
+def test_enterprise_reports_verified_fuel_parameters_and_the_hours_are_recomputed(
+    session_factory: sessionmaker[Session],
+) -> None:
+    w = _park(session_factory)
+    client = TestClient(create_app(session_factory))
+    body = {
+        "ncv_gj_per_10k_nm3": 400.0,
+        "carbon_content_tc_per_gj": 0.0150,
+        "oxidation_rate": 0.98,
+        "valid_from": H0.isoformat(),
+        "valid_to": (H0 + timedelta(days=365)).isoformat(),
+        "source": "2025年度排放报告核查 (test)",
+    }
+    url = f"/api/v1/enterprises/{w['metered']}/fuel-parameters"
+    created = client.post(url, json=body, headers=_auth(w["enterprise"]))
+    assert created.status_code == 201
+    # hostile or wrong input is rejected with a reason
+    for bad in (
+        {**body, "valid_to": H0.isoformat()},
+        {**body, "valid_from": "2026-11-18T00:00:00"},  # no UTC offset
+        {**body, "oxidation_rate": 1.5},
+        {**body, "ncv_gj_per_10k_nm3": "NaN"},
+        {**body, "extra": 1},
+    ):
+        assert client.post(url, json=bad, headers=_auth(w["enterprise"])).status_code == 422
+    with session_factory() as s:
+        reopened = set(s.scalars(select(CarbonReopenedHour.hour_start)))
+        assert {H0, H0 + timedelta(hours=1)} <= reopened
+        recompute_hours(s, H0, H0 + timedelta(hours=2), timedelta(minutes=60))
+        s.commit()
+    series = client.get("/api/v1/series/hourly", params=PERIOD, headers=_auth(w["enterprise"])).json()
+    # 100 m³ × 400 GJ/10⁴Nm³ × 0.0150 tC/GJ × 0.98 × 44/12 / 10 = 215.6 kg
+    assert [h["scope1_kg"] for h in series] == [pytest.approx(215.6), pytest.approx(215.6)]
+
+
+def test_green_certificate_and_estimation_policy_inputs(session_factory: sessionmaker[Session]) -> None:
+    w = _park(session_factory)
+    client = TestClient(create_app(session_factory))
+    cert = {
+        "kind": "gec",
+        "reference": "GEC-TEST-1",
+        "kwh": 1200.0,
+        "valid_from": H0.isoformat(),
+        "valid_to": (H0 + timedelta(hours=2)).isoformat(),
+    }
+    url = f"/api/v1/enterprises/{w['metered']}/green-certificates"
+    assert client.post(url, json=cert, headers=_auth(w["enterprise"])).status_code == 201
+    other = client.post(
+        "/api/v1/enterprises/999999/green-certificates", json=cert, headers=_auth(w["enterprise"])
+    )
+    assert other.status_code == 404
+    with session_factory() as s:
+        recompute_hours(s, H0, H0 + timedelta(hours=2), timedelta(minutes=60))
+        s.commit()
+    series = client.get("/api/v1/series/hourly", params=PERIOD, headers=_auth(w["enterprise"])).json()
+    # 600 certified kWh an hour of its 900: (900 − 600) × 0.6096 (MEE/NBS 2023 residual mix)
+    assert [h["scope2_market_kg"] for h in series] == [pytest.approx(300 * 0.6096)] * 2
+    policy = {"policy": "linear", "max_gap_hours": 12}
+    assert (
+        client.put("/api/v1/park/estimation-policy", json=policy, headers=_auth(w["enterprise"])).status_code
+        == 403
+    )
+    answer = client.put("/api/v1/park/estimation-policy", json=policy, headers=_auth(w["operator"]))
+    assert answer.json() == policy
+    bad = {"policy": "spline", "max_gap_hours": 12}
+    assert (
+        client.put("/api/v1/park/estimation-policy", json=bad, headers=_auth(w["operator"])).status_code
+        == 422
+    )

@@ -7,7 +7,7 @@ from prometheus_client import make_asgi_app
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.errors import DomainError, domain_error_handler
-from services.api.routers import carbon, enterprises, indicators, operations, park, telemetry
+from services.api.routers import carbon, carbon_inputs, enterprises, indicators, operations, park, telemetry
 from services.dashboard import routes as dashboard
 
 
@@ -19,7 +19,7 @@ def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
     )
     app.state.session_factory = session_factory
     app.add_exception_handler(DomainError, domain_error_handler)
-    for module in (park, enterprises, carbon, indicators, telemetry, operations):
+    for module in (park, enterprises, carbon, carbon_inputs, indicators, telemetry, operations):
         app.include_router(module.router)
     app.include_router(dashboard.router)
     app.mount("/metrics", make_asgi_app())

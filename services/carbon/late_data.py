@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from sqlalchemy import text
@@ -100,3 +100,16 @@ def clear_marks(session: Session, marks: list[tuple[datetime, datetime]]) -> Non
             text("DELETE FROM carbon_reopened_hour WHERE hour_start = :h AND reopened_at = :at"),
             [{"h": h, "at": at} for h, at in marks],
         )
+
+
+def reopen_range(session: Session, start: datetime, end: datetime, now: datetime) -> None:
+    """Re-open every closed hour in [start, end): inputs of past hours changed (an
+    enterprise's verified fuel parameters, a green certificate)."""
+    session.execute(
+        text(
+            "INSERT INTO carbon_reopened_hour (hour_start) "
+            "SELECT generate_series(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz) - interval '1 hour', "
+            "interval '1 hour') ON CONFLICT (hour_start) DO UPDATE SET reopened_at = now()"
+        ),
+        {"lo": hour_of(start.astimezone(UTC)), "hi": min(end, hour_of(now.astimezone(UTC)))},
+    )
