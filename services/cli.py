@@ -216,7 +216,7 @@ def carbon_recompute(
     jobs: Annotated[int, typer.Option(help="database sessions working side by side")] = 2,
 ) -> None:
     """Recompute interval energy, 电碳因子 (park and nodes), emissions and coverage for a
-    range of hours, a day per transaction, with a progress bar. Idempotent."""
+    range of hours, a day (a week for long ranges) per transaction, with a progress bar."""
     from services.carbon.pipeline import HOUR, floor_hour, recompute_range
     from services.core.db import make_engine, make_session_factory
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from services.carbon import factors
 from services.carbon.cef import solve_flows
 from services.carbon.factors import Coefficient
-from services.carbon.park_factor import CHP_UNITS_SQL, ParkHour
+from services.carbon.park_factor import CHP_UNITS_SQL, ParkHour, store_factors
 
 BRANCH_FLOWS_SQL = text(
     """
@@ -112,7 +112,7 @@ def compute_nodal_factors(
         else:
             intensity = 0.0
         injections[row.hour_start].append((str(row.bus_id), row.kwh / 1000, intensity))
-    records = []
+    records: list[tuple[int | None, datetime, float | None, str]] = []
     for hour in sorted(set(branches) | set(injections)):
         if not injections[hour]:
             continue  # nothing entered the park's grid: no intensity to state
@@ -138,22 +138,6 @@ def compute_nodal_factors(
                 "grid_factor_kg_per_kwh": grid.value,
                 "method_source": "周天睿 等, 电力系统自动化 2012, 36(11): 44–49",
             }
-            records.append(
-                {
-                    "park_id": park_id,
-                    "bus_id": int(bus),
-                    "hour_start": hour,
-                    "factor": None if no_flux else value,
-                    "inputs": orjson.dumps(inputs).decode(),
-                }
-            )
-    if records:
-        session.execute(
-            text(
-                "INSERT INTO carbon_factor_hourly (park_id, bus_id, hour_start, factor_kg_per_kwh, "
-                "method, inputs) VALUES (:park_id, :bus_id, :hour_start, :factor, "
-                "'carbon_emission_flow', CAST(:inputs AS jsonb))"
-            ),
-            records,
-        )
+            records.append((int(bus), hour, None if no_flux else value, orjson.dumps(inputs).decode()))
+    store_factors(session, park_id, "carbon_emission_flow", records)
     return len(records)

@@ -38,11 +38,15 @@ STORAGE_MEMORY = timedelta(hours=24)
 # metered heat output; the CO2 allocated to electricity (kg) by the energy method.
 CHP_UNITS_SQL = """
 SELECT ie.hour_start, c.id AS chp_meter_id, c.bus_id,
-       coalesce(sum(ie.value) FILTER (WHERE f.id = c.id AND ie.quantity = 'generation_kwh'), 0) AS kwh,
+       coalesce(sum(ie.value) FILTER (WHERE f.role = 'chp' AND ie.quantity = 'generation_kwh'), 0) AS kwh,
        coalesce(sum(ie.value) FILTER (WHERE f.role = 'gas' AND ie.quantity = 'volume_m3'), 0) AS fuel_m3,
        coalesce(sum(ie.value) FILTER (WHERE f.role = 'heat' AND ie.quantity = 'heat_gj'), 0) AS heat_gj
 FROM meter c
-JOIN meter f ON f.id = c.id OR f.parent_meter_id = c.id
+JOIN (  -- the unit's own meter and the meters under it, as equi-joins (hashable)
+    SELECT id, id AS unit, role FROM meter WHERE role = 'chp'
+    UNION ALL
+    SELECT id, parent_meter_id, role FROM meter WHERE parent_meter_id IS NOT NULL AND role IN ('gas', 'heat')
+) f ON f.unit = c.id
 JOIN interval_energy ie ON ie.meter_id = f.id
 WHERE c.role = 'chp' AND c.park_id = :park_id AND ie.hour_start >= :lo AND ie.hour_start < :hi
 GROUP BY ie.hour_start, c.id, c.bus_id
@@ -185,7 +189,7 @@ def compute_park_factors(
         PARK_SUPPLY_SQL, {"park_id": park_id, "lo": start, "hi": end, "gas_ef": gas_ef}
     ).mappings()
     hours: list[ParkHour] = []
-    records = []
+    records: list[tuple[int | None, datetime, float | None, str]] = []
     for row in rows:
         values = {k: float(v) for k, v in row.items() if k != "hour_start"}
         supply = HourSupply(**{k: v for k, v in values.items() if k in HourSupply.__dataclass_fields__})
@@ -199,21 +203,33 @@ def compute_park_factors(
             "chp_gas_source": factors.GAS_NCV_GJ_PER_10K_NM3.source,
             "storage_intensity_kg_per_kwh": result.storage_intensity,
         }
-        records.append(
-            {
-                "park_id": park_id,
-                "hour_start": row["hour_start"],
-                "factor": result.factor,
-                "inputs": orjson.dumps(inputs).decode(),
-            }
-        )
-    if records:
-        session.execute(
-            text(
-                "INSERT INTO carbon_factor_hourly (park_id, bus_id, hour_start, factor_kg_per_kwh, "
-                "method, inputs) VALUES (:park_id, NULL, :hour_start, :factor, 'supply_mix', "
-                "CAST(:inputs AS jsonb))"
-            ),
-            records,
-        )
+        records.append((None, row["hour_start"], result.factor, orjson.dumps(inputs).decode()))
+    store_factors(session, park_id, "supply_mix", records)
     return hours
+
+
+def store_factors(
+    session: Session, park_id: int, method: str, rows: list[tuple[int | None, datetime, float | None, str]]
+) -> None:
+    """Insert factor rows (bus id or None for the park, hour, kgCO2/kWh, inputs JSON) in one
+    statement."""
+    if not rows:
+        return
+    buses, hours, values, inputs = (list(column) for column in zip(*rows, strict=True))
+    session.execute(
+        text(
+            "INSERT INTO carbon_factor_hourly "
+            "(park_id, bus_id, hour_start, factor_kg_per_kwh, method, inputs) "
+            "SELECT :park_id, b, h, f, :method, CAST(i AS jsonb) FROM unnest(CAST(:buses AS int[]), "
+            "CAST(:hours AS timestamptz[]), CAST(:factors AS float8[]), CAST(:inputs AS text[])) "
+            "AS t(b, h, f, i)"
+        ),
+        {
+            "park_id": park_id,
+            "method": method,
+            "buses": buses,
+            "hours": hours,
+            "factors": values,
+            "inputs": inputs,
+        },
+    )
