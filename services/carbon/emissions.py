@@ -79,37 +79,32 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
 ), park_factor AS MATERIALIZED (
     SELECT hour_start, factor_kg_per_kwh AS factor FROM carbon_factor_hourly
     WHERE park_id = :park_id AND bus_id IS NULL AND hour_start >= :lo AND hour_start < :hi
-), meter_kwh AS (
-    SELECT ie.hour_start, m.enterprise_id, m.bus_id, m.green_supply,
-           sum(CASE WHEN ie.quantity = 'energy_import_kwh' THEN ie.value ELSE -ie.value END) AS kwh
-    FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
-    WHERE m.park_id = :park_id AND m.enterprise_id IS NOT NULL AND m.role = 'enterprise_main'
-      AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh')
-      AND ie.hour_start >= :lo AND ie.hour_start < :hi AND {COUNTED_METER_SQL}
-    GROUP BY ie.hour_start, m.enterprise_id, m.bus_id, m.green_supply
-), electricity AS (
-    SELECT k.hour_start, k.enterprise_id, k.green_supply, k.kwh,
-           CASE WHEN k.green_supply THEN 0.0 ELSE coalesce(bf.factor, pf.factor, :grid_ef) END AS factor
-    FROM meter_kwh k
-    LEFT JOIN bus_factor bf ON bf.bus_id = k.bus_id AND bf.hour_start = k.hour_start
-    LEFT JOIN park_factor pf ON pf.hour_start = k.hour_start
-), fuel AS (
-    SELECT ie.hour_start, m.enterprise_id,
-           CASE WHEN m.role = 'gas' THEN ie.value ELSE 0 END AS gas_m3,
-           CASE WHEN m.role = 'gas' THEN ie.value * {GAS_FACTOR_SQL} ELSE 0 END AS gas_kg,
-           CASE WHEN m.role = 'heat' THEN ie.value ELSE 0 END AS heat_gj
-    FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
-    {VERIFIED_GAS_JOIN}
-    WHERE m.park_id = :park_id AND m.enterprise_id IS NOT NULL AND {COUNTED_METER_SQL}
-      AND ((m.role = 'gas' AND ie.quantity = 'volume_m3') OR (m.role = 'heat' AND ie.quantity = 'heat_gj'))
-      AND ie.hour_start >= :lo AND ie.hour_start < :hi
+), counted AS MATERIALIZED (  -- the park's enterprise meters that count: a small set, hashed
+    SELECT m.id, m.enterprise_id, m.bus_id, m.green_supply, m.role FROM meter m
+    WHERE m.park_id = :park_id AND m.enterprise_id IS NOT NULL
+      AND m.role IN ('enterprise_main', 'gas', 'heat') AND {COUNTED_METER_SQL}
+), metered AS (  -- one scan of the hours: net kWh of each main meter, m³ and GJ of the others
+    SELECT ie.hour_start, m.enterprise_id, m.bus_id, m.green_supply, m.role,
+           sum(CASE WHEN ie.quantity = 'energy_export_kwh' THEN -ie.value ELSE ie.value END) AS amount
+    FROM interval_energy ie JOIN counted m ON m.id = ie.meter_id
+    WHERE ie.hour_start >= :lo AND ie.hour_start < :hi
+      AND ((m.role = 'enterprise_main' AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh'))
+           OR (m.role = 'gas' AND ie.quantity = 'volume_m3') OR (m.role = 'heat' AND ie.quantity = 'heat_gj'))
+    GROUP BY ie.hour_start, m.enterprise_id, m.bus_id, m.green_supply, m.role
 ), parts AS (
-    SELECT hour_start, enterprise_id, kwh, kwh * factor AS location_kg,
-           CASE WHEN green_supply THEN greatest(kwh, 0) ELSE 0 END AS green_line_kwh,
-           0.0 AS gas_m3, 0.0 AS gas_kg, 0.0 AS heat_gj
-    FROM electricity
-    UNION ALL
-    SELECT hour_start, enterprise_id, 0, 0, 0, gas_m3, gas_kg, heat_gj FROM fuel
+    SELECT x.hour_start, x.enterprise_id,
+           CASE WHEN x.role = 'enterprise_main' THEN x.amount ELSE 0 END AS kwh,
+           CASE WHEN x.role <> 'enterprise_main' OR x.green_supply THEN 0
+                ELSE x.amount * coalesce(bf.factor, pf.factor, :grid_ef) END AS location_kg,
+           CASE WHEN x.role = 'enterprise_main' AND x.green_supply THEN greatest(x.amount, 0) ELSE 0 END
+               AS green_line_kwh,
+           CASE WHEN x.role = 'gas' THEN x.amount ELSE 0 END AS gas_m3,
+           CASE WHEN x.role = 'gas' THEN x.amount * coalesce(vg.kg_per_m3, :gas_ef) ELSE 0 END AS gas_kg,
+           CASE WHEN x.role = 'heat' THEN x.amount ELSE 0 END AS heat_gj
+    FROM metered x
+    LEFT JOIN bus_factor bf ON bf.bus_id = x.bus_id AND bf.hour_start = x.hour_start
+    LEFT JOIN park_factor pf ON pf.hour_start = x.hour_start
+    LEFT JOIN verified_gas vg ON vg.enterprise_id = x.enterprise_id AND vg.hour_start = x.hour_start
 ), usage AS (
     SELECT hour_start, enterprise_id, sum(kwh) AS kwh, sum(location_kg) AS location_kg,
            sum(green_line_kwh) AS green_line_kwh, sum(gas_m3) AS gas_m3, sum(gas_kg) AS gas_kg,
