@@ -17,10 +17,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
 
-from services.carbon.pipeline import recompute_hours
+from services.carbon.pipeline import recompute_hours, recompute_range
 from services.core.models import (
     CarbonFactorHourly,
     EmissionHourly,
@@ -289,3 +289,65 @@ def test_estimation_policy_fills_a_gap_only_when_switched_on(session: Session, p
         for h in gap_hours:  # 90 kWh over three hours, on a straight line: 30 each
             assert rows[h].value == pytest.approx(30)
             assert rows[h].quality == "estimated"
+
+
+def test_parallel_recompute_equals_sequential_across_storage_seams(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Spans recomputed side by side, then their storage seams settled, give the numbers of
+    one sequential pass: the battery carries intensity across the seam."""
+    with session_factory() as session:
+        park = make_park(session, "national", 2023)
+        b0, b1 = make_buses(session, park, 2)
+        grid = make_meter(session, park, "SEAM-GRID", MeterRole.GRID_IMPORT, bus=b0)
+        pv = make_meter(session, park, "SEAM-PV", MeterRole.PV, bus=b1)
+        battery = make_meter(session, park, "SEAM-BESS", MeterRole.STORAGE, bus=b1)
+        feeder = make_meter(session, park, "SEAM-F", MeterRole.FEEDER)
+        make_line(session, park, b0, b1, feeder)
+        days = 4
+        hours = range(24 * days)
+        write_register(session, grid, "energy_import_kwh", H0, [800.0 + 200 * ((h % 24) < 6) for h in hours])
+        write_register(session, pv, "generation_kwh", H0, [300.0 if 9 <= h % 24 < 16 else 0.0 for h in hours])
+        # charged at noon from PV and grid, discharged after midnight: across a day boundary
+        write_register(
+            session, battery, "storage_charge_kwh", H0, [100.0 if 10 <= h % 24 < 14 else 0.0 for h in hours]
+        )
+        write_register(
+            session,
+            battery,
+            "storage_discharge_kwh",
+            H0,
+            [90.0 if 1 <= h % 24 < 5 else 0.0 for h in hours],
+        )
+        write_register(session, feeder, "energy_import_kwh", H0, [500.0 for _ in hours])
+        session.commit()
+        park_id = park.id
+
+    def factors() -> dict[tuple[int | None, datetime], float | None]:
+        with session_factory() as session:
+            return _factors(session, park_id)
+
+    end = H0 + timedelta(days=days)
+    recompute_range(session_factory, H0, end, GAP, jobs=1, chunk=timedelta(days=1))
+    sequential = factors()
+    with session_factory() as session:
+        session.execute(text("DELETE FROM carbon_factor_hourly WHERE park_id = :p"), {"p": park_id})
+        session.commit()
+    seen: list[int] = []
+    recompute_range(session_factory, H0, end, GAP, progress=seen.append, jobs=2, chunk=timedelta(days=1))
+    assert sum(seen) == 24 * days
+    parallel = factors()
+    assert parallel.keys() == sequential.keys()
+    for key, value in sequential.items():
+        assert parallel[key] == pytest.approx(value, rel=1e-12), key
+    # the battery really carried the previous day's noon into the night after the seam
+    evening = H0 + timedelta(days=2, hours=2)
+    with session_factory() as session:
+        row = session.scalars(
+            select(CarbonFactorHourly).where(
+                CarbonFactorHourly.park_id == park_id,
+                CarbonFactorHourly.bus_id.is_(None),
+                CarbonFactorHourly.hour_start == evening,
+            )
+        ).one()
+    assert row.inputs["storage_intensity_kg_per_kwh"] is not None
