@@ -4,11 +4,10 @@ twice gives the same result (safe for the scheduler, backfills and late data).""
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +21,7 @@ from services.carbon.factors import grid_factor, residual_mix_factor
 from services.carbon.interval_energy import compute_interval_energy
 from services.carbon.nodal import compute_nodal_factors
 from services.carbon.park_factor import STORAGE_MEMORY, compute_park_factors
-from services.core.db import make_engine, make_session_factory, unit_of_work
+from services.core.db import unit_of_work
 from services.core.models import Park
 from services.core.settings import get_settings
 
@@ -90,8 +89,8 @@ def recompute_range(
     """Recompute [start, end) a chunk per transaction (a day; a week for ranges over two
     weeks, where fewer, larger statements save ~5 %), so a backfill never holds one
     transaction for a year. With ``jobs`` > 1 the range is cut into that many spans run
-    side by side, one process and database session each (interval energy of an hour
-    depends only on readings); then every later span's start is settled again in time order, because its
+    side by side, one database session each (interval energy of an hour depends only on
+    readings); then every later span's start is settled again in time order, because its
     storage window (park_factor.STORAGE_MEMORY) could not see the span before it.
     ``progress`` gets the hours done as chunks finish. Returns the hours recomputed."""
     start, end = floor_hour(start), floor_hour(end)
@@ -104,62 +103,35 @@ def recompute_range(
         lo = chunks[-1][1]
     jobs = max(1, min(jobs, len(chunks)))
     spans = [chunks[i * len(chunks) // jobs : (i + 1) * len(chunks) // jobs] for i in range(jobs)]
-    started = time.perf_counter()
-    if jobs == 1:
-        for lo, hi in chunks:
+    lock = threading.Lock()
+
+    def run(span: list[tuple[datetime, datetime]]) -> None:
+        for lo, hi in span:
             with unit_of_work(factory) as session:
                 recompute_hours(session, lo, hi, max_gap)
             if progress is not None:
-                progress(int((hi - lo) / HOUR))
+                with lock:
+                    progress(int((hi - lo) / HOUR))
+
+    started = time.perf_counter()
+    seam_windows = 0
+    if jobs == 1:
+        run(spans[0])
     else:
-        _run_spans_in_processes(factory, spans, max_gap, progress)
+        with ThreadPoolExecutor(jobs, thread_name_prefix="recompute") as pool:
+            for finished in [pool.submit(run, span) for span in spans]:
+                finished.result()  # re-raises a worker's error
         spans_done = time.perf_counter()
-        windows = sum(settle_storage_seam(factory, span[0][0], end, max_gap) for span in spans[1:])
+        for span in spans[1:]:
+            seam_windows += settle_storage_seam(factory, span[0][0], end, max_gap)
         log.info(
-            "recompute_seams_settled", windows=windows, seconds=round(time.perf_counter() - spans_done, 2)
+            "recompute_seams_settled",
+            windows=seam_windows,
+            seconds=round(time.perf_counter() - spans_done, 2),
         )
     hours = sum(int((hi - lo) / HOUR) for lo, hi in chunks)
     log.info("recompute_range_done", hours=hours, jobs=jobs, seconds=round(time.perf_counter() - started, 2))
     return hours
-
-
-def _run_spans_in_processes(
-    factory: sessionmaker[Session],
-    spans: list[list[tuple[datetime, datetime]]],
-    max_gap: timedelta,
-    progress: Callable[[int], None] | None,
-) -> None:
-    """One process per span (not threads: the Python between statements would take turns
-    on one interpreter lock), each with its own connection; chunks report as they finish."""
-    engine = factory.kw["bind"]
-    url = engine.url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager, ProcessPoolExecutor(len(spans), mp_context=context) as pool:
-        done = manager.Queue()
-        futures = [pool.submit(_recompute_span, url, span, max_gap, done) for span in spans]
-        while not all(f.done() for f in futures) or not done.empty():
-            try:
-                hours = done.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if progress is not None:
-                progress(hours)
-        for future in futures:
-            future.result()  # re-raises a worker's error
-
-
-def _recompute_span(
-    url: str, span: list[tuple[datetime, datetime]], max_gap: timedelta, done: queue.Queue[int]
-) -> None:
-    engine = make_engine(url)
-    try:
-        factory = make_session_factory(engine)
-        for lo, hi in span:
-            with unit_of_work(factory) as session:
-                recompute_hours(session, lo, hi, max_gap)
-            done.put(int((hi - lo) / HOUR))
-    finally:
-        engine.dispose()
 
 
 PARK_FACTORS_SQL = text(
