@@ -115,7 +115,6 @@ FAST_INTERVAL_ENERGY_SQL = text(
     SELECT j.meter_id, j.quantity, j.h, j.energy, 3600, 'ok'
     FROM judged j JOIN series s ON s.meter_id = j.meter_id AND s.quantity = j.quantity
     WHERE s.clean
-    RETURNING 1
 )
 SELECT meter_id, quantity FROM series WHERE NOT clean
 """
