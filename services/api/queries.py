@@ -59,6 +59,15 @@ def meters(session: Session, park_id: int, enterprise_id: int | None = None) -> 
     return list(session.scalars(query))
 
 
+def meter(session: Session, park_id: int, meter_id: int, enterprise_id: int | None) -> Meter:
+    """A meter of the park, and of ``enterprise_id`` when given (an enterprise's own)."""
+    found = session.get(Meter, meter_id)
+    foreign = enterprise_id is not None and found is not None and found.enterprise_id != enterprise_id
+    if found is None or found.park_id != park_id or foreign:
+        raise NotFound(f"meter {meter_id} not found")
+    return found
+
+
 def factor_feed(
     session: Session, park_id: int, start: datetime, end: datetime, node: str
 ) -> list[tuple[str | None, datetime, float | None]]:

@@ -5,19 +5,16 @@ next hourly run recomputes them (services/carbon/late_data.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
 
 from services.api import queries
 from services.api.deps import CurrentPrincipal, OperatorPrincipal, SessionDep
 from services.api.errors import Forbidden, NotAuthenticated, NotFound, responses
 from services.api.routers.enterprises import visible_enterprise
-from services.carbon.late_data import reopen_range
-from services.core.models import FuelParameter, GreenCertificate, Park
+from services.carbon import inputs
 
 router = APIRouter(prefix="/api/v1", tags=["carbon inputs"])
 
@@ -94,11 +91,7 @@ def add_fuel_parameter(
 ) -> FuelParameterOut:
     """Record verified fuel parameters; scope 1 of the hours they cover is recomputed."""
     owner = _enterprise_of_request(session, principal, enterprise_id)
-    record = FuelParameter(enterprise_id=owner, **body.model_dump())
-    session.add(record)
-    session.flush()
-    reopen_range(session, body.valid_from, body.valid_to, datetime.now(UTC))
-    return FuelParameterOut.model_validate(record)
+    return FuelParameterOut.model_validate(inputs.add_fuel_parameter(session, owner, body.model_dump()))
 
 
 @router.get(
@@ -110,10 +103,7 @@ def list_fuel_parameters(
     enterprise_id: int, session: SessionDep, principal: CurrentPrincipal
 ) -> list[FuelParameterOut]:
     owner = _enterprise_of_request(session, principal, enterprise_id)
-    rows = session.scalars(
-        select(FuelParameter).where(FuelParameter.enterprise_id == owner).order_by(FuelParameter.valid_from)
-    )
-    return [FuelParameterOut.model_validate(r) for r in rows]
+    return [FuelParameterOut.model_validate(r) for r in inputs.fuel_parameters(session, owner)]
 
 
 @router.post(
@@ -127,10 +117,7 @@ def add_green_certificate(
 ) -> GreenCertificateOut:
     """Record a green certificate or contract; market-based scope 2 of its hours is recomputed."""
     owner = _enterprise_of_request(session, principal, enterprise_id)
-    record = GreenCertificate(park_id=principal.park_id, enterprise_id=owner, **body.model_dump())
-    session.add(record)
-    session.flush()
-    reopen_range(session, body.valid_from, body.valid_to, datetime.now(UTC))
+    record = inputs.add_green_certificate(session, principal.park_id, owner, body.model_dump())
     return GreenCertificateOut.model_validate(record)
 
 
@@ -143,12 +130,7 @@ def list_green_certificates(
     enterprise_id: int, session: SessionDep, principal: CurrentPrincipal
 ) -> list[GreenCertificateOut]:
     owner = _enterprise_of_request(session, principal, enterprise_id)
-    rows = session.scalars(
-        select(GreenCertificate)
-        .where(GreenCertificate.enterprise_id == owner)
-        .order_by(GreenCertificate.valid_from)
-    )
-    return [GreenCertificateOut.model_validate(r) for r in rows]
+    return [GreenCertificateOut.model_validate(r) for r in inputs.green_certificates(session, owner)]
 
 
 @router.put(
@@ -161,9 +143,5 @@ def set_estimation_policy(
 ) -> EstimationPolicyOut:
     """Switch gap estimation (docs/carbon-method.md §1). The hourly job fills gaps up to
     ``max_gap_hours`` back from then on; older hours with `parkcarbon carbon recompute`."""
-    park = session.get(Park, principal.park_id)
-    if park is None:  # pragma: no cover - a principal always has a park
-        raise NotFound("park not found")
-    park.estimation_policy = body.policy
-    park.estimation_max_gap_hours = body.max_gap_hours
+    park = inputs.set_estimation_policy(session, principal.park_id, body.policy, body.max_gap_hours)
     return EstimationPolicyOut(policy=park.estimation_policy, max_gap_hours=park.estimation_max_gap_hours)

@@ -11,7 +11,7 @@ from services.api.routers.time_range import TimeRangeDep
 from services.api.schemas import EnterpriseOut, HourlyEmission, MeterEmission, MeterOut
 from services.carbon.emissions import meter_emissions
 from services.carbon.factors import grid_factor
-from services.core.models import ApiPrincipal, Meter, PrincipalRole
+from services.core.models import ApiPrincipal, PrincipalRole
 
 router = APIRouter(prefix="/api/v1", tags=["enterprises"])
 
@@ -81,15 +81,8 @@ def meter_emission_series(
     meter_id: int, session: SessionDep, principal: CurrentPrincipal, period: TimeRangeDep
 ) -> list[MeterEmission]:
     """Hourly energy and emissions of one meter, at the factor of its bus (else the park's)."""
-    only = visible_enterprise(principal, None)
-    meter = session.get(Meter, meter_id)
-    if (
-        meter is None
-        or meter.park_id != principal.park_id
-        or (only is not None and meter.enterprise_id != only)
-    ):
-        raise NotFound(f"meter {meter_id} not found")
+    meter = queries.meter(session, principal.park_id, meter_id, visible_enterprise(principal, None))
     park = queries.park(session, principal.park_id)
     grid = grid_factor(park.grid_factor_region, park.grid_factor_year)
-    rows = meter_emissions(session, park.id, meter_id, period.start, period.end, grid)
+    rows = meter_emissions(session, park.id, meter.id, period.start, period.end, grid)
     return [MeterEmission.model_validate(r) for r in rows]

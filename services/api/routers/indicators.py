@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from fastapi import APIRouter
-from sqlalchemy import delete
 
 from services.api.deps import OperatorPrincipal, SessionDep
 from services.api.errors import Forbidden, InvalidRange, NotAuthenticated, responses
 from services.api.routers.time_range import TimeRangeDep
 from services.api.schemas import IndicatorsOut, ScorecardOut, ScoreLineOut, ThresholdIn
 from services.carbon.indicators import compute_indicators, scorecard
-from services.core.models import IndicatorThreshold
+from services.carbon.inputs import replace_park_thresholds
 from services.core.settings import get_settings
 
 router = APIRouter(prefix="/api/v1", tags=["indicators"])
@@ -52,11 +51,7 @@ def set_thresholds(
 ) -> list[ScoreLineOut]:
     """Replace the park's own scorecard lines (the defaults stay for the rest) and return the
     scorecard judged over the period."""
-    session.execute(delete(IndicatorThreshold).where(IndicatorThreshold.park_id == principal.park_id))
-    session.add_all(
-        IndicatorThreshold(park_id=principal.park_id, verified=False, **line.model_dump()) for line in body
-    )
-    session.flush()
+    replace_park_thresholds(session, principal.park_id, [line.model_dump() for line in body])
     settings = get_settings()
     values = compute_indicators(
         session,
