@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -15,13 +15,19 @@ from sqlalchemy.orm import Session
 from services.carbon.late_data import reopen_range
 from services.core.models import FuelParameter, GreenCertificate, IndicatorThreshold, Park
 
+Dated = TypeVar("Dated", FuelParameter, GreenCertificate)
 
-def add_fuel_parameter(session: Session, enterprise_id: int, values: dict[str, Any]) -> FuelParameter:
-    record = FuelParameter(enterprise_id=enterprise_id, **values)
+
+def _record_dated(session: Session, record: Dated) -> Dated:
+    """Store an input valid over [valid_from, valid_to) and re-open the hours it covers."""
     session.add(record)
     session.flush()
     reopen_range(session, record.valid_from, record.valid_to, datetime.now(UTC))
     return record
+
+
+def add_fuel_parameter(session: Session, enterprise_id: int, values: dict[str, Any]) -> FuelParameter:
+    return _record_dated(session, FuelParameter(enterprise_id=enterprise_id, **values))
 
 
 def fuel_parameters(session: Session, enterprise_id: int) -> Sequence[FuelParameter]:
@@ -35,11 +41,7 @@ def fuel_parameters(session: Session, enterprise_id: int) -> Sequence[FuelParame
 def add_green_certificate(
     session: Session, park_id: int, enterprise_id: int | None, values: dict[str, Any]
 ) -> GreenCertificate:
-    record = GreenCertificate(park_id=park_id, enterprise_id=enterprise_id, **values)
-    session.add(record)
-    session.flush()
-    reopen_range(session, record.valid_from, record.valid_to, datetime.now(UTC))
-    return record
+    return _record_dated(session, GreenCertificate(park_id=park_id, enterprise_id=enterprise_id, **values))
 
 
 def green_certificates(session: Session, enterprise_id: int) -> Sequence[GreenCertificate]:
