@@ -217,8 +217,9 @@ def carbon_recompute(
 ) -> None:
     """Recompute interval energy, 电碳因子 (park and nodes), emissions and coverage for a
     range of hours, a day (a week for long ranges) per transaction, with a progress bar."""
-    from services.carbon.pipeline import HOUR, floor_hour, recompute_range
+    from services.carbon.pipeline import recompute_range
     from services.core.db import make_engine, make_session_factory
+    from services.core.hours import HOUR, floor_hour
 
     settings = _settings()
     factory = make_session_factory(make_engine(_database_url(settings)))

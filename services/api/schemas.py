@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.carbon.indicators import Indicators, ScoreLine
+
 
 class EnterpriseOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -101,46 +103,12 @@ class TelemetryResult(BaseModel):
     rejected: list[dict[str, str | None]]
 
 
-class IndicatorsOut(BaseModel):
-    """Zero-carbon park indicators over [start, end) (services/carbon/indicators.py)."""
-
-    start: datetime
-    end: datetime
-    hours: int
-    emissions_t: float
-    emissions_market_t: float
-    energy_tce: float
-    energy_tce_equivalent: float
-    annual_energy_tce: float | None
-    energy_basis: str
-    carbon_per_energy: float | None
-    carbon_per_energy_calorific: float | None
-    carbon_per_energy_equivalent: float | None
-    clean_energy_share: float | None
-    non_fossil_share: float | None
-    enterprise_coverage: float | None
-    enterprise_coverage_energy: float | None
-    storage_capacity_kwh: float
-    average_daily_kwh: float | None
-    storage_ratio: float | None
-
-
-class ScoreLineOut(BaseModel):
-    indicator: str
-    tier: int
-    comparator: str
-    threshold: float
-    unit: str
-    value: float | None
-    met: bool | None
-    source: str
-    verified: bool
-    park_specific: bool
-
-
 class ScorecardOut(BaseModel):
-    indicators: IndicatorsOut
-    scorecard: list[ScoreLineOut]
+    """Zero-carbon park indicators over [start, end) and the scorecard judged on them; the
+    shapes are the engine's own (services/carbon/indicators.py)."""
+
+    indicators: Indicators
+    scorecard: list[ScoreLine]
 
 
 class ThresholdIn(BaseModel):

@@ -33,12 +33,11 @@ from services.bench.report import Measure
 from services.carbon.pipeline import recompute_range
 from services.carbon.scheduler import hourly_carbon_job
 from services.core.db import libpq_url, make_engine, make_session_factory
+from services.core.hours import HOUR
 from services.core.models import Bus, Enterprise, Line, Meter, MeterRole, Park, Substation
 from services.core.quantities import Carrier
 from services.core.settings import Settings
 from services.core.uscc import make_uscc
-
-HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)

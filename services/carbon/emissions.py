@@ -225,7 +225,7 @@ def compute_emissions(
 # rules of the enterprise rows above (an enterprise's rows are sums over its meters).
 METER_EMISSIONS_SQL = text(
     f"""
-WITH energy AS (
+WITH {VERIFIED_GAS_CTE}, energy AS (
     SELECT ie.hour_start, m.role, m.bus_id, m.green_supply, m.enterprise_id,
            sum(CASE WHEN ie.quantity = 'energy_export_kwh' THEN -ie.value ELSE ie.value END) AS value,
            ({QUALITY_RANK})[max(array_position({QUALITY_RANK}, ie.quality::text))] AS quality
@@ -236,15 +236,13 @@ WITH energy AS (
     GROUP BY ie.hour_start, m.role, m.bus_id, m.green_supply, m.enterprise_id
 )
 SELECT e.hour_start, e.value, e.quality,
-       CASE WHEN e.role = 'gas' THEN (SELECT {GAS_EMISSION_SQL} FROM fuel_parameter fp
-                                       WHERE fp.enterprise_id = e.enterprise_id AND fp.fuel = 'natural_gas'
-                                         AND fp.valid_from <= e.hour_start AND fp.valid_to > e.hour_start
-                                       ORDER BY fp.valid_from DESC LIMIT 1)
+       CASE WHEN e.role = 'gas' THEN coalesce(vg.kg_per_m3, :gas_ef)
             WHEN e.role = 'heat' THEN :heat_ef
             WHEN e.green_supply THEN 0.0
-            ELSE coalesce(bf.factor_kg_per_kwh, pf.factor_kg_per_kwh) END AS factor,
+            ELSE coalesce(bf.factor_kg_per_kwh, pf.factor_kg_per_kwh, :grid_ef) END AS factor,
        e.role
 FROM energy e
+LEFT JOIN verified_gas vg ON vg.enterprise_id = e.enterprise_id AND vg.hour_start = e.hour_start
 LEFT JOIN carbon_factor_hourly bf
   ON bf.park_id = :park_id AND bf.bus_id = e.bus_id AND bf.hour_start = e.hour_start
 LEFT JOIN carbon_factor_hourly pf
@@ -265,22 +263,19 @@ def meter_emissions(
             "meter_id": meter_id,
             "lo": start,
             "hi": end,
+            "gas_ef": factors.gas_emission_kg_per_m3(),
+            "grid_ef": grid.value,
             "heat_ef": factors.HEAT_KG_PER_GJ.value,
         },
     ).all()
-    out: list[dict[str, object]] = []
-    for hour, value, quality, factor, role in rows:
-        if factor is None:
-            factor = factors.gas_emission_kg_per_m3() if role == "gas" else grid.value
-        kg = value * factor
-        out.append(
-            {
-                "hour_start": hour,
-                "value": value,
-                "quality": quality,
-                "factor": factor,
-                "scope1_kg": kg if role == "gas" else 0.0,
-                "scope2_kg": 0.0 if role == "gas" else kg,
-            }
-        )
-    return out
+    return [
+        {
+            "hour_start": hour,
+            "value": value,
+            "quality": quality,
+            "factor": factor,
+            "scope1_kg": value * factor if role == "gas" else 0.0,
+            "scope2_kg": 0.0 if role == "gas" else value * factor,
+        }
+        for hour, value, quality, factor, role in rows
+    ]

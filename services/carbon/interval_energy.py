@@ -30,9 +30,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from services.core.hours import HOUR
 from services.core.quantities import CUMULATIVE_CODES
-
-HOUR = timedelta(hours=1)
 
 # One row per pair of consecutive readings of a cumulative register ("segment"), classified:
 #   replaced    a recorded replacement lies between them: (old_final − prev) + (value − new_initial)

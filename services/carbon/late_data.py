@@ -14,25 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.carbon.park_factor import STORAGE_MEMORY
-
-HOUR = timedelta(hours=1)
-
-
-def hour_of(ts: datetime) -> datetime:
-    """The Asia/Shanghai hour (= UTC hour, UTC+8 has no DST) a timestamp falls in."""
-    return ts.replace(minute=0, second=0, microsecond=0)
+from services.carbon.park_factor import STORAGE_MEMORY, any_storage
+from services.core.hours import HOUR, floor_hour
 
 
 def mark_reopened(conn: psycopg.Connection, hours: Iterable[datetime], now: datetime) -> int:
     """Re-open the closed hours among ``hours`` in the caller's transaction."""
-    current = hour_of(now)
+    current = floor_hour(now)
     closed = sorted({h for h in hours if h < current})
     if closed:
         conn.execute(
@@ -83,11 +77,8 @@ def plan_recompute(session: Session, start: datetime, end: datetime, window: tim
     ]
     reach = -(-window // HOUR) * HOUR  # whole hours
     energy = merge([(start, end)] + [(h - reach, min(h + HOUR + reach, end)) for h, _ in marks])
-    has_storage = session.execute(
-        text("SELECT EXISTS (SELECT 1 FROM meter WHERE role = 'storage')")
-    ).scalar_one()
     downstream: list[tuple[datetime, datetime]] = []
-    if has_storage:
+    if any_storage(session):
         tails = merge((hi, min(hi + STORAGE_MEMORY, end)) for _, hi in energy if hi < end)
         downstream = subtract(tails, energy)
     return RecomputePlan(energy, downstream, marks)
@@ -111,5 +102,5 @@ def reopen_range(session: Session, start: datetime, end: datetime, now: datetime
             "SELECT generate_series(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz) - interval '1 hour', "
             "interval '1 hour') ON CONFLICT (hour_start) DO UPDATE SET reopened_at = now()"
         ),
-        {"lo": hour_of(start.astimezone(UTC)), "hi": min(end, hour_of(now.astimezone(UTC)))},
+        {"lo": floor_hour(start), "hi": min(end, floor_hour(now))},
     )

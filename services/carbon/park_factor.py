@@ -104,6 +104,13 @@ ORDER BY hour_start
 )
 
 
+def any_storage(session: Session) -> bool:
+    """Whether any park has a battery, i.e. whether hours depend on the ones before them."""
+    return bool(
+        session.execute(text("SELECT EXISTS (SELECT 1 FROM meter WHERE role = 'storage')")).scalar_one()
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class HourSupply:
     grid_import_kwh: float = 0.0

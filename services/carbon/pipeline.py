@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import select, text
@@ -20,18 +20,13 @@ from services.carbon.emissions import compute_emissions
 from services.carbon.factors import grid_factor, residual_mix_factor
 from services.carbon.interval_energy import compute_interval_energy
 from services.carbon.nodal import compute_nodal_factors
-from services.carbon.park_factor import STORAGE_MEMORY, compute_park_factors
+from services.carbon.park_factor import STORAGE_MEMORY, any_storage, compute_park_factors
 from services.core.db import unit_of_work
+from services.core.hours import HOUR, floor_hour
 from services.core.models import Park
 from services.core.settings import get_settings
 
-HOUR = timedelta(hours=1)
 log = structlog.get_logger(__name__)
-
-
-def floor_hour(ts: datetime) -> datetime:
-    ts = ts.astimezone(UTC)
-    return ts.replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +141,7 @@ def settle_storage_seam(
     """Recompute factors and emissions after ``seam`` a storage window at a time until the
     park factors no longer change (at once where no park has storage). Returns the windows."""
     with factory() as session:
-        has_storage = session.execute(
-            text("SELECT EXISTS (SELECT 1 FROM meter WHERE role = 'storage')")
-        ).scalar_one()
+        has_storage = any_storage(session)
     windows, lo = 0, seam
     while has_storage and lo < end:
         hi = min(lo + STORAGE_MEMORY, end)

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.carbon.interval_energy import reading_window
 from services.carbon.late_data import clear_marks, plan_recompute
-from services.carbon.pipeline import HOUR, floor_hour, recompute_hours
+from services.carbon.pipeline import recompute_hours
 from services.core.db import unit_of_work
+from services.core.hours import HOUR, floor_hour
 from services.core.settings import Settings
 from services.core.storage_policy import enforce_retention
 

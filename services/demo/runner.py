@@ -27,11 +27,12 @@ from gateways.service import GatewayService
 from gateways.simulator import SimulatedBus, SimulatedMeter
 from services.api.app import create_app
 from services.api.security import issue_token
-from services.carbon.pipeline import floor_hour, recompute_hours
+from services.carbon.pipeline import recompute_hours
 from services.carbon.scheduler import build_scheduler
 from services.core import migrate
 from services.core.db import libpq_url, make_engine, make_session_factory, unit_of_work
 from services.core.embedded import EmbeddedBroker, free_port, start_embedded_postgres
+from services.core.hours import floor_hour
 from services.core.models import ApiPrincipal, Enterprise, Park, PrincipalRole
 from services.core.settings import Settings, normalise_database_url
 from services.demo.backfill import backfill_readings, backfill_start
