@@ -1,5 +1,5 @@
 """The migrations and the ORM models describe the same schema, and the carbon-engine
-migration goes down and up again."""
+migrations (0005, 0006) go down and up again."""
 
 from __future__ import annotations
 
@@ -21,14 +21,22 @@ def test_models_match_the_migrated_schema(engine: Engine) -> None:
     assert significant == []
 
 
-def test_carbon_engine_migration_downgrades_and_upgrades(database_url: str, engine: Engine) -> None:
+QUANTITY_COLLATION = text(
+    "SELECT collation_name FROM information_schema.columns "
+    "WHERE table_name = 'interval_energy' AND column_name = 'quantity'"
+)
+
+
+def test_carbon_engine_migrations_downgrade_and_upgrade(database_url: str, engine: Engine) -> None:
     config = migrate.alembic_config(database_url)
     command.downgrade(config, "0004")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT to_regclass('indicator_threshold')")).scalar_one() is None
+        assert conn.execute(QUANTITY_COLLATION).scalar_one() is None  # the database's default
     command.upgrade(config, "head")
     with engine.connect() as conn:
         seeded = conn.execute(
             text("SELECT count(*) FROM indicator_threshold WHERE park_id IS NULL")
         ).scalar_one()
+        assert conn.execute(QUANTITY_COLLATION).scalar_one() == "C"
     assert seeded == 9

@@ -26,8 +26,9 @@ UTC hour boundaries (``HOUR_OF``).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Result, text
 from sqlalchemy.orm import Session
 
 from services.core.hours import HOUR
@@ -73,9 +74,9 @@ WITH meter_rule AS MATERIALIZED (  -- small: hashed once instead of joined per r
 # (and every meter under an estimation policy) takes the segment path. A dip that recovers
 # within one hour (a misread register) is not seen here and counts as the net increase,
 # where the segment path would count a reset.
-# Inserts the clean series' hours; returns the others.
+# Inserts the clean series' hours; returns the others, and a last row with the count inserted.
 FAST_INTERVAL_ENERGY_SQL = text(
-    f"""{RULES_CTE}, hourly AS (
+    f"""{RULES_CTE}, hourly AS MATERIALIZED (
     SELECT meter_id, quantity, {HOUR_OF.format("ts")} AS h,
            min(ts) AS first_ts, max(ts) AS last_ts, min(value) AS v_min, max(value) AS v_max
     FROM reading
@@ -105,7 +106,7 @@ FAST_INTERVAL_ENERGY_SQL = text(
       ON rep.meter_id = l.meter_id AND rep.quantity = l.quantity
     WHERE l.h >= :lo AND l.h < :hi
 ), series AS (
-    SELECT meter_id, quantity,
+    SELECT meter_id, quantity, count(*) AS hours,
            bool_and(coalesce(clean AND (rated_max_per_hour IS NULL
                                         OR energy <= 1.5 * rated_max_per_hour), false)) AS clean
     FROM judged GROUP BY meter_id, quantity
@@ -115,7 +116,9 @@ FAST_INTERVAL_ENERGY_SQL = text(
     FROM judged j JOIN series s ON s.meter_id = j.meter_id AND s.quantity = j.quantity
     WHERE s.clean
 )
-SELECT meter_id, quantity FROM series WHERE NOT clean
+SELECT meter_id, quantity, NULL AS rows FROM series WHERE NOT clean
+UNION ALL
+SELECT NULL, NULL, coalesce(sum(hours), 0) FROM series WHERE clean  -- the rows inserted
 """
 )
 
@@ -253,9 +256,12 @@ def compute_interval_energy(
     }
     # The fast path needs every hour boundary bracketed by readings at most one gap apart
     # and cannot see a gap inside an hour: with a maximum gap under an hour, only segments do.
+    rows = 0
     segments_needed = True
     if fast and max_gap >= HOUR:
-        handed_over = session.execute(FAST_INTERVAL_ENERGY_SQL, params).all()
+        result = session.execute(FAST_INTERVAL_ENERGY_SQL, params).all()
+        handed_over = [row for row in result if row.meter_id is not None]
+        rows += sum(int(row.rows) for row in result if row.meter_id is None)
         params |= {
             "everything": False,
             "ids": [row.meter_id for row in handed_over],
@@ -263,11 +269,9 @@ def compute_interval_energy(
         }
         segments_needed = bool(handed_over) or params["window"] != max_gap  # estimation on
     if segments_needed:
-        session.execute(INTERVAL_ENERGY_SQL, params)
-    session.execute(VIRTUAL_ENERGY_SQL, params)
-    return int(
-        session.execute(
-            text("SELECT count(*) FROM interval_energy WHERE hour_start >= :lo AND hour_start < :hi"),
-            {"lo": start, "hi": end},
-        ).scalar_one()
-    )
+        rows += _rowcount(session.execute(INTERVAL_ENERGY_SQL, params))
+    return rows + _rowcount(session.execute(VIRTUAL_ENERGY_SQL, params))
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return int(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult for DML

@@ -18,14 +18,13 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-import orjson
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.carbon import factors
 from services.carbon.cef import solve_flows
 from services.carbon.factors import Coefficient
-from services.carbon.park_factor import CHP_UNITS_SQL, ParkHour, store_factors
+from services.carbon.park_factor import CHP_UNITS_SQL, FactorRecord, ParkHour, store_factors
 
 BRANCH_FLOWS_SQL = text(
     """
@@ -96,11 +95,11 @@ def compute_nodal_factors(
     params = {"park_id": park_id, "lo": start, "hi": end, "gas_ef": factors.gas_emission_kg_per_m3()}
     buses = [str(b) for b in session.execute(PARK_BUSES_SQL, params).scalars()]
     branches: dict[datetime, list[tuple[str, str, float]]] = defaultdict(list)
-    for row in session.execute(BRANCH_FLOWS_SQL, params):
+    for row in session.execute(BRANCH_FLOWS_SQL, params).all():
         branches[row.hour_start].append((str(row.from_bus_id), str(row.to_bus_id), row.kwh / 1000))
     storage_intensity = {h.hour_start: h.result.storage_intensity for h in park_hours}
     injections: dict[datetime, list[tuple[str, float, float]]] = defaultdict(list)
-    for row in session.execute(INJECTIONS_SQL, params):
+    for row in session.execute(INJECTIONS_SQL, params).all():
         if row.kwh <= 0:
             continue
         if row.kind == "grid":
@@ -112,7 +111,7 @@ def compute_nodal_factors(
         else:
             intensity = 0.0
         injections[row.hour_start].append((str(row.bus_id), row.kwh / 1000, intensity))
-    records: list[tuple[int | None, datetime, float | None, str]] = []
+    records: list[FactorRecord] = []
     for hour in sorted(set(branches) | set(injections)):
         if not injections[hour]:
             continue  # nothing entered the park's grid: no intensity to state
@@ -138,6 +137,10 @@ def compute_nodal_factors(
                 "grid_factor_kg_per_kwh": grid.value,
                 "method_source": "周天睿 等, 电力系统自动化 2012, 36(11): 44–49",
             }
-            records.append((int(bus), hour, None if no_flux else value, orjson.dumps(inputs).decode()))
+            records.append(
+                FactorRecord(
+                    bus_id=int(bus), hour_start=hour, factor=None if no_flux else value, inputs=inputs
+                )
+            )
     store_factors(session, park_id, "carbon_emission_flow", records)
     return len(records)

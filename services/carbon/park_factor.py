@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 import orjson
 from sqlalchemy import text
@@ -196,47 +197,53 @@ def compute_park_factors(
         PARK_SUPPLY_SQL, {"park_id": park_id, "lo": start, "hi": end, "gas_ef": gas_ef}
     ).mappings()
     hours: list[ParkHour] = []
-    records: list[tuple[int | None, datetime, float | None, str]] = []
+    records: list[FactorRecord] = []
     for row in rows:
         values = {k: float(v) for k, v in row.items() if k != "hour_start"}
         supply = HourSupply(**{k: v for k, v in values.items() if k in HourSupply.__dataclass_fields__})
         result = hour_factor(supply, grid.value, window.intensity(row["hour_start"]))
         window.add(row["hour_start"], supply.storage_charge_kwh, result.factor)
         hours.append(ParkHour(row["hour_start"], supply, result))
-        inputs = values | {
+        inputs: dict[str, object] = {
+            **values,
             "grid_factor_kg_per_kwh": grid.value,
             "grid_factor_source": grid.source,
             "chp_gas_kg_per_m3": gas_ef,
             "chp_gas_source": factors.GAS_NCV_GJ_PER_10K_NM3.source,
             "storage_intensity_kg_per_kwh": result.storage_intensity,
         }
-        records.append((None, row["hour_start"], result.factor, orjson.dumps(inputs).decode()))
+        records.append(
+            FactorRecord(bus_id=None, hour_start=row["hour_start"], factor=result.factor, inputs=inputs)
+        )
     store_factors(session, park_id, "supply_mix", records)
     return hours
 
 
-def store_factors(
-    session: Session, park_id: int, method: str, rows: list[tuple[int | None, datetime, float | None, str]]
-) -> None:
-    """Insert factor rows (bus id or None for the park, hour, kgCO2/kWh, inputs JSON) in one
-    statement."""
-    if not rows:
-        return
-    buses, hours, values, inputs = (list(column) for column in zip(*rows, strict=True))
-    session.execute(
-        text(
-            "INSERT INTO carbon_factor_hourly "
-            "(park_id, bus_id, hour_start, factor_kg_per_kwh, method, inputs) "
-            "SELECT :park_id, b, h, f, :method, CAST(i AS jsonb) FROM unnest(CAST(:buses AS int[]), "
-            "CAST(:hours AS timestamptz[]), CAST(:factors AS float8[]), CAST(:inputs AS text[])) "
-            "AS t(b, h, f, i)"
-        ),
-        {
-            "park_id": park_id,
-            "method": method,
-            "buses": buses,
-            "hours": hours,
-            "factors": values,
-            "inputs": inputs,
-        },
-    )
+class FactorRecord(TypedDict):
+    """One row of ``carbon_factor_hourly`` as ``store_factors`` sends it."""
+
+    bus_id: int | None  # None: the park
+    hour_start: datetime
+    factor: float | None
+    inputs: dict[str, object]
+
+
+FACTOR_RECORDS_SQL = text(
+    """
+INSERT INTO carbon_factor_hourly (park_id, bus_id, hour_start, factor_kg_per_kwh, method, inputs)
+SELECT :park_id, r.bus_id, r.hour_start, r.factor, :method, r.inputs
+FROM jsonb_to_recordset(CAST(:records AS jsonb))
+     AS r(bus_id int, hour_start timestamptz, factor float8, inputs jsonb)
+"""
+)
+
+
+def store_factors(session: Session, park_id: int, method: str, records: list[FactorRecord]) -> None:
+    """Insert factor rows in one statement. The rows travel as one JSON document: a week of
+    a 20-bus park is ~3 700 rows whose inputs, sent as a text array, psycopg would escape
+    element by element (~0.1 s of Python per week of backfill)."""
+    if records:
+        session.execute(
+            FACTOR_RECORDS_SQL,
+            {"park_id": park_id, "method": method, "records": orjson.dumps(records).decode()},
+        )

@@ -266,7 +266,8 @@ class IntervalEnergy(Base):
     hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     # No foreign key on purpose: derived data, rewritten by every recompute (migration 0005).
     meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    quantity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Compared bytewise in the key: cheaper to maintain than the locale's order (0006).
+    quantity: Mapped[str] = mapped_column(String(32, collation="C"), primary_key=True)
     value: Mapped[float] = mapped_column(Double)
     covered_seconds: Mapped[float] = mapped_column(Double)
     quality: Mapped[DataQuality] = mapped_column(_enum(DataQuality, "data_quality"))
