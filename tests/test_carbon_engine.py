@@ -17,12 +17,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.carbon.pipeline import recompute_hours, recompute_range
 from services.core.models import (
     CarbonFactorHourly,
+    CoverageHourly,
     EmissionHourly,
     FuelParameter,
     GreenCertificate,
@@ -223,6 +224,42 @@ def test_a_bus_without_flux_is_reported_not_guessed(session: Session) -> None:
     # the enterprise falls back to the park factor: 100 kWh all from the grid → 0.5306
     emission = session.scalars(select(EmissionHourly).where(EmissionHourly.enterprise_id == e.id)).one()
     assert emission.scope2_kg == pytest.approx(40 * GRID)
+
+
+def test_a_park_without_energy_in_the_hours_is_cleared_not_computed(session: Session) -> None:
+    """Two parks; the quiet one's readings of an hour are withdrawn and the hour recomputed:
+    its factors and emissions of that hour are gone, its enterprise uncovered, and the busy
+    park's numbers are what they were."""
+    busy, quiet = make_park(session), make_park(session)
+    e_busy, e_quiet = make_enterprise(session, busy), make_enterprise(session, quiet)
+    grid = make_meter(session, busy, "GB", MeterRole.GRID_IMPORT)
+    main = make_meter(session, busy, "EB", MeterRole.ENTERPRISE_MAIN, e_busy)
+    quiet_grid = make_meter(session, quiet, "GQ", MeterRole.GRID_IMPORT)
+    quiet_main = make_meter(session, quiet, "EQ", MeterRole.ENTERPRISE_MAIN, e_quiet)
+    for meter, kwh in ((grid, 100), (main, 40), (quiet_grid, 50), (quiet_main, 30)):
+        write_register(session, meter, "energy_import_kwh", H0, [kwh])
+    recompute_hours(session, H0, H1, GAP)
+
+    def rows(park: Park) -> tuple[int, int, CoverageHourly]:
+        factors = session.scalars(select(CarbonFactorHourly).where(CarbonFactorHourly.park_id == park.id))
+        emissions = session.scalars(select(EmissionHourly).where(EmissionHourly.park_id == park.id))
+        coverage = session.scalars(select(CoverageHourly).where(CoverageHourly.park_id == park.id)).one()
+        return len(factors.all()), len(emissions.all()), coverage
+
+    factors, emissions, coverage = rows(quiet)
+    assert (factors, emissions, coverage.enterprises_covered) == (1, 2, 1)  # park factor; park + e_quiet
+    session.execute(delete(Reading).where(Reading.meter_id.in_([quiet_grid.id, quiet_main.id])))
+    recompute_hours(session, H0, H1, GAP)
+    session.expire_all()
+    factors, emissions, coverage = rows(quiet)
+    assert (factors, emissions) == (0, 0)
+    assert (coverage.enterprises_total, coverage.enterprises_covered, coverage.coverage_ratio) == (1, 0, 0.0)
+    assert coverage.energy_weighted_ratio is None
+    busy_emission = session.scalars(
+        select(EmissionHourly).where(EmissionHourly.enterprise_id == e_busy.id)
+    ).one()
+    assert busy_emission.scope2_kg == pytest.approx(40 * GRID)
+    assert rows(busy)[2].coverage_ratio == 1.0
 
 
 def test_virtual_meter_is_main_minus_tenant_and_a_missing_source_is_a_gap(session: Session) -> None:

@@ -24,7 +24,7 @@ WITH hours AS (
 ), metered AS (
     SELECT ie.hour_start, count(DISTINCT m.enterprise_id) AS covered, sum(ie.value) AS kwh
     FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
-    WHERE m.park_id = :park_id AND m.role = 'enterprise_main' AND m.active
+    WHERE :metered AND m.park_id = :park_id AND m.role = 'enterprise_main' AND m.active
       AND ie.quantity = 'energy_import_kwh' AND ie.hour_start >= :lo AND ie.hour_start < :hi
       AND {COUNTED_METER_SQL}
     GROUP BY ie.hour_start
@@ -71,8 +71,12 @@ ORDER BY e.name
 )
 
 
-def compute_coverage(session: Session, park_id: int, start: datetime, end: datetime) -> None:
-    params = {"park_id": park_id, "lo": start, "hi": end}
+def compute_coverage(
+    session: Session, park_id: int, start: datetime, end: datetime, metered: bool = True
+) -> None:
+    """Recompute coverage for hours in [start, end). ``metered=False``: the park has no
+    interval energy in these hours (every enterprise uncovered), known without a scan."""
+    params = {"park_id": park_id, "lo": start, "hi": end, "metered": metered}
     session.execute(
         text(
             "DELETE FROM coverage_hourly WHERE park_id = :park_id AND hour_start >= :lo AND hour_start < :hi"

@@ -25,6 +25,7 @@ UTC hour boundaries (``HOUR_OF``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,7 +54,7 @@ QUALITY_BY_RANK = ["ok", "replaced", "rollover", "reset", "estimated", "gap", "i
 
 RULES_CTE = """
 WITH meter_rule AS MATERIALIZED (  -- small: hashed once instead of joined per reading
-    SELECT m.id, m.register_max, m.rated_max_per_hour,
+    SELECT m.id, m.park_id, m.register_max, m.rated_max_per_hour,
            CASE WHEN p.estimation_policy = 'linear'
                 THEN p.estimation_max_gap_hours * interval '1 hour' ELSE :max_gap END AS longest
     FROM meter m JOIN park p ON p.id = m.park_id
@@ -74,7 +75,7 @@ WITH meter_rule AS MATERIALIZED (  -- small: hashed once instead of joined per r
 # (and every meter under an estimation policy) takes the segment path. A dip that recovers
 # within one hour (a misread register) is not seen here and counts as the net increase,
 # where the segment path would count a reset.
-# Inserts the clean series' hours; returns the others, and a last row with the count inserted.
+# Inserts the clean series' hours; returns the others, and per park the rows inserted.
 FAST_INTERVAL_ENERGY_SQL = text(
     f"""{RULES_CTE}, hourly AS MATERIALIZED (
     SELECT meter_id, quantity, {HOUR_OF.format("ts")} AS h,
@@ -100,25 +101,25 @@ FAST_INTERVAL_ENERGY_SQL = text(
            l.n_h = l.h + interval '1 hour' AND l.n_v >= l.v_max AND l.n_t - l.l_t <= :max_gap_s
            AND (l.f_t = l.h_s OR (l.p_v <= l.v_min AND l.f_t - l.p_t <= :max_gap_s))
            AND m.longest <= :max_gap AND rep.meter_id IS NULL AS clean,
-           m.rated_max_per_hour
+           m.rated_max_per_hour, m.park_id
     FROM linked l JOIN meter_rule m ON m.id = l.meter_id
     LEFT JOIN (SELECT DISTINCT meter_id, quantity FROM replacement) rep
       ON rep.meter_id = l.meter_id AND rep.quantity = l.quantity
     WHERE l.h >= :lo AND l.h < :hi
 ), series AS (
-    SELECT meter_id, quantity, count(*) AS hours,
+    SELECT meter_id, quantity, park_id, count(*) AS hours,
            bool_and(coalesce(clean AND (rated_max_per_hour IS NULL
                                         OR energy <= 1.5 * rated_max_per_hour), false)) AS clean
-    FROM judged GROUP BY meter_id, quantity
+    FROM judged GROUP BY meter_id, quantity, park_id
 ), inserted AS (
     INSERT INTO interval_energy (meter_id, quantity, hour_start, value, covered_seconds, quality)
     SELECT j.meter_id, j.quantity, j.h, j.energy, 3600, 'ok'
     FROM judged j JOIN series s ON s.meter_id = j.meter_id AND s.quantity = j.quantity
     WHERE s.clean
 )
-SELECT meter_id, quantity, NULL AS rows FROM series WHERE NOT clean
+SELECT meter_id, quantity, park_id, NULL AS rows FROM series WHERE NOT clean
 UNION ALL
-SELECT NULL, NULL, coalesce(sum(hours), 0) FROM series WHERE clean  -- the rows inserted
+SELECT NULL, NULL, park_id, sum(hours) FROM series WHERE clean GROUP BY park_id  -- rows inserted
 """
 )
 
@@ -230,12 +231,30 @@ def reading_window(session: Session, max_gap: timedelta) -> timedelta:
     return max(max_gap, timedelta(hours=longest or 0))
 
 
+# Where the segment path may have written: parks of the series handed over, or of every
+# meter it took (all, or a park's under an estimation policy).
+SEGMENT_PARKS_SQL = text(
+    """
+SELECT DISTINCT m.park_id FROM meter m JOIN park p ON p.id = m.park_id
+WHERE :everything OR m.id = ANY(CAST(:ids AS int[])) OR p.estimation_policy = 'linear'
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalEnergyResult:
+    rows: int
+    # Parks that may have interval energy in the hours (a superset); a park outside it has
+    # none, and what depends on energy can be cleared instead of computed for it.
+    parks: frozenset[int]
+
+
 def compute_interval_energy(
     session: Session, start: datetime, end: datetime, max_gap: timedelta, fast: bool = True
-) -> int:
+) -> IntervalEnergyResult:
     """Recompute interval energy (physical, then virtual meters) for hours in [start, end).
-    Idempotent. Returns rows written. ``fast=False`` takes the segment path for every series
-    (the tests compare both paths)."""
+    Idempotent. ``fast=False`` takes the segment path for every series (the tests compare
+    both paths)."""
     # The window sort of a day's readings of a large park fits in memory with this much;
     # PostgreSQL's 4 MB default spills it to disk.
     session.execute(text("SET LOCAL work_mem = '256MB'"))
@@ -257,11 +276,13 @@ def compute_interval_energy(
     # The fast path needs every hour boundary bracketed by readings at most one gap apart
     # and cannot see a gap inside an hour: with a maximum gap under an hour, only segments do.
     rows = 0
+    parks: set[int] = set()
     segments_needed = True
     if fast and max_gap >= HOUR:
         result = session.execute(FAST_INTERVAL_ENERGY_SQL, params).all()
         handed_over = [row for row in result if row.meter_id is not None]
         rows += sum(int(row.rows) for row in result if row.meter_id is None)
+        parks.update(row.park_id for row in result)
         params |= {
             "everything": False,
             "ids": [row.meter_id for row in handed_over],
@@ -269,8 +290,15 @@ def compute_interval_energy(
         }
         segments_needed = bool(handed_over) or params["window"] != max_gap  # estimation on
     if segments_needed:
-        rows += _rowcount(session.execute(INTERVAL_ENERGY_SQL, params))
-    return rows + _rowcount(session.execute(VIRTUAL_ENERGY_SQL, params))
+        written = _rowcount(session.execute(INTERVAL_ENERGY_SQL, params))
+        if written:
+            rows += written
+            parks.update(session.scalars(SEGMENT_PARKS_SQL, params))
+    written = _rowcount(session.execute(VIRTUAL_ENERGY_SQL, params))
+    if written:
+        rows += written
+        parks.update(session.scalars(text("SELECT DISTINCT park_id FROM meter WHERE virtual")))
+    return IntervalEnergyResult(rows, frozenset(parks))
 
 
 def _rowcount(result: Result[Any]) -> int:

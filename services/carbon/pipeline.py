@@ -56,10 +56,16 @@ def recompute_hours(
     # real park (parkcarbon bench carbon). Hash joins are right for whole hours of a park.
     session.execute(text("SET LOCAL enable_nestloop = off"))
     session.execute(text("SET LOCAL enable_mergejoin = off"))
-    interval_rows = compute_interval_energy(session, start, end, max_gap) if energy else 0
+    computed = compute_interval_energy(session, start, end, max_gap) if energy else None
     factor_hours = node_hours = 0
     equivalent = get_settings().electricity_equivalent_kgce_per_kwh
     for park in session.scalars(select(Park).order_by(Park.id)).all():
+        if computed is not None and park.id not in computed.parks:
+            # No energy in these hours (a park onboarded later, or silent): nothing to make
+            # factors or emissions of, and no scan of the other parks' energy to find that out.
+            clear_derived(session, park.id, start, end)
+            compute_coverage(session, park.id, start, end, metered=False)
+            continue
         grid = grid_factor(park.grid_factor_region, park.grid_factor_year)
         park_hours = compute_park_factors(session, park.id, start, end, grid)
         factor_hours += len(park_hours)
@@ -69,7 +75,17 @@ def recompute_hours(
         )
         compute_coverage(session, park.id, start, end)
     session.flush()
-    return RecomputeSummary(start, end, interval_rows, factor_hours, node_hours)
+    return RecomputeSummary(start, end, computed.rows if computed else 0, factor_hours, node_hours)
+
+
+def clear_derived(session: Session, park_id: int, start: datetime, end: datetime) -> None:
+    """Delete a park's factors and emissions for hours in [start, end)."""
+    params = {"park_id": park_id, "lo": start, "hi": end}
+    for table in ("carbon_factor_hourly", "emission_hourly"):
+        session.execute(
+            text(f"DELETE FROM {table} WHERE park_id = :park_id AND hour_start >= :lo AND hour_start < :hi"),
+            params,
+        )
 
 
 def recompute_range(
