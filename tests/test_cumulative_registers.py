@@ -68,8 +68,9 @@ def test_rollover_replacement_reset_and_impossible_jump(session: Session) -> Non
 
 
 def test_fast_path_equals_the_segment_path_on_irregular_registers(session: Session) -> None:
-    """The hourly-aggregate fast path and the exact segment path give the same hours (value,
-    covered seconds, quality) on irregular polls, resets, rollovers and gaps."""
+    """The fast paths (boundary and window) and the exact segment path give the same hours
+    (value, covered seconds, quality) on irregular polls and on registers read on the hour
+    boundaries, with resets, rollovers, missed boundary readings and gaps."""
     import random
 
     rng = random.Random(20261121)
@@ -85,6 +86,22 @@ def test_fast_path_equals_the_segment_path_on_irregular_registers(session: Sessi
             if k % 10 in (3, 5) and rng.random() < 0.02:
                 value = rng.uniform(0, 5)  # reset (or rollover where register_max is set)
             session.add(Reading(meter_id=meter.id, quantity="energy_import_kwh", ts=ts, value=value))
+    # Registers read every 15 minutes on the clock (…:00, …:15, …), the boundary path's case:
+    # clean ones, and ones with a reset, a missed reading on an hour, a 95-minute gap, a
+    # flat hour, a reading missed inside an hour, a misread below the hour's first reading.
+    aligned = [make_meter(session, park, f"GRID-{k}", MeterRole.SUBMETER) for k in range(12)]
+    for k, meter in enumerate(aligned):
+        value = rng.uniform(1_000, 90_000)
+        for step in range(-8, 12 * 4 + 1):
+            ts = H + timedelta(minutes=15 * step)
+            value += 0.0 if k == 9 and 8 <= step < 12 else rng.uniform(0, 40)
+            if k == 6 and step == 20:
+                value = rng.uniform(0, 5)  # reset
+            if (k == 7 and step == 16) or (k == 8 and 21 <= step < 27) or (k == 10 and step == 30):
+                continue  # a missed reading on an hour; a 95-minute gap; one inside an hour
+            misread = k == 11 and step == 33  # counted as a reset by the segment path
+            read = value - 60 if misread else value
+            session.add(Reading(meter_id=meter.id, quantity="energy_import_kwh", ts=ts, value=read))
     session.flush()
 
     def hours(fast: bool) -> dict[tuple[int, datetime], tuple[float, float, str]]:
@@ -96,9 +113,24 @@ def test_fast_path_equals_the_segment_path_on_irregular_registers(session: Sessi
 
     exact, fast = hours(False), hours(True)
     assert fast.keys() == exact.keys()
-    assert len(exact) > 250
+    assert len(exact) > 370
     assert {q for _, _, q in exact.values()} >= {"ok", "gap", "reset", "rollover"}
     for key, (value, covered, quality) in exact.items():
         assert fast[key][0] == pytest.approx(value, rel=1e-9, abs=1e-6), key
         assert fast[key][1] == pytest.approx(covered, abs=1e-3), key
         assert fast[key][2] == quality, key
+
+
+def test_a_segment_spanning_the_hours_is_spread_by_every_path(session: Session) -> None:
+    """With a maximum gap over an hour, a segment may span every hour recomputed without a
+    reading in them: the fast path hands the series over instead of losing the hour."""
+    park = make_park(session)
+    meter = make_meter(session, park, "SPAN", MeterRole.SUBMETER)
+    _readings(session, meter.id, [(-70, 100.0), (-10, 130.0), (70, 210.0), (130, 240.0)])
+    session.flush()
+    for fast in (False, True):
+        compute_interval_energy(session, H, H + timedelta(hours=1), timedelta(hours=2), fast=fast)
+        row = session.scalars(select(IntervalEnergy).where(IntervalEnergy.meter_id == meter.id)).one()
+        # the segment −10 … +70 min (80 kWh) spread over time: 60 of its 80 minutes in the hour
+        assert row.value == pytest.approx(80.0 * 60 / 80)
+        assert row.covered_seconds == pytest.approx(3600)
