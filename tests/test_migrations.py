@@ -1,5 +1,5 @@
 """The migrations and the ORM models describe the same schema, and the carbon-engine
-migrations (0005, 0006) go down and up again."""
+migrations (0005–0007) go down and up again."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ def test_models_match_the_migrated_schema(engine: Engine) -> None:
     assert significant == []
 
 
+FACTOR_FOREIGN_KEYS = text(
+    "SELECT count(*) FROM information_schema.table_constraints "
+    "WHERE table_name = 'carbon_factor_hourly' AND constraint_type = 'FOREIGN KEY'"
+)
 QUANTITY_COLLATION = text(
     "SELECT collation_name FROM information_schema.columns "
     "WHERE table_name = 'interval_energy' AND column_name = 'quantity'"
@@ -33,10 +37,12 @@ def test_carbon_engine_migrations_downgrade_and_upgrade(database_url: str, engin
     with engine.connect() as conn:
         assert conn.execute(text("SELECT to_regclass('indicator_threshold')")).scalar_one() is None
         assert conn.execute(QUANTITY_COLLATION).scalar_one() is None  # the database's default
+        assert conn.execute(FACTOR_FOREIGN_KEYS).scalar_one() == 2
     command.upgrade(config, "head")
     with engine.connect() as conn:
         seeded = conn.execute(
             text("SELECT count(*) FROM indicator_threshold WHERE park_id IS NULL")
         ).scalar_one()
         assert conn.execute(QUANTITY_COLLATION).scalar_one() == "C"
+        assert conn.execute(FACTOR_FOREIGN_KEYS).scalar_one() == 0
     assert seeded == 9

@@ -53,9 +53,12 @@ def recompute_hours(
     # Every statement of the engine joins whole hours of a park set-based. Derived tables
     # written moments ago have no statistics yet, and the planner, expecting one row, picks
     # nested loops (or merge joins that rescan their inner side) that run 10–100× slower on a
-    # real park (parkcarbon bench carbon). Hash joins are right for whole hours of a park.
+    # real park (parkcarbon bench carbon). Hash joins are right for whole hours of a park, and
+    # so are hash aggregates: expecting a few rows, it sorts a week's meter-hours to group
+    # them (−17 % instructions for enterprise emissions without; a window still sorts).
     session.execute(text("SET LOCAL enable_nestloop = off"))
     session.execute(text("SET LOCAL enable_mergejoin = off"))
+    session.execute(text("SET LOCAL enable_sort = off"))
     computed = compute_interval_energy(session, start, end, max_gap) if energy else None
     factor_hours = node_hours = 0
     equivalent = get_settings().electricity_equivalent_kgce_per_kwh

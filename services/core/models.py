@@ -279,8 +279,9 @@ class CarbonFactorHourly(Base):
 
     __tablename__ = "carbon_factor_hourly"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"))
-    bus_id: Mapped[int | None] = mapped_column(ForeignKey("bus.id", ondelete="CASCADE"))
+    # No foreign keys on purpose: derived data, rewritten by every recompute (migration 0007).
+    park_id: Mapped[int] = mapped_column(Integer)
+    bus_id: Mapped[int | None] = mapped_column(Integer)
     hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     factor_kg_per_kwh: Mapped[float | None] = mapped_column(Double)
     method: Mapped[str] = mapped_column(String(64))
