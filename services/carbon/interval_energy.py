@@ -291,7 +291,7 @@ class IntervalEnergyResult:
     parks: frozenset[int]
 
 
-# The fast paths run a day at a time: a week of a 1 000-meter park is 219 470 series-hours,
+# Physical meters are computed a day at a time: a week of a 1 000-meter park is 219 470 series-hours,
 # whose hash aggregate, hash join and scattered inserts wait on memory; a day's fit the
 # caches better (−15 % backend CPU for a week, interleaved on the same data; instruction
 # counts do not show it). Every hour depends only on readings within the reading window
