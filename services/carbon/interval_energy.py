@@ -46,6 +46,8 @@ from services.core.quantities import CUMULATIVE_CODES
 # then spread over the hours it overlaps in proportion to time (linear interpolation at the
 # hour boundaries). The worst class in an hour gives its quality; an hour not fully covered
 # by segments is a gap, whose missing part is never invented.
+# The quantities read from cumulative registers, as the statements' :cumulative parameter.
+CUMULATIVE = sorted(CUMULATIVE_CODES)
 # Hour of a timestamp, without a time-zone lookup per row (~3× faster than
 # date_trunc('hour', ts, 'UTC')); UTC+8 hours are UTC hours.
 HOUR_OF = "date_bin('1 hour', {}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
@@ -323,7 +325,7 @@ def compute_interval_energy(
         parks |= written_parks
         lo = hi
     written = _rowcount(
-        session.execute(VIRTUAL_ENERGY_SQL, {"cumulative": sorted(CUMULATIVE_CODES), "lo": start, "hi": end})
+        session.execute(VIRTUAL_ENERGY_SQL, {"cumulative": CUMULATIVE, "lo": start, "hi": end})
     )
     if written:
         rows += written
@@ -338,7 +340,7 @@ def _physical_energy(
     the fast paths, then the segment path for the series they hand over. Returns the rows
     written and the parks that may have some."""
     params: dict[str, object] = {
-        "cumulative": sorted(CUMULATIVE_CODES),
+        "cumulative": CUMULATIVE,
         "lo": start,
         "hi": end,
         "max_gap": max_gap,
