@@ -262,6 +262,33 @@ def test_a_park_without_energy_in_the_hours_is_cleared_not_computed(session: Ses
     assert rows(busy)[2].coverage_ratio == 1.0
 
 
+def test_coverage_counts_an_enterprise_once_however_many_main_meters_it_has(session: Session) -> None:
+    """平台企业覆盖率 by enterprise, not by meter: A has two incoming lines, B one that is
+    silent in H1, C none. H0: 2 of 3 covered, energy (300 + 200 + 100) ÷ grid 1 000; H1: A
+    alone, (250 + 150) ÷ 800."""
+    park = make_park(session)
+    a, b = make_enterprise(session, park, "甲公司"), make_enterprise(session, park, "乙公司")
+    make_enterprise(session, park, "丙公司")
+    grid = make_meter(session, park, "G", MeterRole.GRID_IMPORT)
+    a1 = make_meter(session, park, "A1", MeterRole.ENTERPRISE_MAIN, a)
+    a2 = make_meter(session, park, "A2", MeterRole.ENTERPRISE_MAIN, a)
+    b1 = make_meter(session, park, "B1", MeterRole.ENTERPRISE_MAIN, b)
+    write_register(session, grid, "energy_import_kwh", H0, [1000, 800])
+    write_register(session, a1, "energy_import_kwh", H0, [300, 250])
+    write_register(session, a2, "energy_import_kwh", H0, [200, 150])
+    write_register(session, b1, "energy_import_kwh", H0, [100])
+    recompute_hours(session, H0, H0 + timedelta(hours=2), GAP)
+    rows = {
+        r.hour_start: r
+        for r in session.scalars(select(CoverageHourly).where(CoverageHourly.park_id == park.id))
+    }
+    assert (rows[H0].enterprises_total, rows[H0].enterprises_covered) == (3, 2)
+    assert rows[H0].coverage_ratio == pytest.approx(2 / 3)
+    assert rows[H0].energy_weighted_ratio == pytest.approx(600 / 1000)
+    assert (rows[H1].enterprises_covered, rows[H1].coverage_ratio) == (1, pytest.approx(1 / 3))
+    assert rows[H1].energy_weighted_ratio == pytest.approx(400 / 800)
+
+
 def test_virtual_meter_is_main_minus_tenant_and_a_missing_source_is_a_gap(session: Session) -> None:
     park = make_park(session)
     landlord = make_enterprise(session, park, "房东公司")

@@ -21,13 +21,17 @@ COVERAGE_SQL = text(
     f"""
 WITH hours AS (
     SELECT generate_series(:lo, :hi - interval '1 hour', interval '1 hour') AS hour_start
-), metered AS (
-    SELECT ie.hour_start, count(DISTINCT m.enterprise_id) AS covered, sum(ie.value) AS kwh
+), enterprise_energy AS (
+    SELECT ie.hour_start, m.enterprise_id, sum(ie.value) AS kwh
     FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
     WHERE :metered AND m.park_id = :park_id AND m.role = 'enterprise_main' AND m.active
       AND ie.quantity = 'energy_import_kwh' AND ie.hour_start >= :lo AND ie.hour_start < :hi
       AND {COUNTED_METER_SQL}
-    GROUP BY ie.hour_start
+    GROUP BY ie.hour_start, m.enterprise_id
+), metered AS (  -- grouped twice rather than count(DISTINCT …), which sorts every meter-hour
+    -- (a nested loop over them where the planner had no statistics: 0.65 s a week, not 0.04)
+    SELECT hour_start, count(enterprise_id) AS covered, sum(kwh) AS kwh
+    FROM enterprise_energy GROUP BY hour_start
 ), total AS (SELECT count(*) AS n FROM enterprise WHERE park_id = :park_id)
 INSERT INTO coverage_hourly (park_id, hour_start, enterprises_total, enterprises_covered,
                              coverage_ratio, energy_weighted_ratio)
