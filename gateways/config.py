@@ -34,10 +34,6 @@ class DeviceConfig(BaseModel):
     def register_map(self) -> RegisterMap:
         return load_profile(self.profile)
 
-    @property
-    def multiplier(self) -> float:
-        return self.ct_ratio * self.pt_ratio
-
 
 class BusConfig(BaseModel):
     """One Modbus bus: a TCP server (or a serial-to-Ethernet converter), or an RS-485 line."""

@@ -6,9 +6,9 @@ import asyncio
 import signal
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -23,7 +23,12 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 gateway_app = typer.Typer(help="Meter gateways (Modbus → MQTT).", no_args_is_help=True)
 carbon_app = typer.Typer(help="Carbon engine.", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+token_app = typer.Typer(
+    help="Machine tokens (gateways, integrations, factor-feed readers).", no_args_is_help=True
+)
+user_app = typer.Typer(
+    help="People who sign in: operators, viewers, enterprises, admins.", no_args_is_help=True
+)
 quarantine_app = typer.Typer(help="Rejected telemetry: list it, replay it.", no_args_is_help=True)
 bench_app = typer.Typer(
     help="Benchmarks: rates measured against this machine's own ceilings.", no_args_is_help=True
@@ -32,6 +37,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(carbon_app, name="carbon")
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 app.add_typer(bench_app, name="bench")
 app.add_typer(quarantine_app, name="quarantine")
 
@@ -135,8 +141,9 @@ def ingest(
 @app.command()
 def scheduler(run_now: Annotated[bool, typer.Option(help="run the hourly job once at start")] = True) -> None:
     """Run the carbon engine's hourly jobs (Asia/Shanghai hours)."""
-    from services.carbon.scheduler import build_scheduler, hourly_carbon_job
+    from services.carbon.jobs import hourly_carbon_job
     from services.core.db import make_engine, make_session_factory
+    from services.jobs import build_scheduler
 
     settings = _settings()
     factory = make_session_factory(make_engine(_database_url(settings)))
@@ -235,31 +242,205 @@ def carbon_recompute(
     typer.echo(f"recomputed {done} hours")
 
 
+def _unit_of_work():  # type: ignore[no-untyped-def]
+    from services.core.db import make_engine, make_session_factory, unit_of_work
+
+    return unit_of_work(make_session_factory(make_engine(_database_url(_settings()))))
+
+
+def _fail(exc: Exception) -> NoReturn:
+    typer.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
+    raise typer.Exit(1) from exc
+
+
 @token_app.command("create")
 def token_create(
     name: str,
-    role: Annotated[str, typer.Option(help="operator | enterprise | gateway")],
-    park: Annotated[str, typer.Option(help="park code")] = "demo",
-    enterprise_id: int | None = None,
-    gateway_id: int | None = None,
+    role: Annotated[str, typer.Option(help="operator | viewer | enterprise | gateway | factor_feed")],
+    park: Annotated[str, typer.Option(help="park code")],
+    enterprise_id: Annotated[int | None, typer.Option(help="the enterprise of an enterprise token")] = None,
+    gateway: Annotated[str | None, typer.Option(help="gateway code of a gateway token")] = None,
+    expires_days: Annotated[int | None, typer.Option(help="expire after this many days")] = None,
 ) -> None:
-    """Create an API principal and print its token once."""
-    from services.api.security import issue_token
-    from services.core.db import make_engine, make_session_factory, unit_of_work
-    from services.core.models import Park, PrincipalRole
+    """Create a machine token and print it once (only its hash is kept)."""
+    from sqlalchemy import select
 
-    settings = _settings()
-    factory = make_session_factory(make_engine(_database_url(settings)))
-    with unit_of_work(factory) as session:
-        the_park = session.query(Park).filter_by(code=park).one()
-        token = issue_token(session, name, PrincipalRole(role), the_park.id, enterprise_id, gateway_id)
+    from services.access import audit, tokens
+    from services.core.errors import DomainError
+    from services.core.models import Gateway, Park, Role
+
+    try:
+        with _unit_of_work() as session:
+            park_id = session.scalar(select(Park.id).where(Park.code == park))
+            if park_id is None:
+                raise typer.BadParameter(f"no park {park!r}")
+            gateway_id = None
+            if gateway is not None:
+                gateway_id = session.scalar(
+                    select(Gateway.id).where(Gateway.park_id == park_id, Gateway.code == gateway)
+                )
+                if gateway_id is None:
+                    raise typer.BadParameter(f"no gateway {gateway!r} in park {park!r}")
+            expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+            record, token = tokens.create_token(
+                session,
+                name=name,
+                role=Role(role),
+                park_id=park_id,
+                created_by="cli",
+                enterprise_id=enterprise_id,
+                gateway_id=gateway_id,
+                expires_at=expires,
+            )
+            audit.record(session, None, "token.create", f"token:{record.prefix}", park_id, role=role)
+    except (DomainError, ValueError) as exc:
+        _fail(exc)
     typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(park: Annotated[str | None, typer.Option(help="only this park's tokens")] = None) -> None:
+    """Tokens by prefix, role, scope, expiry and last use (never their secrets)."""
+    from sqlalchemy import select
+
+    from services.access import tokens
+    from services.core.models import Park
+
+    with _unit_of_work() as session:
+        park_id = session.scalar(select(Park.id).where(Park.code == park)) if park else None
+        rows = tokens.list_tokens(session, park_id)
+        for t in rows:
+            state = "revoked" if t.revoked_at else "active"
+            scope = (
+                f"enterprise={t.enterprise_id}"
+                if t.enterprise_id
+                else (f"gateway={t.gateway_id}" if t.gateway_id else "")
+            )
+            typer.echo(
+                f"{t.prefix:<14} {t.role.value:<12} park={t.park_id:<4} {scope:<16} {state:<8} "
+                f"expires={t.expires_at or '-'} last_used={t.last_used_at or '-'}  {t.name}"
+            )
+
+
+@token_app.command("revoke")
+def token_revoke(token: Annotated[str, typer.Argument(help="the token's prefix (pct_…) or id")]) -> None:
+    """Revoke a token: it stops working at once."""
+    from services.access import audit, tokens
+    from services.core.errors import DomainError
+
+    try:
+        with _unit_of_work() as session:
+            record = tokens.find_token(session, None, token)
+            tokens.revoke_token(session, record, datetime.now(UTC))
+            audit.record(session, None, "token.revoke", f"token:{record.prefix}", record.park_id)
+    except DomainError as exc:
+        _fail(exc)
+    typer.echo(f"revoked {record.prefix}")
+
+
+def _password(prompt: bool) -> str:
+    return str(typer.prompt("password", hide_input=True, confirmation_prompt=prompt))
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin | operator | viewer | enterprise")],
+    park: Annotated[str | None, typer.Option(help="park code (not for admin)")] = None,
+    enterprise_id: Annotated[int | None, typer.Option(help="the enterprise of an enterprise user")] = None,
+    display_name: Annotated[str | None, typer.Option(help="name shown in the dashboard")] = None,
+    password: Annotated[
+        str | None, typer.Option(envvar="PARKCARBON_NEW_PASSWORD", help="else asked for (hidden)")
+    ] = None,
+) -> None:
+    """Create a person who signs in with username and password."""
+    from sqlalchemy import select
+
+    from services.access import audit, users
+    from services.core.errors import DomainError
+    from services.core.models import Park, Role
+
+    secret = password or _password(True)
+    try:
+        with _unit_of_work() as session:
+            park_id = session.scalar(select(Park.id).where(Park.code == park)) if park else None
+            if park and park_id is None:
+                raise typer.BadParameter(f"no park {park!r}")
+            user = users.create_user(
+                session,
+                username=username,
+                password=secret,
+                role=Role(role),
+                park_id=park_id,
+                enterprise_id=enterprise_id,
+                display_name=display_name,
+            )
+            audit.record(session, None, "user.create", f"user:{username}", park_id, role=role)
+    except (DomainError, ValueError) as exc:
+        _fail(exc)
+    typer.echo(f"created {user.role.value} {username}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    username: str,
+    password: Annotated[
+        str | None, typer.Option(envvar="PARKCARBON_NEW_PASSWORD", help="else asked for (hidden)")
+    ] = None,
+) -> None:
+    """Set a new password; the user's sessions end."""
+    from services.access import audit, users
+    from services.core.errors import DomainError
+
+    secret = password or _password(True)
+    try:
+        with _unit_of_work() as session:
+            user = users.find_user(session, username)
+            users.set_password(session, user, secret)
+            audit.record(session, None, "user.passwd", f"user:{username}", user.park_id)
+    except DomainError as exc:
+        _fail(exc)
+    typer.echo(f"password of {username} changed")
+
+
+@user_app.command("disable")
+def user_disable(
+    username: str, enable: Annotated[bool, typer.Option("--enable", help="enable again")] = False
+) -> None:
+    """Disable (or with --enable, enable) a user; a disabled user's sessions end."""
+    from services.access import audit, users
+    from services.core.errors import DomainError
+
+    try:
+        with _unit_of_work() as session:
+            user = users.find_user(session, username)
+            users.set_disabled(session, user, not enable)
+            audit.record(session, None, "user.disable", f"user:{username}", user.park_id, disabled=not enable)
+    except DomainError as exc:
+        _fail(exc)
+    typer.echo(f"{username} {'enabled' if enable else 'disabled'}")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """Every user with role, scope and state."""
+    from services.access import users
+
+    with _unit_of_work() as session:
+        for u in users.list_users(session, None):
+            scope = f"park={u.park_id}" if u.park_id else "all parks"
+            if u.enterprise_id:
+                scope += f" enterprise={u.enterprise_id}"
+            state = "disabled" if u.disabled else "active"
+            typer.echo(f"{u.username:<24} {u.role.value:<11} {scope:<28} {state}")
 
 
 @app.command()
 def demo(
     reset: Annotated[bool, typer.Option(help="start from an empty data directory")] = False,
-    port: Annotated[int, typer.Option(help="API and dashboard port")] = 8000,
+    port: Annotated[
+        int | None, typer.Option(help="API and dashboard port [default: PARKCARBON_API_PORT]")
+    ] = None,
     days: Annotated[int, typer.Option(help="days of history to backfill")] = 7,
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
 ) -> None:
@@ -272,14 +453,14 @@ def demo(
 
 @quarantine_app.command("list")
 def quarantine_list() -> None:
-    """Open quarantine entries grouped by reason and meter code."""
+    """Open quarantine entries of every park grouped by reason and meter code."""
     import psycopg
 
     from services.core.db import libpq_url
     from services.ingest.replay import quarantine_summary
 
     with psycopg.connect(libpq_url(_database_url(_settings()))) as conn:
-        groups = quarantine_summary(conn)
+        groups = quarantine_summary(conn, None)
     if not groups:
         typer.echo("quarantine is empty")
     for reason, meter_code, entries in groups:
@@ -297,7 +478,7 @@ def quarantine_replay(
     from services.ingest.replay import replay_quarantine
 
     with psycopg.connect(libpq_url(_database_url(_settings()))) as conn:
-        result = replay_quarantine(conn, meter)
+        result = replay_quarantine(conn, None, meter)
     typer.echo(
         f"examined {result.examined}, replayed {result.replayed} "
         f"({result.readings_stored} readings stored), still rejected {result.still_rejected}"

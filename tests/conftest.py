@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.core import migrate
 from services.core import mqtt as mqtt_factory
 from services.core.db import libpq_url, make_engine, make_session_factory
-from services.core.embedded import EmbeddedBroker, MosquittoProcess, free_port, start_embedded_postgres
+from services.core.embedded import EmbeddedBroker, free_port, start_embedded_postgres
 from services.core.settings import normalise_database_url
+from services.harness.brokers import MosquittoProcess
 from services.ingest.service import IngestConfig, IngestService
 
 TEMPLATE_DB = f"pc_template_{os.getpid()}"

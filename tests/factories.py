@@ -5,26 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.core.models import Bus, Enterprise, Line, Meter, MeterRole, Park, Reading, Substation
-from services.core.quantities import Carrier
+from services.access import tokens, users
+from services.core.models import (
+    Bus,
+    Enterprise,
+    Gateway,
+    Line,
+    Meter,
+    MeterRole,
+    Park,
+    Reading,
+    Role,
+    Substation,
+)
 from services.core.uscc import make_uscc
+from services.park.meter_roles import ROLE_QUANTITIES
 
 _seq = count(1)
-
-ROLE_QUANTITIES: dict[MeterRole, tuple[Carrier, list[str]]] = {
-    MeterRole.GRID_IMPORT: (Carrier.ELECTRICITY, ["energy_import_kwh", "energy_export_kwh", "power_kw"]),
-    MeterRole.ENTERPRISE_MAIN: (Carrier.ELECTRICITY, ["energy_import_kwh", "energy_export_kwh", "power_kw"]),
-    MeterRole.FEEDER: (Carrier.ELECTRICITY, ["energy_import_kwh", "energy_export_kwh", "power_kw"]),
-    MeterRole.SUBMETER: (Carrier.ELECTRICITY, ["energy_import_kwh", "energy_export_kwh", "power_kw"]),
-    MeterRole.PV: (Carrier.ELECTRICITY, ["generation_kwh", "power_kw"]),
-    MeterRole.GAS: (Carrier.NATURAL_GAS, ["volume_m3", "flow_m3_h"]),
-    MeterRole.HEAT: (Carrier.HEAT, ["heat_gj"]),
-    MeterRole.WIND: (Carrier.ELECTRICITY, ["generation_kwh", "power_kw"]),
-    MeterRole.CHP: (Carrier.ELECTRICITY, ["generation_kwh", "power_kw"]),
-    MeterRole.STORAGE: (Carrier.ELECTRICITY, ["storage_charge_kwh", "storage_discharge_kwh", "power_kw"]),
-}
+TEST_GATEWAY = "gw-test"  # the gateway a test meter is wired to unless a test names another
 
 
 def make_park(session: Session, region: str = "national", year: int = 2023) -> Park:
@@ -65,7 +66,9 @@ def make_meter(
     green_supply: bool = False,
     bus: Bus | None = None,
     parent: Meter | None = None,
+    gateway: str | None = TEST_GATEWAY,
 ) -> Meter:
+    """A meter wired to gateway ``gateway`` of its park (created if new); None: to none."""
     carrier, quantities = ROLE_QUANTITIES[role]
     meter = Meter(
         park_id=park.id,
@@ -73,13 +76,14 @@ def make_meter(
         name=code,
         carrier=carrier,
         role=role,
-        quantities=quantities,
+        quantities=list(quantities),
         ct_ratio=ct_ratio,
         pt_ratio=1.0,
         enterprise_id=enterprise.id if enterprise else None,
         green_supply=green_supply,
         bus_id=bus.id if bus else None,
         parent_meter_id=parent.id if parent else None,
+        gateway_id=make_gateway(session, park, gateway).id if gateway else None,
     )
     session.add(meter)
     session.flush()
@@ -125,3 +129,55 @@ def write_register(
         stamps.append((start + timedelta(hours=k + 1), value))
     session.add_all(Reading(meter_id=meter.id, quantity=quantity, ts=ts, value=v) for ts, v in stamps)
     session.flush()
+
+
+def make_gateway(session: Session, park: Park, code: str = TEST_GATEWAY) -> Gateway:
+    """The park's gateway ``code``, created on first use."""
+    found = session.scalar(select(Gateway).where(Gateway.park_id == park.id, Gateway.code == code))
+    if found is None:
+        found = Gateway(park_id=park.id, code=code, name=code)
+        session.add(found)
+        session.flush()
+    return found
+
+
+def make_token(
+    session: Session,
+    park: Park,
+    role: Role,
+    enterprise: Enterprise | None = None,
+    gateway: Gateway | None = None,
+) -> str:
+    _, token = tokens.create_token(
+        session,
+        name=f"{role.value}-{next(_seq)}",
+        role=role,
+        park_id=park.id,
+        created_by="test",
+        enterprise_id=enterprise.id if enterprise else None,
+        gateway_id=gateway.id if gateway else None,
+    )
+    return token
+
+
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def make_user(
+    session: Session,
+    park: Park | None,
+    role: Role,
+    enterprise: Enterprise | None = None,
+    username: str | None = None,
+) -> str:
+    """A person with ``TEST_PASSWORD``; returns the username."""
+    name = username or f"{role.value}-{next(_seq)}"
+    users.create_user(
+        session,
+        username=name,
+        password=TEST_PASSWORD,
+        role=role,
+        park_id=park.id if park else None,
+        enterprise_id=enterprise.id if enterprise else None,
+    )
+    return name

@@ -1,9 +1,12 @@
-"""The README's demo command, as a user runs it: the API answers within 90 s with every demo
-enterprise, a coverage ratio and 7 days of hourly 电碳因子; an operator signs in to the
-dashboard in a real browser (Chromium); Ctrl-C leaves no process behind."""
+"""The README's demo command, as a user runs it: it writes demo.json once serving; the API
+answers within 90 s with every demo enterprise, a coverage ratio and 7 days of hourly
+电碳因子; in a real browser (Chromium) an operator signs in to the park overview, an
+enterprise user lands on its own enterprise's page, a wrong password is refused and logout
+ends the session; Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -12,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -25,7 +29,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 from services.core.embedded import free_port
 
 STARTUP_LIMIT_S = 90
-OPERATOR = {"Authorization": "Bearer demo-operator"}
 
 
 @pytest.fixture
@@ -33,9 +36,10 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARKCARBON_") and k != "DATABASE_URL"}
     env["PARKCARBON_DATA_DIR"] = str(tmp_path / "data")
+    env["PARKCARBON_API_PORT"] = str(port)  # honoured without --port
     log = (tmp_path / "demo.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "demo", "--port", str(port), "--duration", "300"],
+        [sys.executable, "-m", "services.cli", "demo", "--duration", "300"],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -48,15 +52,19 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
     log.close()
 
 
-def _wait_until_serving(base: str, process: subprocess.Popen[bytes]) -> float:
+def _wait_until_serving(fixture: Path, process: subprocess.Popen[bytes]) -> tuple[float, dict[str, Any]]:
+    """demo.json appears once the demo serves; it says where and as whom to connect."""
     started = time.monotonic()
     while time.monotonic() - started < STARTUP_LIMIT_S:
         assert process.poll() is None, "demo exited early"
-        try:
-            if httpx.get(f"{base}/api/v1/park", headers=OPERATOR, timeout=5).status_code == 200:
-                return time.monotonic() - started
-        except httpx.HTTPError:
-            pass
+        if fixture.exists():
+            document: dict[str, Any] = json.loads(fixture.read_text())
+            operator = {"Authorization": f"Bearer {document['tokens']['operator']}"}
+            if (
+                httpx.get(f"{document['api_url']}/api/v1/park", headers=operator, timeout=5).status_code
+                == 200
+            ):
+                return time.monotonic() - started, document
         time.sleep(1)
     pytest.fail(f"demo did not serve within {STARTUP_LIMIT_S} s")
 
@@ -81,12 +89,32 @@ def _browser() -> webdriver.Chrome:
     return webdriver.Chrome(options=options, service=Service(driver_path))
 
 
+def _sign_in(browser: webdriver.Chrome, base: str, username: str, password: str) -> None:
+    browser.get(f"{base}/login")
+    WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, "username")))
+    browser.find_element(By.ID, "username").send_keys(username)
+    browser.find_element(By.ID, "password").send_keys(password)
+    browser.find_element(By.ID, "login-submit").click()
+
+
 def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
     demo: tuple[str, subprocess.Popen[bytes], Path],
 ) -> None:
     base, process, workdir = demo
-    seconds = _wait_until_serving(base, process)
+    seconds, fixture = _wait_until_serving(workdir / "data" / "demo.json", process)
     print(f"demo served the park overview after {seconds:.1f} s")
+    assert fixture["api_url"] == base
+    assert fixture["park"] == "demo"
+    assert fixture["mqtt_url"].startswith(f"mqtt://{fixture['gateway']}:pct_")
+    assert set(fixture["users"]) == {"admin", "operator", "viewer", "enterprise"}
+    assert set(fixture["tokens"]) == {"operator", "enterprise", "gateway"}
+    OPERATOR = {"Authorization": f"Bearer {fixture['tokens']['operator']}"}
+    own = httpx.get(
+        f"{base}/api/v1/enterprises",
+        headers={"Authorization": f"Bearer {fixture['tokens']['enterprise']}"},
+        timeout=10,
+    ).json()
+    assert [e["id"] for e in own] == [fixture["enterprise_id"]]
 
     overview = httpx.get(f"{base}/api/v1/park", headers=OPERATOR, timeout=10).json()
     assert len(overview["enterprises"]) == 36
@@ -101,10 +129,9 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
 
     browser = _browser()
     try:
-        browser.get(f"{base}/dashboard")
-        WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, "token")))
-        browser.find_element(By.ID, "token").send_keys("demo-operator")
-        browser.find_element(By.ID, "login-submit").click()
+        _sign_in(browser, base, fixture["users"]["operator"]["username"], "wrong password")
+        assert "用户名或密码错误" in browser.find_element(By.ID, "login-error").text
+        _sign_in(browser, base, **fixture["users"]["operator"])
         WebDriverWait(browser, 30).until(
             expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#fig-factor .main-svg"))
         )
@@ -119,6 +146,25 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
         browser.save_screenshot(str(workdir / "dashboard-zh.png"))
         browser.get(f"{base}/dashboard?lang=en")
         assert "Enterprise coverage" in browser.find_element(By.TAG_NAME, "body").text
+        browser.find_element(By.ID, "logout").click()
+        WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, "username")))
+        browser.get(f"{base}/dashboard")  # the session ended on the server: back to sign-in
+        assert browser.find_elements(By.ID, "username")
+
+        # An enterprise user lands on its own enterprise and cannot reach the park overview.
+        _sign_in(browser, base, **fixture["users"]["enterprise"])
+        WebDriverWait(browser, 30).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#fig-emissions .main-svg"))
+        )
+        assert "/dashboard/enterprise" in browser.current_url
+        assert browser.find_element(By.ID, "enterprise-name").text == own[0]["name"]
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#meters tr")) >= 2
+        browser.save_screenshot(str(workdir / "enterprise-zh.png"))
+        browser.get(f"{base}/dashboard")
+        assert "/dashboard/enterprise" in browser.current_url
+        other = own[0]["id"] + 1
+        browser.get(f"{base}/dashboard/enterprise?enterprise_id={other}")
+        assert browser.find_element(By.ID, "enterprise-name").text == own[0]["name"]
     finally:
         browser.quit()
 

@@ -17,13 +17,12 @@ from gateways.config import BusConfig, DeviceConfig, GatewayConfig
 from gateways.service import GatewayService
 from gateways.simulator import SimulatedBus, SimulatedMeter
 from services.api.app import create_app
-from services.api.security import issue_token
-from services.carbon.scheduler import hourly_carbon_job
+from services.carbon.jobs import hourly_carbon_job
 from services.core.embedded import free_port
-from services.core.models import MeterRole, PrincipalRole, Reading
+from services.core.models import MeterRole, Reading, Role
 from services.core.settings import Settings
 from tests.conftest import Broker, running_ingest
-from tests.factories import make_enterprise, make_meter, make_park
+from tests.factories import TEST_GATEWAY, make_enterprise, make_meter, make_park, make_token
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # 08:00 in Asia/Shanghai
 # Primary-side register values at each poll: (minutes after T0, grid import kWh,
@@ -62,13 +61,13 @@ HOUR1 = {"factor": 42.448 / 130, "kwh": 40.0, "scope2": 13.06092}
 
 
 async def _drive_gateway(
-    broker: Broker, port: int, meters: dict[str, SimulatedMeter], spool_dir: Path
+    broker: Broker, park: str, port: int, meters: dict[str, SimulatedMeter], spool_dir: Path
 ) -> None:
     bus = SimulatedBus(list(meters.values()), port, time.time)
     await bus.start()
     config = GatewayConfig(
-        gateway="gw-test",
-        park="p-test",
+        gateway=TEST_GATEWAY,
+        park=park,
         poll_interval_s=60,
         buses=[
             BusConfig(
@@ -120,9 +119,9 @@ def test_register_values_become_hand_computed_energy_and_emissions(
         make_meter(s, park, "E-001", MeterRole.ENTERPRISE_MAIN, enterprise, ct_ratio=10)
         make_meter(s, park, "PV-01", MeterRole.PV)
         make_meter(s, park, "G-001", MeterRole.GAS, enterprise)
-        operator = issue_token(s, "op", PrincipalRole.OPERATOR, park.id)
-        own = issue_token(s, "ent", PrincipalRole.ENTERPRISE, park.id, enterprise_id=enterprise.id)
-        enterprise_id = enterprise.id
+        operator = make_token(s, park, Role.OPERATOR)
+        own = make_token(s, park, Role.ENTERPRISE, enterprise)
+        enterprise_id, park_code = enterprise.id, park.code
         s.commit()
 
     with running_ingest(database_url, broker):
@@ -132,7 +131,7 @@ def test_register_values_become_hand_computed_energy_and_emissions(
             "PV-01": SimulatedMeter("PV-01", 3, "parkcarbon-sim-pv"),
             "G-001": SimulatedMeter("G-001", 4, "parkcarbon-sim-gas"),
         }
-        asyncio.run(_drive_gateway(broker, free_port(), meters, tmp_path / "spool"))
+        asyncio.run(_drive_gateway(broker, park_code, free_port(), meters, tmp_path / "spool"))
         expected = len(SEQUENCE) * 10
         assert _wait_for_readings(session_factory, expected) == expected
 

@@ -27,8 +27,9 @@ from gateways.simulator import SimulatedBus, SimulatedMeter
 from services.core import mqtt as mqtt_factory
 from services.core.contract import status_topic, telemetry_subscription
 from services.core.db import libpq_url
-from services.core.embedded import MosquittoProcess, free_port
+from services.core.embedded import free_port
 from services.core.models import MeterRole
+from services.harness.brokers import MosquittoProcess
 from tests.conftest import Broker, running_ingest
 from tests.factories import make_meter, make_park
 from tests.faults import TcpProxy
@@ -126,7 +127,7 @@ def test_a_gateway_rides_out_minutes_without_its_broker(
     with session_factory() as s:
         park = make_park(s)
         for code in CODES:
-            make_meter(s, park, code, MeterRole.SUBMETER)
+            make_meter(s, park, code, MeterRole.SUBMETER, gateway="gw-sf")
         s.commit()
         park_code = park.code
     broker = MosquittoProcess(tmp_path / "mosquitto").start()

@@ -18,10 +18,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
-from services.api.security import issue_token
 from services.carbon.pipeline import recompute_hours
-from services.core.models import CarbonReopenedHour, MeterRole, PrincipalRole
-from tests.factories import make_buses, make_enterprise, make_line, make_meter, make_park, write_register
+from services.core.models import CarbonReopenedHour, MeterRole, Role
+from tests.factories import (
+    make_buses,
+    make_enterprise,
+    make_line,
+    make_meter,
+    make_park,
+    make_token,
+    write_register,
+)
 
 H0 = datetime(2026, 11, 18, 0, 0, tzinfo=UTC)
 PERIOD = {"start": H0.isoformat(), "end": (H0 + timedelta(hours=2)).isoformat()}
@@ -56,8 +63,8 @@ def _park(factory: sessionmaker[Session]) -> dict[str, Any]:
             "metered": metered.id,
             "gas": gas.id,
             "grid": grid.id,
-            "operator": issue_token(s, "op", PrincipalRole.OPERATOR, park.id),
-            "enterprise": issue_token(s, "ent", PrincipalRole.ENTERPRISE, park.id, enterprise_id=metered.id),
+            "operator": make_token(s, park, Role.OPERATOR),
+            "enterprise": make_token(s, park, Role.ENTERPRISE, metered),
         }
         s.commit()
     return world

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateways.publisher import TelemetryPublisher
-from services.bench.ingest import IngestProcess
 from services.core.db import libpq_url
-from services.core.embedded import MosquittoProcess
 from services.core.models import MeterRole
+from services.harness.brokers import MosquittoProcess
+from services.harness.ingest_process import IngestProcess
 from tests.factories import make_meter, make_park
 from tests.faults import TcpProxy, database_address, via_proxy
 
@@ -38,7 +38,7 @@ def _seed(factory: sessionmaker[Session]) -> str:
     with factory() as s:
         park = make_park(s)
         for code in METERS:
-            make_meter(s, park, code, MeterRole.SUBMETER)
+            make_meter(s, park, code, MeterRole.SUBMETER, gateway="gw-fault")
         s.commit()
         return park.code
 

@@ -93,7 +93,7 @@ def test_fuzzed_messages_never_stop_ingest(
 ) -> None:
     with session_factory() as s:
         park = make_park(s)
-        make_meter(s, park, "FZ-1", MeterRole.SUBMETER)
+        make_meter(s, park, "FZ-1", MeterRole.SUBMETER, gateway="fz")
         s.commit()
         topic = telemetry_topic(park.code, "fz")
     examples = 0

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.core.contract import telemetry_topic
 from services.core.models import MeterRole, QuarantinedTelemetry, Reading
 from tests.conftest import Broker, mqtt_publisher, running_ingest
-from tests.factories import make_meter, make_park
+from tests.factories import TEST_GATEWAY, make_meter, make_park
 
 TS = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 
@@ -44,8 +44,9 @@ def test_bad_readings_are_quarantined_and_valid_ones_stored(
         park = make_park(s)
         make_meter(s, park, "M-1", MeterRole.GRID_IMPORT)
         make_meter(s, park, "M-2", MeterRole.GRID_IMPORT)
+        park_code = park.code
         s.commit()
-    topic = telemetry_topic("p", "gw-x")
+    topic = telemetry_topic(park_code, TEST_GATEWAY)
     with running_ingest(database_url, broker), mqtt_publisher(broker) as publisher:
         time.sleep(0.5)  # let ingest subscribe
         mixed = {
@@ -97,14 +98,60 @@ def test_redelivered_readings_are_stored_once(
     with session_factory() as s:
         park = make_park(s)
         make_meter(s, park, "M-1", MeterRole.GRID_IMPORT)
+        park_code = park.code
         s.commit()
     with running_ingest(database_url, broker) as ingest, mqtt_publisher(broker) as publisher:
         time.sleep(0.5)
         batch = orjson.dumps({"gateway": "g", "seq": 5, "readings": [_reading("M-1", 42.0)]})
         for _ in range(3):
-            publisher.publish(telemetry_topic("p", "g"), batch, qos=1).wait_for_publish(5)
+            publisher.publish(telemetry_topic(park_code, TEST_GATEWAY), batch, qos=1).wait_for_publish(5)
         deadline = time.monotonic() + 10
         while ingest.messages_committed < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
     assert ingest.messages_committed == 3
     assert _wait(session_factory, readings=1, quarantined=0) == (1, 0)
+
+
+def test_readings_are_stored_only_from_the_meters_gateway_in_the_topics_park(
+    broker: Broker, database_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    """Two parks both have a meter E-001 and a gateway gw-test: the topic's park decides which
+    meter a reading belongs to; a gateway is trusted only for its own meters (fail closed)."""
+    with session_factory() as s:
+        park_a, park_b = make_park(s), make_park(s)
+        in_a = make_meter(s, park_a, "E-001", MeterRole.ENTERPRISE_MAIN)
+        in_b = make_meter(s, park_b, "E-001", MeterRole.ENTERPRISE_MAIN)
+        make_meter(s, park_a, "ON-OTHER", MeterRole.SUBMETER, gateway="gw-other")
+        make_meter(s, park_a, "UNBOUND", MeterRole.SUBMETER, gateway=None)
+        a, b, ids = park_a.code, park_b.code, {park_a.id: in_a.id, park_b.id: in_b.id}
+        park_ids = (park_a.id, park_b.id)
+        s.commit()
+    with running_ingest(database_url, broker), mqtt_publisher(broker) as publisher:
+        time.sleep(0.5)
+
+        def send(park: str, gateway: str, meter: str, value: float) -> None:
+            body = orjson.dumps({"gateway": gateway, "seq": 1, "readings": [_reading(meter, value)]})
+            publisher.publish(telemetry_topic(park, gateway), body, qos=1).wait_for_publish(5)
+
+        send(a, TEST_GATEWAY, "E-001", 1.0)  # stored for park A's E-001
+        send(b, TEST_GATEWAY, "E-001", 2.0)  # stored for park B's E-001
+        send(a, TEST_GATEWAY, "ON-OTHER", 3.0)  # meter_not_on_gateway
+        send(a, TEST_GATEWAY, "UNBOUND", 4.0)  # meter_not_on_gateway: bound to no gateway
+        send(a, "gw-ghost", "E-001", 5.0)  # unknown_gateway
+        send("no-such-park", TEST_GATEWAY, "E-001", 6.0)  # park_mismatch
+        readings, quarantined = _wait(session_factory, readings=2, quarantined=4)
+    assert (readings, quarantined) == (2, 4)
+    with session_factory() as s:
+        stored = sorted(s.execute(select(Reading.meter_id, Reading.value)).tuples())
+        rejected = sorted(
+            s.execute(select(QuarantinedTelemetry.reason, QuarantinedTelemetry.park_id)).tuples()
+        )
+    assert stored == sorted([(ids[park_ids[0]], 1.0), (ids[park_ids[1]], 2.0)])
+    assert rejected == sorted(
+        [
+            ("meter_not_on_gateway", park_ids[0]),
+            ("meter_not_on_gateway", park_ids[0]),
+            ("unknown_gateway", park_ids[0]),
+            ("park_mismatch", None),
+        ]
+    )

@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.carbon.jobs import hourly_carbon_job
 from services.carbon.pipeline import recompute_hours
-from services.carbon.scheduler import hourly_carbon_job
+from services.core.contract import http_source
 from services.core.db import libpq_url
 from services.core.models import CarbonReopenedHour, MeterRole, Reading
 from services.core.settings import Settings
 from services.ingest.processor import Payload, TelemetryProcessor
-from tests.factories import make_enterprise, make_meter, make_park, write_register
+from tests.factories import TEST_GATEWAY, make_enterprise, make_meter, make_park, write_register
 
 H0 = datetime(2026, 11, 19, 0, 0, tzinfo=UTC)  # 08:00 Asia/Shanghai, two days before today
 HOUR = timedelta(hours=1)
@@ -75,7 +76,7 @@ def test_late_reading_reopens_its_hours_and_the_next_run_is_idempotent(
         session.flush()
         recompute_hours(session, H0, H0 + 6 * HOUR, timedelta(minutes=60))  # the earlier runs
         session.commit()
-        park_id, late_id = park.id, late.id
+        park_id, late_id, park_code = park.id, late.id, park.code
 
     before = _snapshot(session_factory)
     # Hours H0+1h and H0+2h have no energy for the late meter.
@@ -86,7 +87,7 @@ def test_late_reading_reopens_its_hours_and_the_next_run_is_idempotent(
     processor = TelemetryProcessor()
     body = orjson.dumps(
         {
-            "gateway": "gw-late",
+            "gateway": TEST_GATEWAY,
             "seq": 1,
             "readings": [
                 {
@@ -100,7 +101,8 @@ def test_late_reading_reopens_its_hours_and_the_next_run_is_idempotent(
     )
     with psycopg.connect(libpq_url(database_url)) as conn:
         processor.reload(conn)
-        result = processor.process(conn, [Payload("http:gw-late", body)], "http")
+        payload = Payload(http_source(park_code, TEST_GATEWAY), body, park_code, TEST_GATEWAY)
+        result = processor.process(conn, [payload], "http")
         conn.commit()
     assert result.stored == 1
     with session_factory() as session:

@@ -11,9 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
-from services.api.security import issue_token
-from services.core.models import Gateway, MeterRole, PrincipalRole, Reading
-from tests.factories import make_meter, make_park
+from services.core.models import MeterRole, Reading, Role
+from tests.factories import make_gateway, make_meter, make_park, make_token
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
@@ -40,14 +39,11 @@ def test_unknown_meter_readings_wait_in_quarantine_until_registered_and_replayed
 ) -> None:
     with session_factory() as s:
         park = make_park(s)
-        gateway_a = Gateway(park_id=park.id, code="gw-a", name="A")
-        gateway_b = Gateway(park_id=park.id, code="gw-b", name="B")
-        s.add_all([gateway_a, gateway_b])
-        s.flush()
-        wired_to_b = make_meter(s, park, "ON-B", MeterRole.SUBMETER)
-        wired_to_b.gateway_id = gateway_b.id
-        operator = issue_token(s, "op", PrincipalRole.OPERATOR, park.id)
-        gw_a = issue_token(s, "gw-a", PrincipalRole.GATEWAY, park.id, gateway_id=gateway_a.id)
+        gateway_a = make_gateway(s, park, "gw-a")
+        make_meter(s, park, "ON-B", MeterRole.SUBMETER, gateway="gw-b")
+        make_meter(s, park, "NOWHERE", MeterRole.SUBMETER, gateway=None)
+        operator = make_token(s, park, Role.OPERATOR)
+        gw_a = make_token(s, park, Role.GATEWAY, gateway=gateway_a)
         s.commit()
     client = TestClient(create_app(session_factory))
 
@@ -55,9 +51,11 @@ def test_unknown_meter_readings_wait_in_quarantine_until_registered_and_replayed
     answer = client.post("/api/v1/telemetry", content=_batch("NEW-7", range(10)), headers=_auth(gw_a)).json()
     assert answer["stored"] == 0
     assert {r["reason"] for r in answer["rejected"]} == {"unknown_meter"}
-    # Gateway A may not report a meter wired to gateway B.
+    # Gateway A may not report a meter wired to gateway B, nor one wired to no gateway.
     answer = client.post("/api/v1/telemetry", content=_batch("ON-B", range(2)), headers=_auth(gw_a)).json()
     assert [r["reason"] for r in answer["rejected"]] == ["meter_not_on_gateway"] * 2
+    answer = client.post("/api/v1/telemetry", content=_batch("NOWHERE", range(1)), headers=_auth(gw_a)).json()
+    assert [r["reason"] for r in answer["rejected"]] == ["meter_not_on_gateway"]
 
     page = client.get("/api/v1/quarantine", headers=_auth(operator)).json()
     groups = {(g["reason"], g["meter_code"]): g["entries"] for g in page["open_by_reason"]}
@@ -89,7 +87,7 @@ def test_unknown_meter_readings_wait_in_quarantine_until_registered_and_replayed
     again = client.post("/api/v1/quarantine/replay", json={}, headers=_auth(operator)).json()
     assert again["replayed"] == 0
     assert again["readings_stored"] == 0
-    assert again["still_rejected"] == 2
+    assert again["still_rejected"] == 3
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Reading)) == 10
 

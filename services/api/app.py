@@ -6,20 +6,35 @@ from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.errors import DomainError, domain_error_handler
-from services.api.routers import carbon, carbon_inputs, enterprises, indicators, operations, park, telemetry
+from services.api.errors import domain_error_handler
+from services.api.routers import (
+    admin,
+    auth,
+    carbon,
+    carbon_inputs,
+    enterprises,
+    indicators,
+    operations,
+    park,
+    telemetry,
+)
+from services.core.errors import DomainError
 from services.dashboard import routes as dashboard
+from services.ingest.http import HttpIngest
+
+DESCRIPTION = """园区能碳管理平台 — real-time energy–carbon management for industrial parks.
+
+Authenticate with `Authorization: Bearer <token>`: an access token from `POST /api/v1/auth/token`
+(people) or a machine token (`pct_…`). Admins choose the park a request works in with
+`?park=<code>` (default: the first park)."""
 
 
 def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
-    app = FastAPI(
-        title="parkcarbon API",
-        summary="园区能碳管理平台 — real-time energy–carbon management for industrial parks",
-        version="0.1.0",
-    )
+    app = FastAPI(title="parkcarbon API", description=DESCRIPTION, version="0.2.0")
     app.state.session_factory = session_factory
+    app.state.http_ingest = HttpIngest()
     app.add_exception_handler(DomainError, domain_error_handler)
-    for module in (park, enterprises, carbon, carbon_inputs, indicators, telemetry, operations):
+    for module in (auth, park, enterprises, carbon, carbon_inputs, indicators, telemetry, operations, admin):
         app.include_router(module.router)
     app.include_router(dashboard.router)
     app.mount("/metrics", make_asgi_app())

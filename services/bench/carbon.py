@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from services.bench.database import bench_database
 from services.bench.report import Measure
+from services.carbon.jobs import hourly_carbon_job
 from services.carbon.pipeline import recompute_range
-from services.carbon.scheduler import hourly_carbon_job
 from services.core.db import libpq_url, make_engine, make_session_factory
 from services.core.hours import HOUR
 from services.core.models import Bus, Enterprise, Line, Meter, MeterRole, Park, Substation

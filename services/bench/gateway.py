@@ -27,7 +27,8 @@ from gateways.register_map import load_profile
 from gateways.service import GatewayService
 from gateways.simulator import SimulatedBus, SimulatedMeter
 from services.bench.report import Measure
-from services.core.embedded import MosquittoProcess, free_port, wait_for_port
+from services.core.embedded import free_port, wait_for_port
+from services.harness.brokers import MosquittoProcess
 
 PROFILE = "parkcarbon-sim-electricity"
 

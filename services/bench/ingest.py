@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,15 +29,15 @@ from pathlib import Path
 import orjson
 import paho.mqtt.client as mqtt
 import psycopg
-from prometheus_client.parser import text_string_to_metric_families
 
 from services.bench.database import BENCH_QUANTITIES, bench_database, seed_meters
 from services.bench.report import Measure
 from services.core import mqtt as mqtt_factory
 from services.core.contract import TELEMETRY_QOS, telemetry_subscription, telemetry_topic
 from services.core.db import libpq_url
-from services.core.embedded import MosquittoProcess, free_port, wait_for_port
 from services.core.settings import Settings
+from services.harness.brokers import MosquittoProcess
+from services.harness.ingest_process import IngestProcess
 from services.ingest.copy_format import encode_rows
 from services.ingest.storage import copy_binary
 
@@ -206,84 +203,6 @@ def measure_broker(broker_url: str, factory: MessageFactory, messages: int, wind
     finally:
         process.terminate()
         process.join(timeout=10)
-
-
-class IngestProcess:
-    """``parkcarbon ingest`` as production runs it, with its Prometheus endpoint."""
-
-    def __init__(
-        self,
-        database_url: str,
-        broker_url: str,
-        log_path: Path,
-        client_id: str = "bench-ingest",
-        shared_group: str | None = None,
-    ) -> None:
-        self.metrics_port = free_port()
-        env = dict(
-            os.environ,
-            PARKCARBON_DATABASE_URL=database_url,
-            PARKCARBON_MQTT_URL=broker_url,
-            PARKCARBON_MQTT_PROTOCOL="5",
-            PARKCARBON_LOG_LEVEL="WARNING",
-        )
-        self._log = log_path.open("ab")
-        command = [sys.executable, "-m", "services.cli", "ingest", "--client-id", client_id]
-        command += ["--metrics-port", str(self.metrics_port)]
-        if shared_group:
-            command += ["--shared-group", shared_group]
-        self.process = subprocess.Popen(
-            command,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for_port(self.metrics_port, timeout=60)
-
-    def wait_subscribed(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self.metric("parkcarbon_ingest_broker_subscribed") < 1:
-            if time.monotonic() > deadline:
-                raise TimeoutError("ingest did not subscribe")
-            time.sleep(0.05)
-
-    def metric(self, name: str) -> float:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name:
-                    return float(sample.value)
-        return 0.0
-
-    def stored(self) -> int:
-        return int(self.metric("parkcarbon_ingest_readings_stored_total"))
-
-    def peak_rss_mb(self) -> float:
-        """Peak resident memory (VmHWM) of the worker and its parser child, summed."""
-        import psutil  # pgserver's dependency; only the bench needs it
-
-        pids = [self.process.pid] + [c.pid for c in psutil.Process(self.process.pid).children(recursive=True)]
-        total = 0.0
-        for pid in pids:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) / 1024
-        return total
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, no goodbye to the broker or the database."""
-        self.process.kill()
-        self.process.wait(timeout=30)
-        self._log.close()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self._log.close()
 
 
 class _Pool:

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from services.carbon.derived import clear_hours
 from services.carbon.emissions import COUNTED_METER_SQL
 
 COVERAGE_TARGET = 0.95
@@ -81,12 +82,7 @@ def compute_coverage(
     """Recompute coverage for hours in [start, end). ``metered=False``: the park has no
     interval energy in these hours (every enterprise uncovered), known without a scan."""
     params = {"park_id": park_id, "lo": start, "hi": end, "metered": metered}
-    session.execute(
-        text(
-            "DELETE FROM coverage_hourly WHERE park_id = :park_id AND hour_start >= :lo AND hour_start < :hi"
-        ),
-        params,
-    )
+    clear_hours(session, "coverage_hourly", start, end, park_id)
     session.execute(COVERAGE_SQL, params)
 
 

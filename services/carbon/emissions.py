@@ -31,6 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.carbon import factors
+from services.carbon.derived import clear_hours
 from services.carbon.factors import GAS_EMISSION_SQL, Coefficient
 from services.carbon.interval_energy import QUALITY_RANK
 
@@ -214,12 +215,7 @@ def compute_emissions(
         "gas_ce": factors.NATURAL_GAS_KGCE_PER_M3.value,
         "heat_ce": factors.HEAT_KGCE_PER_GJ.value,
     }
-    session.execute(
-        text(
-            "DELETE FROM emission_hourly WHERE park_id = :park_id AND hour_start >= :lo AND hour_start < :hi"
-        ),
-        params,
-    )
+    clear_hours(session, "emission_hourly", start, end, park_id)
     session.execute(ENTERPRISE_EMISSIONS_SQL, params)
     session.execute(PARK_EMISSIONS_SQL, params)
 

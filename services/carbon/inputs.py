@@ -12,8 +12,11 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from services.carbon.late_data import reopen_range
+from services.access import audit
+from services.access.policy import Principal
+from services.core.errors import InvalidInput, NotFound
 from services.core.models import FuelParameter, GreenCertificate, IndicatorThreshold, Park
+from services.core.reopened_hours import reopen_range
 
 Dated = TypeVar("Dated", FuelParameter, GreenCertificate)
 
@@ -26,8 +29,12 @@ def _record_dated(session: Session, record: Dated) -> Dated:
     return record
 
 
-def add_fuel_parameter(session: Session, enterprise_id: int, values: dict[str, Any]) -> FuelParameter:
-    return _record_dated(session, FuelParameter(enterprise_id=enterprise_id, **values))
+def add_fuel_parameter(
+    session: Session, principal: Principal, enterprise_id: int, values: dict[str, Any]
+) -> FuelParameter:
+    record = _record_dated(session, FuelParameter(enterprise_id=enterprise_id, **values))
+    audit.record(session, principal, "fuel_parameter.add", f"enterprise:{enterprise_id}", id=record.id)
+    return record
 
 
 def fuel_parameters(session: Session, enterprise_id: int) -> Sequence[FuelParameter]:
@@ -39,9 +46,20 @@ def fuel_parameters(session: Session, enterprise_id: int) -> Sequence[FuelParame
 
 
 def add_green_certificate(
-    session: Session, park_id: int, enterprise_id: int | None, values: dict[str, Any]
+    session: Session, principal: Principal, enterprise_id: int | None, values: dict[str, Any]
 ) -> GreenCertificate:
-    return _record_dated(session, GreenCertificate(park_id=park_id, enterprise_id=enterprise_id, **values))
+    record = _record_dated(
+        session, GreenCertificate(park_id=principal.park, enterprise_id=enterprise_id, **values)
+    )
+    audit.record(
+        session,
+        principal,
+        "green_certificate.add",
+        f"enterprise:{enterprise_id}",
+        id=record.id,
+        kwh=record.kwh,
+    )
+    return record
 
 
 def green_certificates(session: Session, enterprise_id: int) -> Sequence[GreenCertificate]:
@@ -52,18 +70,26 @@ def green_certificates(session: Session, enterprise_id: int) -> Sequence[GreenCe
     ).all()
 
 
-def set_estimation_policy(session: Session, park_id: int, policy: str, max_gap_hours: int) -> Park:
-    park = session.get(Park, park_id)
+def set_estimation_policy(session: Session, principal: Principal, policy: str, max_gap_hours: int) -> Park:
+    park = session.get(Park, principal.park)
     if park is None:
-        raise LookupError(f"park {park_id} not found")
+        raise NotFound(f"park {principal.park} not found")
     park.estimation_policy = policy
     park.estimation_max_gap_hours = max_gap_hours
     session.flush()
+    audit.record(
+        session, principal, "estimation_policy.set", f"park:{park.code}", policy=policy, hours=max_gap_hours
+    )
     return park
 
 
-def replace_park_thresholds(session: Session, park_id: int, lines: list[dict[str, Any]]) -> None:
+def replace_park_thresholds(session: Session, principal: Principal, lines: list[dict[str, Any]]) -> None:
     """The park's own scorecard lines replace its earlier ones; defaults stay for the rest."""
+    keys = [(line["indicator"], line["tier"], line.get("annual_tce_min")) for line in lines]
+    if len(set(keys)) != len(keys):
+        raise InvalidInput("each (indicator, tier, annual_tce_min) may appear once")
+    park_id = principal.park
     session.execute(delete(IndicatorThreshold).where(IndicatorThreshold.park_id == park_id))
     session.add_all(IndicatorThreshold(park_id=park_id, verified=False, **line) for line in lines)
     session.flush()
+    audit.record(session, principal, "indicator_thresholds.replace", f"park:{park_id}", lines=len(lines))

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import Result, text
 from sqlalchemy.orm import Session
 
+from services.carbon.derived import clear_hours
 from services.core.hours import HOUR
 from services.core.quantities import CUMULATIVE_CODES
 
@@ -310,10 +311,7 @@ def compute_interval_energy(
     # The window sort of a day's readings of a large park fits in memory with this much;
     # PostgreSQL's 4 MB default spills it to disk.
     session.execute(text("SET LOCAL work_mem = '256MB'"))
-    session.execute(
-        text("DELETE FROM interval_energy WHERE hour_start >= :lo AND hour_start < :hi"),
-        {"lo": start, "hi": end},
-    )
+    clear_hours(session, "interval_energy", start, end)
     window = reading_window(session, max_gap)
     rows = 0
     parks: set[int] = set()

@@ -16,25 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import psycopg
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.carbon.park_factor import STORAGE_MEMORY, any_storage
-from services.core.hours import HOUR, floor_hour
-
-
-def mark_reopened(conn: psycopg.Connection, hours: Iterable[datetime], now: datetime) -> int:
-    """Re-open the closed hours among ``hours`` in the caller's transaction."""
-    current = floor_hour(now)
-    closed = sorted({h for h in hours if h < current})
-    if closed:
-        conn.execute(
-            "INSERT INTO carbon_reopened_hour (hour_start) SELECT unnest(%s::timestamptz[]) "
-            "ON CONFLICT (hour_start) DO UPDATE SET reopened_at = now()",
-            [closed],
-        )
-    return len(closed)
+from services.core.hours import HOUR
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +77,3 @@ def clear_marks(session: Session, marks: list[tuple[datetime, datetime]]) -> Non
             text("DELETE FROM carbon_reopened_hour WHERE hour_start = :h AND reopened_at = :at"),
             [{"h": h, "at": at} for h, at in marks],
         )
-
-
-def reopen_range(session: Session, start: datetime, end: datetime, now: datetime) -> None:
-    """Re-open every closed hour in [start, end): inputs of past hours changed (an
-    enterprise's verified fuel parameters, a green certificate)."""
-    session.execute(
-        text(
-            "INSERT INTO carbon_reopened_hour (hour_start) "
-            "SELECT generate_series(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz) - interval '1 hour', "
-            "interval '1 hour') ON CONFLICT (hour_start) DO UPDATE SET reopened_at = now()"
-        ),
-        {"lo": floor_hour(start), "hi": min(end, floor_hour(now))},
-    )

@@ -23,8 +23,15 @@ from sqlalchemy.orm import Session
 
 from services.carbon import factors
 from services.carbon.cef import solve_flows
+from services.carbon.derived import clear_hours
 from services.carbon.factors import Coefficient
-from services.carbon.park_factor import CHP_UNITS_SQL, FactorRecord, ParkHour, store_factors
+from services.carbon.park_factor import (
+    CHP_ELECTRICITY_KG_SQL,
+    CHP_UNITS_SQL,
+    FactorRecord,
+    ParkHour,
+    store_factors,
+)
 
 BRANCH_FLOWS_SQL = text(
     """
@@ -54,9 +61,7 @@ WHERE m.park_id = :park_id AND m.bus_id IS NOT NULL AND ie.hour_start >= :lo AND
        OR (m.role = 'enterprise_main' AND NOT m.virtual AND ie.quantity = 'energy_export_kwh'))
 GROUP BY 1, 2, 3
 UNION ALL
-SELECT hour_start, bus_id, 'chp', kwh,
-       CASE WHEN kwh > 0 THEN fuel_m3 * :gas_ef * kwh * {factors.MJ_PER_KWH}
-                              / (kwh * {factors.MJ_PER_KWH} + heat_gj * 1000.0) ELSE 0 END
+SELECT hour_start, bus_id, 'chp', kwh, {CHP_ELECTRICITY_KG_SQL}
 FROM ({CHP_UNITS_SQL}) chp WHERE bus_id IS NOT NULL
 """
 )
@@ -80,13 +85,7 @@ def compute_nodal_factors(
 ) -> int:
     """Recompute the bus factors of a park for hours in [start, end). Idempotent.
     Returns the number of bus-hours written."""
-    session.execute(
-        text(
-            "DELETE FROM carbon_factor_hourly WHERE park_id = :p AND bus_id IS NOT NULL "
-            "AND hour_start >= :lo AND hour_start < :hi"
-        ),
-        {"p": park_id, "lo": start, "hi": end},
-    )
+    clear_hours(session, "carbon_factor_hourly", start, end, park_id, nodes="buses")
     has_lines = session.execute(
         text("SELECT EXISTS (SELECT 1 FROM line WHERE park_id = :p)"), {"p": park_id}
     ).scalar_one()

@@ -31,6 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.carbon import factors
+from services.carbon.derived import clear_hours
 from services.carbon.factors import Coefficient
 
 STORAGE_MEMORY = timedelta(hours=24)
@@ -52,14 +53,19 @@ JOIN interval_energy ie ON ie.meter_id = f.id
 WHERE c.role = 'chp' AND c.park_id = :park_id AND ie.hour_start >= :lo AND ie.hour_start < :hi
 GROUP BY ie.hour_start, c.id, c.bus_id
 """
+# kgCO2 of a CHP unit's hour allocated to its electricity, over a row of CHP_UNITS_SQL: the
+# fuel's CO2 × E_el × 3.6 ÷ (E_el × 3.6 + heat out in MJ), the energy method (factors.py).
+CHP_ELECTRICITY_KG_SQL = (
+    f"CASE WHEN kwh > 0 THEN fuel_m3 * :gas_ef * kwh * {factors.MJ_PER_KWH} "
+    f"/ (kwh * {factors.MJ_PER_KWH} + heat_gj * 1000.0) ELSE 0 END"
+)
 
 PARK_SUPPLY_SQL = text(
     f"""
 WITH chp AS ({CHP_UNITS_SQL}),
 chp_hour AS (
     SELECT hour_start, sum(kwh) AS chp_kwh, sum(fuel_m3) AS chp_fuel_m3, sum(heat_gj) AS chp_heat_gj,
-           sum(CASE WHEN kwh > 0 THEN fuel_m3 * :gas_ef * kwh * {factors.MJ_PER_KWH}
-                      / (kwh * {factors.MJ_PER_KWH} + heat_gj * 1000.0) ELSE 0 END) AS chp_kg
+           sum({CHP_ELECTRICITY_KG_SQL}) AS chp_kg
     FROM chp GROUP BY hour_start
 ), supply AS (
     SELECT ie.hour_start,
@@ -180,13 +186,7 @@ def compute_park_factors(
     session: Session, park_id: int, start: datetime, end: datetime, grid: Coefficient
 ) -> list[ParkHour]:
     """Recompute the park factor for hours in [start, end), in time order. Idempotent."""
-    session.execute(
-        text(
-            "DELETE FROM carbon_factor_hourly WHERE park_id = :p AND bus_id IS NULL "
-            "AND hour_start >= :lo AND hour_start < :hi"
-        ),
-        {"p": park_id, "lo": start, "hi": end},
-    )
+    clear_hours(session, "carbon_factor_hourly", start, end, park_id, nodes="park")
     window = StorageWindow()
     for earlier in session.execute(
         STORAGE_HISTORY_SQL, {"park_id": park_id, "lo": start - STORAGE_MEMORY, "hi": start}

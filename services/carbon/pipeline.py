@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.carbon.coverage import compute_coverage
+from services.carbon.derived import clear_hours
 from services.carbon.emissions import compute_emissions
 from services.carbon.factors import grid_factor, residual_mix_factor
 from services.carbon.interval_energy import compute_interval_energy
@@ -84,12 +85,8 @@ def recompute_hours(
 
 def clear_derived(session: Session, park_id: int, start: datetime, end: datetime) -> None:
     """Delete a park's factors and emissions for hours in [start, end)."""
-    params = {"park_id": park_id, "lo": start, "hi": end}
     for table in ("carbon_factor_hourly", "emission_hourly"):
-        session.execute(
-            text(f"DELETE FROM {table} WHERE park_id = :park_id AND hour_start >= :lo AND hour_start < :hi"),
-            params,
-        )
+        clear_hours(session, table, start, end, park_id)
 
 
 def recompute_range(

@@ -22,16 +22,23 @@ def telemetry_subscription(park: str = "+") -> str:
     return f"parks/{park}/gateways/+/telemetry"
 
 
-def gateway_of_topic(topic: str) -> str | None:
-    """The gateway code in ``parks/{park}/gateways/{gateway}/…``; the broker's ACL makes it
-    the authenticated client's own name (deploy/mosquitto/acl)."""
+def sender_of_topic(topic: str) -> tuple[str | None, str | None]:
+    """(park code, gateway code) in ``parks/{park}/gateways/{gateway}/…``; the broker's ACL
+    makes the gateway segment the authenticated client's own name (deploy/mosquitto/acl)."""
     parts = topic.split("/")
-    return parts[3] if len(parts) >= 5 and parts[0] == "parks" and parts[2] == "gateways" else None
+    if len(parts) >= 5 and parts[0] == "parks" and parts[2] == "gateways":
+        return parts[1], parts[3]
+    return None, None
 
 
-def gateway_of_source(source: str) -> str | None:
-    """The sending gateway recorded with quarantined telemetry: an MQTT topic, or ``http:<code>``
-    for HTTP ingest (services/api/routers/telemetry.py)."""
+def http_source(park: str, gateway: str) -> str:
+    """How quarantine records telemetry received over HTTP (services/api/routers/telemetry.py)."""
+    return f"http:{park}/{gateway}"
+
+
+def sender_of_source(source: str) -> tuple[str | None, str | None]:
+    """(park code, gateway code) of quarantined telemetry: an MQTT topic or ``http:<park>/<gw>``."""
     if source.startswith("http:"):
-        return source[len("http:") :] or None
-    return gateway_of_topic(source)
+        park, _, gateway = source[len("http:") :].partition("/")
+        return park or None, gateway or None
+    return sender_of_topic(source)

@@ -1,11 +1,14 @@
-"""Engine and sessions. Services flush; exactly one owner per unit of work commits."""
+"""Engine and sessions. Services flush; exactly one owner per unit of work commits: a job, a
+CLI command, or the web request (``SessionDep``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Annotated
 
 import psycopg
+from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,6 +50,16 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def request_session(request: Request) -> Iterator[Session]:
+    """The web request's unit of work: committed after the handler returns, rolled back if
+    it raised."""
+    with unit_of_work(request.app.state.session_factory) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(request_session)]
 
 
 def psycopg_connection(session: Session) -> psycopg.Connection:

@@ -6,9 +6,11 @@ An unset ``database_url`` / ``mqtt_url`` selects the embedded default (PostgreSQ
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,15 +36,23 @@ class Settings(BaseSettings):
     mqtt_url: str | None = None
     # The embedded broker (amqtt) speaks MQTT 3.1.1 only; production brokers speak 5.
     mqtt_protocol: Literal["5", "3.1.1"] = "5"
-    mqtt_client_prefix: str = "parkcarbon"
 
-    park_code: str = "demo"
+    # The clock of the parks this deployment serves: scheduler triggers (the hourly carbon
+    # job, retention) and the default of a new park's own ``park.timezone``.
     timezone: str = "Asia/Shanghai"
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    # Dashboard session cookies are signed with this key; production must set it.
+    # Dashboard session cookies are signed with this key; production must set it (≥ 32
+    # characters). In development a random key is kept in the data directory.
     session_secret: str | None = None
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # OAuth2 access tokens of POST /api/v1/auth/token live this long.
+    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Failed sign-ins tolerated per username and per address within the window.
+    login_max_failures_per_user: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
 
     # A batch closes at this many payload bytes (≈ 50 000 readings) or after this long: big
     # batches amortise the commit (one WAL flush) over many readings.
@@ -71,9 +81,32 @@ class Settings(BaseSettings):
     def _normalise_db(cls, value: str | None) -> str | None:
         return normalise_database_url(value) if value else value
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for a zone the tz database does not know
+        return value
+
     def require_production_secrets(self) -> None:
-        if self.environment == "production" and not self.session_secret:
-            raise ValueError("PARKCARBON_SESSION_SECRET must be set in production")
+        if self.environment == "production" and len(self.session_secret or "") < 32:
+            raise ValueError("PARKCARBON_SESSION_SECRET of at least 32 characters is required in production")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.environment == "production"
+
+    def signing_secret(self) -> str:
+        """The key that signs dashboard sessions: configured, or (development only) a random
+        key created once in the data directory so sessions survive a restart."""
+        if self.session_secret:
+            return self.session_secret
+        self.require_production_secrets()
+        path = self.data_dir / "session_secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
 
 @lru_cache

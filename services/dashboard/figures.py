@@ -7,10 +7,9 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
-from services.api.schemas import HourlyEmission, HourlyFactor
 from services.carbon.coverage import COVERAGE_TARGET
+from services.carbon.schemas import HourlyEmission, HourlyFactor
 
-PARK_TZ = ZoneInfo("Asia/Shanghai")  # axes show park-local hours
 LAYOUT = {
     "margin": {"l": 50, "r": 20, "t": 40, "b": 40},
     "height": 320,
@@ -28,10 +27,11 @@ def _html(fig: go.Figure, div_id: str) -> str:
     return html
 
 
-def factor_curve(factors: Sequence[HourlyFactor], t: dict[str, str]) -> str:
+def factor_curve(factors: Sequence[HourlyFactor], t: dict[str, str], tz: ZoneInfo) -> str:
+    """Axes show the park's local hours (``park.timezone``)."""
     fig = go.Figure(
         go.Scatter(
-            x=[f.hour_start.astimezone(PARK_TZ) for f in factors],
+            x=[f.hour_start.astimezone(tz) for f in factors],
             y=[f.factor_kg_per_kwh for f in factors],
             mode="lines",
             line={"color": "#0b7a53"},
@@ -42,8 +42,10 @@ def factor_curve(factors: Sequence[HourlyFactor], t: dict[str, str]) -> str:
     return _html(fig, "fig-factor")
 
 
-def emissions_bars(rows: Sequence[HourlyEmission], t: dict[str, str]) -> str:
-    hours = [r.hour_start.astimezone(PARK_TZ) for r in rows]
+def emissions_bars(
+    rows: Sequence[HourlyEmission], t: dict[str, str], tz: ZoneInfo, title_key: str = "emissions_chart"
+) -> str:
+    hours = [r.hour_start.astimezone(tz) for r in rows]
     fig = go.Figure(
         [
             go.Bar(x=hours, y=[r.scope1_kg for r in rows], name=t["scope1"], marker_color="#c0504d"),
@@ -52,7 +54,7 @@ def emissions_bars(rows: Sequence[HourlyEmission], t: dict[str, str]) -> str:
     )
     fig.update_layout(
         barmode="stack",
-        title=t["emissions_chart"],
+        title=t[title_key],
         yaxis_title=t["emissions_axis"],
         legend={"orientation": "h"},
         **LAYOUT,

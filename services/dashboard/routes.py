@@ -1,4 +1,7 @@
-"""Dashboard pages. Operators sign in with their token, kept in an HttpOnly cookie."""
+"""Dashboard pages. People sign in with username and password; the session id travels in an
+HttpOnly cookie signed with PARKCARBON_SESSION_SECRET (Secure in production). Operators,
+viewers and admins land on the park overview, an enterprise user on its own enterprise's
+page, which is all it can reach."""
 
 from __future__ import annotations
 
@@ -6,23 +9,35 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import plotly.offline
-from fastapi import APIRouter, Cookie, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from services.api import queries
-from services.api.deps import SESSION_COOKIE, SessionDep, principal_for_token
+from services.access import sessions
+from services.access.dependencies import SESSION_COOKIE, SettingsDep, dashboard_principal
+from services.access.policy import Principal
+from services.carbon import queries as carbon_queries
 from services.carbon.factors import grid_factor
-from services.core.models import CarbonFactorHourly, PrincipalRole
+from services.core.db import SessionDep
+from services.core.errors import RateLimited
+from services.core.models import Role
 from services.dashboard import figures
-from services.dashboard.figures import PARK_TZ
 from services.dashboard.i18n import pick_lang, translator
+from services.park import queries
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.filters["park_time"] = lambda ts: ts.astimezone(PARK_TZ).strftime("%Y-%m-%d %H:%M")
+ENTERPRISE_PAGE = "/dashboard/enterprise"
+
+
+def _park_time(ts: datetime, tz: ZoneInfo) -> str:
+    return ts.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+templates.env.filters["park_time"] = _park_time
 
 
 @cache
@@ -45,57 +60,98 @@ def root() -> RedirectResponse:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, lang: str | None = None, failed: bool = False) -> HTMLResponse:
-    t = translator(pick_lang(lang))
-    return templates.TemplateResponse(
-        request, "login.html", {"t": t, "lang": pick_lang(lang), "failed": failed}
-    )
+def login_page(request: Request, lang: str | None = None, failed: str | None = None) -> HTMLResponse:
+    language = pick_lang(lang)
+    t = translator(language)
+    message = {"password": t["login_failed"], "limited": t["login_limited"]}.get(failed or "")
+    context = {"t": t, "lang": language, "message": message}
+    return templates.TemplateResponse(request, "login.html", context)
 
 
 @router.post("/login")
 def login(
-    session: SessionDep, token: Annotated[str, Form()], lang: Annotated[str, Form()] = "zh"
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    lang: Annotated[str, Form(max_length=8)] = "zh",
 ) -> Response:
-    principal = principal_for_token(session, token.strip())
-    if principal is None or principal.role is not PrincipalRole.OPERATOR:
-        return RedirectResponse(f"/login?failed=true&lang={pick_lang(lang)}", status_code=303)
-    response = RedirectResponse(f"/dashboard?lang={pick_lang(lang)}", status_code=303)
-    response.set_cookie(SESSION_COOKIE, token.strip(), httponly=True, samesite="strict", max_age=12 * 3600)
+    language = pick_lang(lang)
+    try:
+        signed_in = sessions.sign_in(
+            session,
+            username=username.strip(),
+            password=password,
+            address=request.client.host if request.client else "unknown",
+            kind="browser",
+            settings=settings,
+            now=datetime.now(UTC),
+        )
+    except RateLimited:
+        return RedirectResponse(f"/login?failed=limited&lang={language}", status_code=303)
+    if signed_in is None:
+        return RedirectResponse(f"/login?failed=password&lang={language}", status_code=303)
+    landing = ENTERPRISE_PAGE if signed_in.user.role is Role.ENTERPRISE else "/dashboard"
+    response = RedirectResponse(f"{landing}?lang={language}", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        sessions.cookie_value(signed_in.secret, settings),
+        max_age=settings.session_hours * 3600,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="strict",
+    )
     return response
 
 
-@router.get("/logout")
-def logout() -> Response:
+@router.post("/logout")
+def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Ends the session on the server, not only the cookie in this browser."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    secret = sessions.secret_of_cookie(cookie, settings) if cookie else None
+    if secret:
+        sessions.end_session(session, secret, datetime.now(UTC))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
 
 
+def _signed_in(request: Request, session: SessionDep, settings: SettingsDep) -> Principal | None:
+    return dashboard_principal(request, session, settings)
+
+
+def _to_login(lang: str | None) -> RedirectResponse:
+    return RedirectResponse(f"/login?lang={pick_lang(lang)}", status_code=303)
+
+
 @router.get("/dashboard", response_class=HTMLResponse)
 def overview_page(
-    request: Request,
-    session: SessionDep,
-    lang: str | None = None,
-    pc_token: Annotated[str | None, Cookie()] = None,
+    request: Request, session: SessionDep, settings: SettingsDep, lang: str | None = None
 ) -> Response:
-    principal = principal_for_token(session, pc_token) if pc_token else None
-    if principal is None or principal.role is not PrincipalRole.OPERATOR:
-        return RedirectResponse(f"/login?lang={pick_lang(lang)}", status_code=303)
+    principal = _signed_in(request, session, settings)
+    if principal is None or principal.park_id is None:
+        return _to_login(lang)
+    if principal.role is Role.ENTERPRISE:
+        return RedirectResponse(f"{ENTERPRISE_PAGE}?lang={pick_lang(lang)}", status_code=303)
     language = pick_lang(lang)
     t = translator(language)
     now = datetime.now(UTC)
-    data = queries.overview(session, principal.park_id, now)
+    data = carbon_queries.overview(session, principal.park_id, now)
     park = queries.park(session, principal.park_id)
+    tz = ZoneInfo(park.timezone)
     grid = grid_factor(park.grid_factor_region, park.grid_factor_year)
-    emissions = queries.hourly_emissions(session, principal.park_id, None, now - timedelta(days=7), now)
-    mix = _supply_mix_24h(session, principal.park_id, now)
+    emissions = carbon_queries.hourly_emissions(session, park.id, None, now - timedelta(days=7), now)
+    mix = carbon_queries.supply_mix(session, park.id, now - timedelta(hours=24), now)
     context = {
         "t": t,
         "lang": language,
+        "tz": tz,
         "park": data,
+        "user": principal.name,
         "grid_note": t["grid_factor_note"].format(source=grid.source, value=grid.value),
-        "fig_factor": figures.factor_curve(data.carbon_factors, t),
-        "fig_emissions": figures.emissions_bars(emissions, t),
+        "fig_factor": figures.factor_curve(data.carbon_factors, t, tz),
+        "fig_emissions": figures.emissions_bars(emissions, t, tz),
         "fig_mix": figures.energy_mix(*mix, t),
         "fig_coverage": figures.coverage_gauge(data.coverage.coverage_ratio, t),
         "reason_text": {"no_meter": t["reason_no_meter"], "no_recent_data": t["reason_no_recent_data"]},
@@ -103,14 +159,39 @@ def overview_page(
     return templates.TemplateResponse(request, "overview.html", context)
 
 
-def _supply_mix_24h(session: SessionDep, park_id: int, now: datetime) -> tuple[float, float, float]:
-    rows = session.query(CarbonFactorHourly.inputs).filter(
-        CarbonFactorHourly.park_id == park_id,
-        CarbonFactorHourly.bus_id.is_(None),
-        CarbonFactorHourly.hour_start >= now - timedelta(hours=24),
-    )
-    totals = [0.0, 0.0, 0.0]
-    for (inputs,) in rows:
-        for i, key in enumerate(("grid_import_kwh", "green_import_kwh", "pv_kwh")):
-            totals[i] += float(str(inputs.get(key, 0.0)))
-    return totals[0], totals[1], totals[2]
+@router.get(ENTERPRISE_PAGE, response_class=HTMLResponse)
+def enterprise_page(
+    request: Request, session: SessionDep, settings: SettingsDep, lang: str | None = None
+) -> Response:
+    """An enterprise's own page: its meters, energy and emissions. Enterprise users only see
+    theirs; the park's readers pick one with ``?enterprise_id=``."""
+    principal = _signed_in(request, session, settings)
+    if principal is None or principal.park_id is None:
+        return _to_login(lang)
+    requested = request.query_params.get("enterprise_id", "")
+    if principal.role is Role.ENTERPRISE:
+        enterprise_id = principal.enterprise_id or 0
+    elif requested.isdigit() and len(requested) < 10:
+        enterprise_id = int(requested)
+    else:
+        return RedirectResponse(f"/dashboard?lang={pick_lang(lang)}", status_code=303)
+    language = pick_lang(lang)
+    t = translator(language)
+    now = datetime.now(UTC)
+    enterprise = queries.enterprise(session, principal.park_id, enterprise_id)
+    park = queries.park(session, principal.park_id)
+    tz = ZoneInfo(park.timezone)
+    emissions = carbon_queries.hourly_emissions(session, park.id, enterprise.id, now - timedelta(days=7), now)
+    context = {
+        "t": t,
+        "lang": language,
+        "tz": tz,
+        "park_name": park.name,
+        "enterprise": enterprise,
+        "user": principal.name,
+        "meters": queries.meters(session, park.id, enterprise.id),
+        "energy_kwh": sum(e.electricity_kwh for e in emissions),
+        "emissions_kg": sum(e.scope1_kg + e.scope2_kg for e in emissions),
+        "fig_emissions": figures.emissions_bars(emissions, t, tz, "ent_emissions_chart"),
+    }
+    return templates.TemplateResponse(request, "enterprise.html", context)

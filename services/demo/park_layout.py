@@ -19,9 +19,9 @@ from services.core.models import (
     Park,
     Substation,
 )
-from services.core.quantities import Carrier
 from services.core.uscc import make_uscc
 from services.demo.load_model import Profile
+from services.park.meter_roles import ROLE_QUANTITIES
 
 PARK_CODE = "demo"
 GATEWAY_CODE = "gw-demo-01"
@@ -42,29 +42,17 @@ INDUSTRIES = [
     ("汽车零部件", "汽车制造业", "day_shift", 1600),
 ]
 
-ELECTRICITY_QUANTITIES = [
-    "energy_import_kwh",
-    "energy_export_kwh",
-    "power_kw",
-    "voltage_v",
-    "current_a",
-    "power_factor",
-]
 # Electricity meters are the real models a Chinese park substation typically has, served by
 # the simulator through the very register maps the gateway uses for the physical meters.
-ROLE_SETUP: dict[MeterRole, tuple[Carrier, list[str], str]] = {
-    MeterRole.GRID_IMPORT: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "schneider-pm5xxx"),
-    MeterRole.FEEDER: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "schneider-pm5xxx"),
-    MeterRole.ENTERPRISE_MAIN: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "chnt-dtsu666"),
-    MeterRole.SUBMETER: (Carrier.ELECTRICITY, ELECTRICITY_QUANTITIES, "eastron-sdm630"),
-    MeterRole.PV: (Carrier.ELECTRICITY, ["generation_kwh", "power_kw"], "parkcarbon-sim-pv"),
-    MeterRole.STORAGE: (
-        Carrier.ELECTRICITY,
-        ["storage_charge_kwh", "storage_discharge_kwh", "power_kw", "state_of_charge_pct"],
-        "parkcarbon-sim-storage",
-    ),
-    MeterRole.GAS: (Carrier.NATURAL_GAS, ["volume_m3", "flow_m3_h"], "parkcarbon-sim-gas"),
-    MeterRole.HEAT: (Carrier.HEAT, ["heat_gj"], "parkcarbon-sim-heat"),
+REGISTER_PROFILES: dict[MeterRole, str] = {
+    MeterRole.GRID_IMPORT: "schneider-pm5xxx",
+    MeterRole.FEEDER: "schneider-pm5xxx",
+    MeterRole.ENTERPRISE_MAIN: "chnt-dtsu666",
+    MeterRole.SUBMETER: "eastron-sdm630",
+    MeterRole.PV: "parkcarbon-sim-pv",
+    MeterRole.STORAGE: "parkcarbon-sim-storage",
+    MeterRole.GAS: "parkcarbon-sim-gas",
+    MeterRole.HEAT: "parkcarbon-sim-heat",
 }
 
 
@@ -78,7 +66,7 @@ class DemoMeter:
 
     @property
     def register_profile(self) -> str:
-        return ROLE_SETUP[self.meter.role][2]
+        return REGISTER_PROFILES[self.meter.role]
 
     def values_at(self, ts: float) -> dict[str, float]:
         """Primary-side values this meter shows at unix time ``ts``."""
@@ -138,7 +126,7 @@ def build_demo_park(session: Session, park: Park) -> DemoPark:
     """Create (first run) or load (re-run) the demo park's records and its meters' profiles."""
     epoch = registers_epoch(park.created_at)
     first_run = not session.query(Meter).filter_by(park_id=park.id).first()
-    gateway = session.query(Gateway).filter_by(code=GATEWAY_CODE).one_or_none()
+    gateway = session.query(Gateway).filter_by(park_id=park.id, code=GATEWAY_CODE).one_or_none()
     if gateway is None:
         gateway = Gateway(park_id=park.id, code=GATEWAY_CODE, name="园区采集网关 01")
         session.add(gateway)
@@ -157,7 +145,12 @@ def build_demo_park(session: Session, park: Park) -> DemoPark:
         session.add_all(buses)
         session.flush()
     else:
-        buses = list(session.query(Bus).filter(Bus.code.in_([b.code for b in buses])).order_by(Bus.code))
+        buses = list(
+            session.query(Bus)
+            .join(Substation, Substation.id == Bus.substation_id)
+            .filter(Substation.park_id == park.id, Bus.code.in_([b.code for b in buses]))
+            .order_by(Bus.code)
+        )
 
     specs = _meter_specs(epoch)
     enterprises = _enterprises(session, park, first_run)
@@ -165,7 +158,7 @@ def build_demo_park(session: Session, park: Park) -> DemoPark:
     existing = {m.code: m for m in session.query(Meter).filter_by(park_id=park.id)}
     units = {k: 0 for k in range(N_BUSES + 1)}
     for spec in specs:
-        carrier, quantities, _ = ROLE_SETUP[spec.role]
+        carrier, quantities = ROLE_QUANTITIES[spec.role]
         meter = existing.get(spec.code)
         if meter is None:
             meter = Meter(
@@ -174,7 +167,7 @@ def build_demo_park(session: Session, park: Park) -> DemoPark:
                 name=spec.name,
                 carrier=carrier,
                 role=spec.role,
-                quantities=quantities,
+                quantities=list(quantities),
                 ct_ratio=spec.ct_ratio,
                 pt_ratio=1.0,
                 enterprise_id=enterprises[spec.enterprise].id if spec.enterprise is not None else None,

@@ -15,7 +15,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import orjson
 import psycopg
 import structlog
 import uvicorn
@@ -25,34 +27,40 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateways.config import BusConfig, DeviceConfig, GatewayConfig
 from gateways.service import GatewayService
 from gateways.simulator import SimulatedBus, SimulatedMeter
+from services.access import tokens, users
 from services.api.app import create_app
-from services.api.security import issue_token
 from services.carbon.pipeline import recompute_hours
-from services.carbon.scheduler import build_scheduler
 from services.core import migrate
 from services.core.db import libpq_url, make_engine, make_session_factory, unit_of_work
 from services.core.embedded import EmbeddedBroker, free_port, start_embedded_postgres
 from services.core.hours import floor_hour
-from services.core.models import ApiPrincipal, Enterprise, Park, PrincipalRole
+from services.core.models import ApiToken, Enterprise, Park, Role, User
 from services.core.settings import Settings, normalise_database_url
 from services.demo.backfill import backfill_readings, backfill_start
 from services.demo.park_layout import GATEWAY_CODE, PARK_CODE, DemoPark, build_demo_park
 from services.ingest.service import IngestConfig, IngestService
+from services.jobs import build_scheduler
 
 log = structlog.get_logger(__name__)
 
-# Well-known demo credentials, printed at start. Demo only: production tokens come from
-# `parkcarbon token create` and are stored hashed.
-OPERATOR_TOKEN = "demo-operator"
-ENTERPRISE_TOKEN = "demo-enterprise-001"
-GATEWAY_TOKEN = "demo-gateway"
+# Well-known demo people, printed at start and written to demo.json. The demo runs only in
+# development (PARKCARBON_ENVIRONMENT); production users come from `parkcarbon user create`.
+DEMO_USERS: dict[str, tuple[Role, str, str]] = {
+    # key in demo.json: (role, username, password)
+    "admin": (Role.ADMIN, "demo-admin", "demo-admin-2026"),
+    "operator": (Role.OPERATOR, "demo-operator", "demo-operator-2026"),
+    "viewer": (Role.VIEWER, "demo-viewer", "demo-viewer-2026"),
+    "enterprise": (Role.ENTERPRISE, "demo-enterprise", "demo-enterprise-2026"),
+}
+DEMO_TOKEN_CREATOR = "demo"
+DEMO_FIXTURE = "demo.json"
 DEMO_POLL_INTERVAL_S = 10.0
 
 
 @dataclass
 class DemoOptions:
     reset: bool = False
-    port: int = 8000
+    port: int | None = None  # default PARKCARBON_API_PORT
     days: int = 7
     duration_s: float | None = None  # stop by itself after this long (tests, CI)
 
@@ -63,7 +71,13 @@ def _prepare_database(settings: Settings, data_dir: Path) -> str:
     return url
 
 
-def _ensure_park(factory: sessionmaker[Session]) -> DemoPark:
+@dataclass(frozen=True, slots=True)
+class DemoAccess:
+    enterprise_id: int
+    tokens: dict[str, str]  # operator, enterprise, gateway → token (new at every start)
+
+
+def _ensure_park(factory: sessionmaker[Session], settings: Settings) -> DemoPark:
     with unit_of_work(factory) as session:
         park = session.query(Park).filter_by(code=PARK_CODE).one_or_none()
         if park is None:
@@ -72,31 +86,51 @@ def _ensure_park(factory: sessionmaker[Session]) -> DemoPark:
                 name="苏南零碳示范产业园",
                 grid_factor_region="east",
                 grid_factor_year=2023,
+                timezone=settings.timezone,
                 created_at=datetime.now(UTC),
             )
             session.add(park)
             session.flush()
-        demo = build_demo_park(session, park)
-        if not session.query(ApiPrincipal).filter_by(park_id=park.id).first():
-            first = session.query(Enterprise).filter_by(park_id=park.id).order_by(Enterprise.id).first()
-            issue_token(session, "园区运营值班", PrincipalRole.OPERATOR, park.id, token=OPERATOR_TOKEN)
-            issue_token(
+        return build_demo_park(session, park)
+
+
+def _ensure_access(factory: sessionmaker[Session], demo: DemoPark) -> DemoAccess:
+    """The demo's people (created once) and fresh machine tokens (the previous start's are
+    revoked: their secrets are gone with that process)."""
+    now = datetime.now(UTC)
+    with unit_of_work(factory) as session:
+        park = session.query(Park).filter_by(code=PARK_CODE).one()
+        first = session.query(Enterprise).filter_by(park_id=park.id).order_by(Enterprise.id).first()
+        assert first is not None, "the demo park has enterprises"
+        for role, username, password in DEMO_USERS.values():
+            if session.query(User).filter_by(username=username).one_or_none() is None:
+                users.create_user(
+                    session,
+                    username=username,
+                    password=password,
+                    role=role,
+                    park_id=park.id,
+                    enterprise_id=first.id if role is Role.ENTERPRISE else None,
+                )
+        for old in session.query(ApiToken).filter_by(park_id=park.id, created_by=DEMO_TOKEN_CREATOR):
+            tokens.revoke_token(session, old, now)
+        scopes = {
+            "operator": ("园区运营值班", Role.OPERATOR, None, None),
+            "enterprise": ("企业填报接口", Role.ENTERPRISE, first.id, None),
+            "gateway": ("采集网关", Role.GATEWAY, None, demo.gateway.id),
+        }
+        issued = {}
+        for key, (name, role, enterprise_id, gateway_id) in scopes.items():
+            _, issued[key] = tokens.create_token(
                 session,
-                "企业填报账号",
-                PrincipalRole.ENTERPRISE,
-                park.id,
-                enterprise_id=first.id if first else None,
-                token=ENTERPRISE_TOKEN,
+                name=name,
+                role=role,
+                park_id=park.id,
+                created_by=DEMO_TOKEN_CREATOR,
+                enterprise_id=enterprise_id,
+                gateway_id=gateway_id,
             )
-            issue_token(
-                session,
-                "采集网关",
-                PrincipalRole.GATEWAY,
-                park.id,
-                gateway_id=demo.gateway.id,
-                token=GATEWAY_TOKEN,
-            )
-        return demo
+        return DemoAccess(first.id, issued)
 
 
 def _backfill(
@@ -183,7 +217,12 @@ class _ApiThread:
 
 
 async def _run_live(
-    demo: DemoPark, factory: sessionmaker[Session], url: str, settings: Settings, options: DemoOptions
+    demo: DemoPark,
+    access: DemoAccess,
+    factory: sessionmaker[Session],
+    url: str,
+    settings: Settings,
+    options: DemoOptions,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -206,7 +245,9 @@ async def _run_live(
     )
     gateway = GatewayService(gateway_config, mqtt_url, protocol, settings.data_dir / "spool")
     scheduler = build_scheduler(factory, settings)
-    api = _ApiThread(factory, settings.api_host, options.port)
+    port = options.port or settings.api_port
+    api = _ApiThread(factory, settings.api_host, port)
+    fixture = settings.data_dir / DEMO_FIXTURE
     try:
         for bus in simulators:
             await bus.start()
@@ -215,13 +256,15 @@ async def _run_live(
         scheduler.start()
         api.start()
         poller = asyncio.create_task(gateway.run(stop))
-        _print_banner(settings, options.port, len(demo.meters))
+        _write_fixture(fixture, settings, port, url, mqtt_url, access)
+        _print_banner(settings, port, len(demo.meters), access)
         if options.duration_s is not None:
             loop.call_later(options.duration_s, stop.set)
         await stop.wait()
         await poller
     finally:
         log.info("demo_stopping")
+        fixture.unlink(missing_ok=True)
         api.stop()
         scheduler.shutdown(wait=True)
         await gateway.close()
@@ -232,17 +275,45 @@ async def _run_live(
             broker.stop()
 
 
-def _print_banner(settings: Settings, port: int, meters: int) -> None:
+def _write_fixture(
+    path: Path, settings: Settings, port: int, database_url: str, mqtt_url: str, access: DemoAccess
+) -> None:
+    """``demo.json``: what a script needs to drive the running demo. Written once serving,
+    removed on stop; readable by its owner only (it holds credentials)."""
+    broker = urlsplit(mqtt_url)
+    gateway_url = (
+        f"{broker.scheme}://{GATEWAY_CODE}:{access.tokens['gateway']}@{broker.hostname}:{broker.port}"
+    )
+    document = {
+        "api_url": f"http://{settings.api_host}:{port}",
+        "mqtt_url": gateway_url,
+        "database_url": database_url,
+        "park": PARK_CODE,
+        "gateway": GATEWAY_CODE,
+        "users": {key: {"username": u, "password": pw} for key, (_, u, pw) in DEMO_USERS.items()},
+        "tokens": access.tokens,
+        "enterprise_id": access.enterprise_id,
+    }
+    partial = path.with_suffix(".tmp")
+    partial.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    partial.chmod(0o600)
+    partial.replace(path)  # atomic: a script never reads half a file
+
+
+def _print_banner(settings: Settings, port: int, meters: int, access: DemoAccess) -> None:
     host = settings.api_host
+    _, operator, operator_password = DEMO_USERS["operator"]
+    _, enterprise, enterprise_password = DEMO_USERS["enterprise"]
     print(
         "\n"
         "  parkcarbon 园区能碳管理平台 demo is running\n"
-        f"  Dashboard 看板:   http://{host}:{port}/dashboard   (operator token: {OPERATOR_TOKEN})\n"
+        f"  Dashboard 看板:   http://{host}:{port}/dashboard\n"
+        f"    operator 运营:  {operator} / {operator_password}\n"
+        f"    enterprise 企业: {enterprise} / {enterprise_password}\n"
         f"  API:             http://{host}:{port}/docs\n"
-        f"  Tokens:          operator {OPERATOR_TOKEN} | enterprise {ENTERPRISE_TOKEN} | "
-        f"gateway {GATEWAY_TOKEN}\n"
-        f"  Example:         curl -H 'Authorization: Bearer {OPERATOR_TOKEN}' "
+        f"  Example:         curl -H 'Authorization: Bearer {access.tokens['operator']}' "
         f"http://{host}:{port}/api/v1/park\n"
+        f"  Everything a script needs: {settings.data_dir / DEMO_FIXTURE}\n"
         f"  Simulated meters: {meters} over Modbus TCP, polled every {DEMO_POLL_INTERVAL_S:.0f} s\n"
         "  Ctrl-C to stop.\n",
         flush=True,
@@ -250,6 +321,8 @@ def _print_banner(settings: Settings, port: int, meters: int) -> None:
 
 
 def run_demo(settings: Settings, options: DemoOptions) -> None:
+    if settings.environment != "development":
+        raise SystemExit("parkcarbon demo runs only with PARKCARBON_ENVIRONMENT=development")
     data_dir = settings.data_dir
     if options.reset and not settings.database_url and (data_dir / "postgres").exists():
         shutil.rmtree(data_dir / "postgres")
@@ -257,9 +330,10 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
     url = _prepare_database(settings, data_dir)
     engine = make_engine(url)
     factory = make_session_factory(engine)
-    demo = _ensure_park(factory)
+    demo = _ensure_park(factory, settings)
+    access = _ensure_access(factory, demo)
     _backfill(factory, url, demo, options.days, settings)
     try:
-        asyncio.run(_run_live(demo, factory, url, settings, options))
+        asyncio.run(_run_live(demo, access, factory, url, settings, options))
     finally:
         engine.dispose()

@@ -30,7 +30,7 @@ def _parse_forever(conn: Connection) -> None:
         if request is None:
             return
         if request[0] == "directory":
-            processor.meters, processor.gateways = request[1], request[2]
+            processor.directory = request[1]
             continue
         prepared = processor.prepare(request[1], request[2])
         prepared.chunks = [b"".join(prepared.chunks)]  # one buffer through the pipe
@@ -61,7 +61,7 @@ class ParserProcess:
         try:
             assert self._conn is not None
             if processor.version != self._directory_version:
-                self._conn.send(("directory", processor.meters, processor.gateways))
+                self._conn.send(("directory", processor.directory))
                 self._directory_version = processor.version
             self._conn.send(("prepare", payloads, transport))
             prepared: PreparedBatch = self._conn.recv()

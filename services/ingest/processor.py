@@ -13,20 +13,30 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from services.carbon.late_data import mark_reopened
+from services.core.reopened_hours import mark_reopened
 from services.ingest import metrics
-from services.ingest.storage import load_meter_directory, write_readings
-from services.ingest.validation import MeterRef, Rejection, names_unknown_meter, validate_payload
+from services.ingest.storage import MeterDirectory, directory_version, load_meter_directory, write_readings
+from services.ingest.validation import (
+    Rejection,
+    RejectReason,
+    ValidatedBatch,
+    names_unknown_meter,
+    validate_payload,
+)
 
-# How often an unknown meter may trigger a reload of the meter directory.
+# How often an unknown meter may make the MQTT worker look at the directory's version.
 DIRECTORY_RELOAD_SECONDS = 5.0
+# Quarantine keeps the start of a whole message it could not attribute, not all of it.
+MAX_QUARANTINED_PAYLOAD = 100_000
 
 
 @dataclass(frozen=True, slots=True)
 class Payload:
-    source: str  # MQTT topic or "http:<gateway>"
+    source: str  # MQTT topic or "http:<park>/<gateway>"
     body: bytes
-    gateway: str | None = None  # sending gateway's code, when the transport authenticates it
+    park: str | None  # park code the sender names (topic segment; the HTTP token's park)
+    gateway: str | None  # sending gateway's code (topic segment, authenticated by the broker's
+    # ACL; the HTTP token's gateway)
 
 
 @dataclass(slots=True)
@@ -35,7 +45,7 @@ class PreparedBatch:
     messages: int = 0
     chunks: list[bytes] = field(default_factory=list)  # binary COPY tuples (copy_format)
     count: int = 0
-    rejected: list[tuple[str, Rejection]] = field(default_factory=list)
+    rejected: list[tuple[str, int | None, Rejection]] = field(default_factory=list)  # source, park
     newest: list[datetime] = field(default_factory=list)  # per message, for the lag metric
     hours: set[datetime] = field(default_factory=set)  # of the readings, to re-open closed ones
     prepare_seconds: float = 0.0
@@ -53,19 +63,46 @@ class TelemetryProcessor:
     """Keeps the meter directory and turns payloads into stored rows plus quarantine entries."""
 
     def __init__(self) -> None:
-        self.meters: dict[str, MeterRef] = {}
-        self.gateways: dict[str, int] = {}
+        self.directory = MeterDirectory()
         self._loaded_at = float("-inf")
         self.version = 0  # bumped on every reload, so copies elsewhere know they are stale
 
     def reload(self, conn: psycopg.Connection) -> None:
-        self.meters = load_meter_directory(conn)
-        self.gateways = {code: gid for code, gid in conn.execute("SELECT code, id FROM gateway").fetchall()}
+        self.directory = load_meter_directory(conn)
         self._loaded_at = time.monotonic()
         self.version += 1
 
+    def reload_if_changed(self, conn: psycopg.Connection) -> bool:
+        """Reload if meters or gateways changed since the directory was read (the version
+        that migration 0008's triggers bump); one indexed single-row read otherwise."""
+        self._loaded_at = time.monotonic()
+        if directory_version(conn) == self.directory.version:
+            return False
+        self.reload(conn)
+        return True
+
     def reload_due(self) -> bool:
         return time.monotonic() - self._loaded_at > DIRECTORY_RELOAD_SECONDS
+
+    def _validate(self, payload: Payload, now: datetime) -> tuple[int | None, ValidatedBatch]:
+        """The payload's park and its readings validated against that park's meters, for the
+        gateway that sent it; a message that no registered gateway of a served park sent is
+        rejected whole."""
+        park_id = self.directory.parks.get(payload.park or "")
+        if park_id is None:
+            return None, _rejected_whole(
+                payload, RejectReason.PARK_MISMATCH, f"park {payload.park!r} is not served here"
+            )
+        gateway_id = self.directory.gateways.get((park_id, payload.gateway or ""))
+        if gateway_id is None:
+            return park_id, _rejected_whole(
+                payload,
+                RejectReason.UNKNOWN_GATEWAY,
+                f"gateway {payload.gateway!r} is not registered in park {payload.park!r}",
+            )
+        return park_id, validate_payload(
+            payload.body, self.directory.meters.get(park_id, {}), now, gateway_id
+        )
 
     def prepare(
         self, payloads: list[Payload], transport: str, conn: psycopg.Connection | None = None
@@ -76,14 +113,12 @@ class TelemetryProcessor:
         now = datetime.now(UTC)
         prepared = PreparedBatch(transport, messages=len(payloads))
         for payload in payloads:
-            gateway_id = self.gateways.get(payload.gateway) if payload.gateway else None
-            batch = validate_payload(payload.body, self.meters, now, gateway_id)
-            if conn is not None and names_unknown_meter(batch.rejections) and self.reload_due():
-                self.reload(conn)
-                batch = validate_payload(payload.body, self.meters, now, gateway_id)
+            park_id, batch = self._validate(payload, now)
+            if conn is not None and _directory_could_help(batch) and self.reload_if_changed(conn):
+                park_id, batch = self._validate(payload, now)
             prepared.chunks += batch.chunks
             prepared.count += batch.count
-            prepared.rejected.extend((payload.source, r) for r in batch.rejections)
+            prepared.rejected.extend((payload.source, park_id, r) for r in batch.rejections)
             if batch.newest is not None:
                 prepared.newest.append(batch.newest)
             prepared.hours |= batch.hours
@@ -96,7 +131,7 @@ class TelemetryProcessor:
         stored = write_readings(conn, prepared.chunks, prepared.count, prepared.rejected)
         if stored:
             mark_reopened(conn, prepared.hours, datetime.now(UTC))
-        result = IngestResult(prepared.count, stored, [r for _, r in prepared.rejected])
+        result = IngestResult(prepared.count, stored, [r for _, _, r in prepared.rejected])
         prepared.write_seconds = time.perf_counter() - started
         return result
 
@@ -106,7 +141,7 @@ class TelemetryProcessor:
         metrics.READINGS_RECEIVED.labels(prepared.transport).inc(prepared.count + len(prepared.rejected))
         metrics.READINGS_STORED.inc(result.stored)
         metrics.READINGS_DUPLICATE.inc(result.accepted - result.stored)
-        for _, rejection in prepared.rejected:
+        for _, _, rejection in prepared.rejected:
             metrics.READINGS_QUARANTINED.labels(rejection.reason).inc()
         metrics.BATCH_SECONDS.observe(prepared.prepare_seconds + prepared.write_seconds)
         now = datetime.now(UTC)
@@ -119,3 +154,17 @@ class TelemetryProcessor:
         result = self.write(conn, prepared)
         self.committed(prepared, result)  # the caller commits right after; close enough for metrics
         return result
+
+
+def _rejected_whole(payload: Payload, reason: str, detail: str) -> ValidatedBatch:
+    raw = payload.body[:MAX_QUARANTINED_PAYLOAD].decode("utf-8", errors="replace")
+    return ValidatedBatch(rejections=[Rejection(reason, detail, raw)])
+
+
+def _directory_could_help(batch: ValidatedBatch) -> bool:
+    """Whether a newer directory could accept what this one rejected."""
+    return names_unknown_meter(batch.rejections) or any(
+        r.reason
+        in (RejectReason.UNKNOWN_GATEWAY, RejectReason.PARK_MISMATCH, RejectReason.METER_NOT_ON_GATEWAY)
+        for r in batch.rejections
+    )

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import orjson
 import psycopg
 
-from services.carbon.late_data import mark_reopened
-from services.core.contract import gateway_of_source
+from services.core.contract import sender_of_source
+from services.core.reopened_hours import mark_reopened
 from services.ingest.processor import Payload, TelemetryProcessor
 from services.ingest.storage import store_chunks
 
@@ -45,10 +45,17 @@ def _as_payload(entry_id: int, raw: str) -> bytes | None:
 
 
 def replay_quarantine(
-    conn: psycopg.Connection, meter_code: str | None = None, ids: list[int] | None = None
+    conn: psycopg.Connection,
+    park_id: int | None,
+    meter_code: str | None = None,
+    ids: list[int] | None = None,
+    commit_each_batch: bool = True,
 ) -> ReplayResult:
-    """Replay unreplayed entries (optionally of one meter code, or the given ids). Commits per
-    batch of entries, so a long replay makes progress and can be re-run."""
+    """Replay unreplayed entries of one park (None: every park, for the command line),
+    optionally of one meter code or the given ids. Each entry is replayed as sent, to the
+    park it was sent to: a replay never moves telemetry across parks. The command line
+    commits per batch of entries, so a long replay makes progress and can be re-run; the API
+    leaves the commit to its request."""
     processor = TelemetryProcessor()
     processor.reload(conn)
     examined = replayed = rejected = stored = 0
@@ -56,9 +63,10 @@ def replay_quarantine(
     while True:
         rows = conn.execute(
             "SELECT id, source, payload FROM quarantine WHERE replayed_at IS NULL AND id > %s "
+            "AND (%s::int IS NULL OR park_id = %s) "
             "AND (%s::text IS NULL OR meter_code = %s) AND (%s::bigint[] IS NULL OR id = ANY(%s)) "
             "ORDER BY id LIMIT %s",
-            (last_id, meter_code, meter_code, ids, ids, REPLAY_BATCH),
+            (last_id, park_id, park_id, meter_code, meter_code, ids, ids, REPLAY_BATCH),
         ).fetchall()
         if not rows:
             break
@@ -71,7 +79,7 @@ def replay_quarantine(
             examined += 1
             body = _as_payload(entry_id, raw)
             # The original sender still counts: a gateway may only report its own meters.
-            payload = Payload(source, body, gateway_of_source(source)) if body else None
+            payload = Payload(source, body, *sender_of_source(source)) if body else None
             prepared = processor.prepare([payload], "replay") if payload else None
             if prepared is None or prepared.rejected or not prepared.count:
                 rejected += 1
@@ -89,14 +97,17 @@ def replay_quarantine(
                 "UPDATE quarantine SET replayed_at = %s WHERE id = ANY(%s)", (datetime.now(UTC), done)
             )
         replayed += len(done)
-        conn.commit()
+        if commit_each_batch:
+            conn.commit()
     return ReplayResult(examined, replayed, rejected, stored)
 
 
-def quarantine_summary(conn: psycopg.Connection) -> list[tuple[str, str | None, int]]:
-    """Open entries by (reason, meter code), most frequent first."""
+def quarantine_summary(conn: psycopg.Connection, park_id: int | None) -> list[tuple[str, str | None, int]]:
+    """Open entries of a park (None: all) by (reason, meter code), most frequent first."""
     rows = conn.execute(
         "SELECT reason, meter_code, count(*) FROM quarantine WHERE replayed_at IS NULL "
-        "GROUP BY reason, meter_code ORDER BY count(*) DESC, reason, meter_code"
+        "AND (%s::int IS NULL OR park_id = %s) "
+        "GROUP BY reason, meter_code ORDER BY count(*) DESC, reason, meter_code LIMIT 1000",
+        (park_id, park_id),
     ).fetchall()
     return [(str(r), m, int(n)) for r, m, n in rows]

@@ -26,12 +26,11 @@ import structlog
 from paho.mqtt.reasoncodes import ReasonCode
 
 from services.core import mqtt as mqtt_factory
-from services.core.contract import TELEMETRY_QOS, gateway_of_topic, telemetry_subscription
+from services.core.contract import TELEMETRY_QOS, sender_of_topic, telemetry_subscription
 from services.ingest import metrics
 from services.ingest.parser_process import ParserProcess
 from services.ingest.processor import Payload, PreparedBatch, TelemetryProcessor
 from services.ingest.storage import quarantine_raw
-from services.ingest.validation import names_unknown_meter
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +53,8 @@ class IngestConfig:
 
 
 def _payload(message: mqtt.MQTTMessage) -> Payload:
-    return Payload(message.topic, bytes(message.payload), gateway_of_topic(message.topic))
+    park, gateway = sender_of_topic(message.topic)
+    return Payload(message.topic, bytes(message.payload), park, gateway)
 
 
 class IngestService:
@@ -229,9 +229,12 @@ class IngestService:
                 if one_by_one:
                     self._store_one_by_one(conn, messages)
                     break
-                if names_unknown_meter(r for _, r in prepared.rejected) and self.processor.reload_due():
-                    # A meter registered a moment ago should not be quarantined.
-                    self.processor.reload(conn)
+                if (
+                    prepared.rejected
+                    and self.processor.reload_due()
+                    and self.processor.reload_if_changed(conn)
+                ):
+                    # A meter or gateway registered a moment ago should not be quarantined.
                     prepared = self.processor.prepare([_payload(m) for m in messages], "mqtt")
                 result = self.processor.write(conn, prepared)
                 conn.commit()
@@ -269,5 +272,6 @@ class IngestService:
                 raise
             except psycopg.Error as exc:
                 conn.rollback()
-                quarantine_raw(conn, message.topic, bytes(message.payload), str(exc))
+                park_id = self.processor.directory.parks.get(sender_of_topic(message.topic)[0] or "")
+                quarantine_raw(conn, park_id, message.topic, bytes(message.payload), str(exc))
                 conn.commit()

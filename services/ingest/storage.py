@@ -12,6 +12,7 @@ throughput of a plain COPY, hence the optimistic order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -36,10 +37,31 @@ def _text(value: str | None) -> str | None:
     return value.replace("\x00", "\\x00") if value else value
 
 
-def load_meter_directory(conn: psycopg.Connection) -> dict[str, MeterRef]:
+@dataclass(slots=True)
+class MeterDirectory:
+    """What ingest validates against, per park: active meters by code, gateways by code."""
+
+    parks: dict[str, int] = field(default_factory=dict)  # park code → id
+    gateways: dict[tuple[int, str], int] = field(default_factory=dict)  # (park id, code) → id
+    meters: dict[int, dict[str, MeterRef]] = field(default_factory=dict)  # park id → code → meter
+    version: int | None = None  # meter_directory_version when read
+
+
+def directory_version(conn: psycopg.Connection) -> int | None:
+    row = conn.execute("SELECT version FROM meter_directory_version").fetchone()
+    return int(row[0]) if row else None
+
+
+def load_meter_directory(conn: psycopg.Connection) -> MeterDirectory:
+    directory = MeterDirectory(version=directory_version(conn))
     with conn.cursor() as cur:
-        cur.execute("SELECT code, id, quantities, gateway_id FROM meter WHERE active")
-        return {code: MeterRef.of(mid, q, gateway_id) for code, mid, q, gateway_id in cur.fetchall()}
+        directory.parks = dict(cur.execute("SELECT code, id FROM park").fetchall())
+        for park_id, code, gateway_id in cur.execute("SELECT park_id, code, id FROM gateway").fetchall():
+            directory.gateways[(park_id, code)] = gateway_id
+        cur.execute("SELECT park_id, code, id, quantities, gateway_id FROM meter WHERE active")
+        for park_id, code, meter_id, quantities, gateway_id in cur.fetchall():
+            directory.meters.setdefault(park_id, {})[code] = MeterRef.of(meter_id, quantities, gateway_id)
+    return directory
 
 
 def copy_binary(cur: psycopg.Cursor, table: str, data: bytes) -> None:
@@ -73,7 +95,7 @@ def write_readings(
     conn: psycopg.Connection,
     chunks: Sequence[bytes],
     count: int,
-    rejections: Iterable[tuple[str, Rejection]],
+    rejections: Iterable[tuple[str, int | None, Rejection]],
 ) -> int:
     """Store rows and quarantine rejections. The caller commits.
 
@@ -81,22 +103,25 @@ def write_readings(
     """
     stored = store_chunks(conn, chunks, count)
     quarantined = [
-        (_text(source), r.reason, _text(r.detail), _text(r.meter_code), _text(r.payload))
-        for source, r in rejections
+        (park_id, _text(source), r.reason, _text(r.detail), _text(r.meter_code), _text(r.payload))
+        for source, park_id, r in rejections
     ]
     if quarantined:
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO quarantine (source, reason, detail, meter_code, payload) "
-                "VALUES (%s, %s, %s, %s, %s)",
+                "INSERT INTO quarantine (park_id, source, reason, detail, meter_code, payload) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
                 quarantined,
             )
     return stored
 
 
-def quarantine_raw(conn: psycopg.Connection, source: str, payload: bytes, detail: str) -> None:
+def quarantine_raw(
+    conn: psycopg.Connection, park_id: int | None, source: str, payload: bytes, detail: str
+) -> None:
     """Keep a whole message the database refused, so an operator can see and replay it."""
     conn.execute(
-        "INSERT INTO quarantine (source, reason, detail, payload) VALUES (%s, 'storage_error', %s, %s)",
-        (_text(source), _text(detail), _text(payload.decode("utf-8", errors="replace"))),
+        "INSERT INTO quarantine (park_id, source, reason, detail, payload) "
+        "VALUES (%s, %s, 'storage_error', %s, %s)",
+        (park_id, _text(source), _text(detail), _text(payload.decode("utf-8", errors="replace"))),
     )

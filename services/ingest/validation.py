@@ -31,6 +31,8 @@ class RejectReason:
     UNKNOWN_METER = "unknown_meter"
     QUANTITY_NOT_CONFIGURED = "quantity_not_configured"
     METER_NOT_ON_GATEWAY = "meter_not_on_gateway"  # the sender is not the meter's gateway
+    UNKNOWN_GATEWAY = "unknown_gateway"  # the sender is not a gateway of the park it names
+    PARK_MISMATCH = "park_mismatch"  # the message names a park this deployment does not serve
 
 
 # Readings far in the future point at a gateway clock fault, not at a real measurement.
@@ -42,7 +44,7 @@ EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
 class MeterRef:
     id: int
     quantities: frozenset[str]
-    gateway_id: int | None = None  # None: any authenticated gateway may report it
+    gateway_id: int | None = None  # the gateway it is wired to; None: no gateway may report it
     # quantity → binary COPY prefix of its series; also the hot path's membership test
     prefixes: dict[str, bytes] = field(default_factory=dict, compare=False)
 
@@ -102,7 +104,8 @@ def parse_timestamp(raw: Any) -> datetime:
 def validate_reading(
     reading: Any, meters: dict[str, MeterRef], now: datetime, gateway_id: int | None = None
 ) -> tuple[int, str, datetime, float] | Rejection:
-    """One reading against the contract; ``gateway_id`` is the authenticated sender, if known."""
+    """One reading against the contract; ``gateway_id`` is the sending gateway. Binding fails
+    closed: a meter is accepted only from the gateway it is wired to."""
     if not isinstance(reading, dict):
         return Rejection(RejectReason.INVALID_READING, "reading is not an object", _dump(reading))
     meter_code = reading.get("meter")
@@ -152,10 +155,10 @@ def validate_reading(
             _dump(reading),
             meter_code,
         )
-    if gateway_id is not None and meter.gateway_id is not None and meter.gateway_id != gateway_id:
+    if meter.gateway_id != gateway_id:
         return Rejection(
             RejectReason.METER_NOT_ON_GATEWAY,
-            f"meter {meter_code!r} is wired to another gateway",
+            f"meter {meter_code!r} is not wired to this gateway",
             _dump(reading),
             meter_code,
         )
@@ -219,9 +222,7 @@ def _validate_readings(
         except (KeyError, TypeError):
             pass
         else:
-            if (type(value) is float or type(value) is int) and (
-                gateway_id is None or meter.gateway_id is None or meter.gateway_id == gateway_id
-            ):
+            if (type(value) is float or type(value) is int) and meter.gateway_id == gateway_id:
                 if stamp is _UNSEEN:
                     ts = _timestamp_in_range(raw_ts, latest)
                     stamp = stamps[raw_ts] = None if ts is None else copy_format.timestamp_field(ts)

@@ -9,23 +9,29 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from services.api import queries
-from services.api.deps import CurrentPrincipal, SessionDep
-from services.api.errors import InvalidRange, NotAuthenticated, NotFound, responses
-from services.api.routers.time_range import TimeRangeDep
-from services.api.schemas import FactorRecord
+from services.access.dependencies import FactorReader
+from services.api.routers import AUTHENTICATED
+from services.carbon import queries
+from services.carbon.schemas import FactorRecord
+from services.core.db import SessionDep
+from services.core.errors import Forbidden, InvalidRange, NotAuthenticated, NotFound, responses
+from services.core.params import TimeRangeDep
+from services.park import queries as register
 
-router = APIRouter(prefix="/api/v1", tags=["carbon"])
+router = APIRouter(prefix="/api/v1", tags=["carbon"], dependencies=AUTHENTICATED)
 
 
 @router.get(
     "/carbon-factors",
     response_model=list[FactorRecord],
-    responses={**responses(NotAuthenticated, InvalidRange, NotFound), 200: {"content": {"text/csv": {}}}},
+    responses={
+        **responses(NotAuthenticated, Forbidden, InvalidRange, NotFound),
+        200: {"content": {"text/csv": {}}},
+    },
 )
 def carbon_factors(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: FactorReader,
     period: TimeRangeDep,
     node: Annotated[
         str,
@@ -39,10 +45,11 @@ def carbon_factors(
 ) -> list[FactorRecord] | Response:
     """Hourly 电碳因子 in kgCO2/kWh as ``{location, time, duration, value}`` records: the
     park's (location = park code) and its buses' by carbon emission flow (location =
-    ``park/bus``). A bus without flux in an hour has value null."""
-    the_park = queries.park(session, principal.park_id)
-    rows = queries.factor_feed(session, principal.park_id, period.start, period.end, node)
-    if node not in ("park", "all") and not rows and not queries.bus_in_park(session, principal.park_id, node):
+    ``park/bus``). A bus without flux in an hour has value null. Open to factor-feed tokens
+    (devices such as carbon meters that read only the 电碳因子)."""
+    the_park = register.park(session, principal.park)
+    rows = queries.factor_feed(session, principal.park, period.start, period.end, node)
+    if node not in ("park", "all") and not rows and not register.bus_in_park(session, principal.park, node):
         raise NotFound(f"no bus {node!r} in this park")
     records = [
         FactorRecord(

@@ -1,38 +1,31 @@
-"""Enterprises, their meters and hourly series. An enterprise token sees only itself."""
+"""Enterprises, their meters and hourly series. An enterprise sees only itself."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.api import queries
-from services.api.deps import CurrentPrincipal, SessionDep
-from services.api.errors import Forbidden, InvalidRange, NotAuthenticated, NotFound, responses
-from services.api.routers.time_range import TimeRangeDep
-from services.api.schemas import EnterpriseOut, HourlyEmission, MeterEmission, MeterOut
+from services.access.dependencies import Reader
+from services.access.policy import visible_enterprise
+from services.api.routers import AUTHENTICATED
+from services.carbon import queries as carbon_queries
 from services.carbon.emissions import meter_emissions
 from services.carbon.factors import grid_factor
-from services.core.models import ApiPrincipal, PrincipalRole
+from services.carbon.schemas import HourlyEmission, MeterEmission
+from services.core.db import SessionDep
+from services.core.errors import Forbidden, InvalidRange, NotAuthenticated, NotFound, responses
+from services.core.params import IdPath, OptionalIdQuery, TimeRangeDep
+from services.park import queries
+from services.park.schemas import EnterpriseOut, MeterOut
 
-router = APIRouter(prefix="/api/v1", tags=["enterprises"])
-
-
-def visible_enterprise(principal: ApiPrincipal, requested: int | None) -> int | None:
-    """The enterprise a request may see: its own for enterprise tokens, any for operators."""
-    if principal.role is PrincipalRole.ENTERPRISE:
-        if requested is not None and requested != principal.enterprise_id:
-            raise NotFound(f"enterprise {requested} not found")
-        return principal.enterprise_id
-    if principal.role is PrincipalRole.GATEWAY:
-        raise Forbidden("gateway tokens may only push telemetry")
-    return requested
+router = APIRouter(prefix="/api/v1", tags=["enterprises"], dependencies=AUTHENTICATED)
 
 
 @router.get(
     "/enterprises", response_model=list[EnterpriseOut], responses=responses(NotAuthenticated, Forbidden)
 )
-def list_enterprises(session: SessionDep, principal: CurrentPrincipal) -> list[EnterpriseOut]:
+def list_enterprises(session: SessionDep, principal: Reader) -> list[EnterpriseOut]:
     only = visible_enterprise(principal, None)
-    return [EnterpriseOut.model_validate(e) for e in queries.enterprises(session, principal.park_id, only)]
+    return [EnterpriseOut.model_validate(e) for e in queries.enterprises(session, principal.park, only)]
 
 
 @router.get(
@@ -40,17 +33,21 @@ def list_enterprises(session: SessionDep, principal: CurrentPrincipal) -> list[E
     response_model=EnterpriseOut,
     responses=responses(NotAuthenticated, Forbidden, NotFound),
 )
-def get_enterprise(enterprise_id: int, session: SessionDep, principal: CurrentPrincipal) -> EnterpriseOut:
+def get_enterprise(enterprise_id: IdPath, session: SessionDep, principal: Reader) -> EnterpriseOut:
     visible_enterprise(principal, enterprise_id)
-    return EnterpriseOut.model_validate(queries.enterprise(session, principal.park_id, enterprise_id))
+    return EnterpriseOut.model_validate(queries.enterprise(session, principal.park, enterprise_id))
 
 
-@router.get("/meters", response_model=list[MeterOut], responses=responses(NotAuthenticated, Forbidden))
+@router.get(
+    "/meters", response_model=list[MeterOut], responses=responses(NotAuthenticated, Forbidden, NotFound)
+)
 def list_meters(
-    session: SessionDep, principal: CurrentPrincipal, enterprise_id: int | None = None
+    session: SessionDep, principal: Reader, enterprise_id: OptionalIdQuery = None
 ) -> list[MeterOut]:
     only = visible_enterprise(principal, enterprise_id)
-    return [MeterOut.model_validate(m) for m in queries.meters(session, principal.park_id, only)]
+    if only is not None:
+        queries.enterprise(session, principal.park, only)  # another park's enterprise: 404
+    return [MeterOut.model_validate(m) for m in queries.meters(session, principal.park, only)]
 
 
 @router.get(
@@ -59,17 +56,14 @@ def list_meters(
     responses=responses(NotAuthenticated, Forbidden, NotFound, InvalidRange),
 )
 def hourly_series(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    period: TimeRangeDep,
-    enterprise_id: int | None = None,
+    session: SessionDep, principal: Reader, period: TimeRangeDep, enterprise_id: OptionalIdQuery = None
 ) -> list[HourlyEmission]:
     """Hourly energy (kWh, m³, GJ, tce) and emissions (kgCO2, scope 1 and 2) of one
-    enterprise, or of the park when no enterprise is given (operators only)."""
+    enterprise, or of the park when no enterprise is given (the park's readers only)."""
     only = visible_enterprise(principal, enterprise_id)
     if only is not None:
-        queries.enterprise(session, principal.park_id, only)
-    return queries.hourly_emissions(session, principal.park_id, only, period.start, period.end)
+        queries.enterprise(session, principal.park, only)
+    return carbon_queries.hourly_emissions(session, principal.park, only, period.start, period.end)
 
 
 @router.get(
@@ -78,11 +72,11 @@ def hourly_series(
     responses=responses(NotAuthenticated, Forbidden, NotFound, InvalidRange),
 )
 def meter_emission_series(
-    meter_id: int, session: SessionDep, principal: CurrentPrincipal, period: TimeRangeDep
+    meter_id: IdPath, session: SessionDep, principal: Reader, period: TimeRangeDep
 ) -> list[MeterEmission]:
     """Hourly energy and emissions of one meter, at the factor of its bus (else the park's)."""
-    meter = queries.meter(session, principal.park_id, meter_id, visible_enterprise(principal, None))
-    park = queries.park(session, principal.park_id)
+    meter = queries.meter(session, principal.park, meter_id, visible_enterprise(principal, None))
+    park = queries.park(session, principal.park)
     grid = grid_factor(park.grid_factor_region, park.grid_factor_year)
     rows = meter_emissions(session, park.id, meter.id, period.start, period.end, grid)
     return [MeterEmission.model_validate(r) for r in rows]

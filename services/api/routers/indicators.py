@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from services.api.deps import OperatorPrincipal, SessionDep
-from services.api.errors import Forbidden, InvalidRange, NotAuthenticated, responses
-from services.api.routers.time_range import TimeRangeDep
-from services.api.schemas import ScorecardOut, ThresholdIn
+from fastapi import APIRouter, Body
+
+from services.access.dependencies import ParkReader, ParkWriter, SettingsDep
+from services.api.routers import AUTHENTICATED
 from services.carbon.indicators import ScoreLine, compute_indicators, scorecard
 from services.carbon.inputs import replace_park_thresholds
-from services.core.settings import get_settings
+from services.carbon.schemas import ScorecardOut, ThresholdIn
+from services.core.db import SessionDep
+from services.core.errors import Forbidden, InvalidInput, InvalidRange, NotAuthenticated, responses
+from services.core.params import TimeRangeDep
+from services.core.settings import Settings
 
-router = APIRouter(prefix="/api/v1", tags=["indicators"])
+router = APIRouter(prefix="/api/v1", tags=["indicators"], dependencies=AUTHENTICATED)
 
 
-def _judged(session: SessionDep, park_id: int, period: TimeRangeDep) -> ScorecardOut:
-    settings = get_settings()
+def _judged(session: SessionDep, park_id: int, period: TimeRangeDep, settings: Settings) -> ScorecardOut:
     values = compute_indicators(
         session,
         park_id,
@@ -33,21 +36,27 @@ def _judged(session: SessionDep, park_id: int, period: TimeRangeDep) -> Scorecar
     response_model=ScorecardOut,
     responses=responses(NotAuthenticated, Forbidden, InvalidRange),
 )
-def indicators(session: SessionDep, principal: OperatorPrincipal, period: TimeRangeDep) -> ScorecardOut:
+def indicators(
+    session: SessionDep, principal: ParkReader, period: TimeRangeDep, settings: SettingsDep
+) -> ScorecardOut:
     """单位能耗碳排放, clean-energy and non-fossil shares, coverage, storage ratio over the
     period, and the park's scorecard, each line with its source."""
-    return _judged(session, principal.park_id, period)
+    return _judged(session, principal.park, period, settings)
 
 
 @router.put(
     "/indicator-thresholds",
     response_model=list[ScoreLine],
-    responses=responses(NotAuthenticated, Forbidden),
+    responses=responses(NotAuthenticated, Forbidden, InvalidInput),
 )
 def set_thresholds(
-    body: list[ThresholdIn], session: SessionDep, principal: OperatorPrincipal, period: TimeRangeDep
+    body: Annotated[list[ThresholdIn], Body(max_length=100)],
+    session: SessionDep,
+    principal: ParkWriter,
+    period: TimeRangeDep,
+    settings: SettingsDep,
 ) -> list[ScoreLine]:
     """Replace the park's own scorecard lines (the defaults stay for the rest) and return the
     scorecard judged over the period."""
-    replace_park_thresholds(session, principal.park_id, [line.model_dump() for line in body])
-    return _judged(session, principal.park_id, period).scorecard
+    replace_park_thresholds(session, principal, [line.model_dump() for line in body])
+    return _judged(session, principal.park, period, settings).scorecard

@@ -1,13 +1,14 @@
-"""APScheduler jobs of the carbon engine. The scheduler only fires jobs; each job opens its
-own unit of work and is safe to run twice."""
+"""Scheduled jobs of the carbon engine, each with its trigger beside it. The scheduler
+(services/jobs.py) only fires them; each job opens its own unit of work and is safe to run
+twice (idempotent upserts)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,7 +39,7 @@ class HourlyRun:
 def hourly_carbon_job(
     factory: sessionmaker[Session], settings: Settings, now: datetime | None = None
 ) -> HourlyRun:
-    """Runs a few minutes after each Asia/Shanghai hour closes: the last hours, every hour
+    """Runs a few minutes after each park hour closes: the last hours, every hour
     re-opened by late data, and what depends on them. Idempotent."""
     end = floor_hour(now or datetime.now(UTC))
     max_gap = timedelta(minutes=settings.interval_max_gap_minutes)
@@ -68,7 +69,9 @@ def hourly_carbon_job(
     return run
 
 
-HOURLY_CARBON_TRIGGER = CronTrigger(minute=2, timezone="Asia/Shanghai")
+def hourly_carbon_trigger(settings: Settings) -> CronTrigger:
+    """Two minutes past every hour of the park's clock (PARKCARBON_TIMEZONE)."""
+    return CronTrigger(minute=2, timezone=settings.timezone)
 
 
 def retention_job(factory: sessionmaker[Session], settings: Settings) -> None:
@@ -77,26 +80,21 @@ def retention_job(factory: sessionmaker[Session], settings: Settings) -> None:
     log.info("retention_done", deleted=deleted)
 
 
-RETENTION_TRIGGER = CronTrigger(hour=3, minute=30, timezone="Asia/Shanghai")
+def retention_trigger(settings: Settings) -> CronTrigger:
+    """03:30 on the park's clock, when load and telemetry are lowest."""
+    return CronTrigger(hour=3, minute=30, timezone=settings.timezone)
 
 
-def build_scheduler(factory: sessionmaker[Session], settings: Settings) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone=settings.timezone)
-    scheduler.add_job(
-        hourly_carbon_job,
-        HOURLY_CARBON_TRIGGER,
-        args=(factory, settings),
-        id="hourly_carbon",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=1800,
-    )
-    scheduler.add_job(
-        retention_job,
-        RETENTION_TRIGGER,
-        args=(factory, settings),
-        id="readings_retention",
-        max_instances=1,
-        coalesce=True,
-    )
-    return scheduler
+@dataclass(frozen=True, slots=True)
+class ScheduledJob:
+    id: str
+    function: Callable[[sessionmaker[Session], Settings], object]
+    trigger: CronTrigger
+    misfire_grace_time: int | None = None
+
+
+def scheduled_jobs(settings: Settings) -> list[ScheduledJob]:
+    return [
+        ScheduledJob("hourly_carbon", hourly_carbon_job, hourly_carbon_trigger(settings), 1800),
+        ScheduledJob("readings_retention", retention_job, retention_trigger(settings)),
+    ]

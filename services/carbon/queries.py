@@ -1,4 +1,5 @@
-"""Read queries of the API and the dashboard, in one place."""
+"""The carbon engine's read side: factor feed, hourly series, coverage and the park
+overview, each scoped by park."""
 
 from __future__ import annotations
 
@@ -7,65 +8,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from services.api.errors import NotFound
-from services.api.schemas import (
+from services.carbon.coverage import COVERAGE_TARGET, uncovered_enterprises
+from services.carbon.schemas import (
     CoverageOut,
     EnterpriseCoverage,
-    EnterpriseOut,
     HourlyEmission,
     HourlyFactor,
     ParkOverview,
 )
-from services.carbon.coverage import COVERAGE_TARGET, uncovered_enterprises
-from services.core.models import (
-    Bus,
-    CarbonFactorHourly,
-    CoverageHourly,
-    EmissionHourly,
-    Enterprise,
-    Meter,
-    Park,
-    Substation,
-)
-
-
-def park(session: Session, park_id: int) -> Park:
-    found = session.get(Park, park_id)
-    if found is None:
-        raise NotFound(f"park {park_id} not found")
-    return found
-
-
-def enterprises(session: Session, park_id: int, only_id: int | None = None) -> list[Enterprise]:
-    query = select(Enterprise).where(Enterprise.park_id == park_id).order_by(Enterprise.name)
-    if only_id is not None:
-        query = query.where(Enterprise.id == only_id)
-    return list(session.scalars(query))
-
-
-def enterprise(session: Session, park_id: int, enterprise_id: int) -> Enterprise:
-    found = session.scalar(
-        select(Enterprise).where(Enterprise.id == enterprise_id, Enterprise.park_id == park_id)
-    )
-    if found is None:
-        raise NotFound(f"enterprise {enterprise_id} not found")
-    return found
-
-
-def meters(session: Session, park_id: int, enterprise_id: int | None = None) -> list[Meter]:
-    query = select(Meter).where(Meter.park_id == park_id).order_by(Meter.code)
-    if enterprise_id is not None:
-        query = query.where(Meter.enterprise_id == enterprise_id)
-    return list(session.scalars(query))
-
-
-def meter(session: Session, park_id: int, meter_id: int, enterprise_id: int | None) -> Meter:
-    """A meter of the park, and of ``enterprise_id`` when given (an enterprise's own)."""
-    found = session.get(Meter, meter_id)
-    foreign = enterprise_id is not None and found is not None and found.enterprise_id != enterprise_id
-    if found is None or found.park_id != park_id or foreign:
-        raise NotFound(f"meter {meter_id} not found")
-    return found
+from services.core.models import Bus, CarbonFactorHourly, CoverageHourly, EmissionHourly
+from services.park import queries as register
+from services.park.schemas import EnterpriseOut
 
 
 def factor_feed(
@@ -88,18 +41,6 @@ def factor_feed(
     elif node != "all":
         query = query.where(Bus.code == node)
     return [(code, hour, value) for code, hour, value in session.execute(query).all()]
-
-
-def bus_in_park(session: Session, park_id: int, code: str) -> bool:
-    """Buses hang off substations, which belong to a park."""
-    return (
-        session.execute(
-            select(Bus.id)
-            .join(Substation, Substation.id == Bus.substation_id)
-            .where(Substation.park_id == park_id, Bus.code == code)
-        ).first()
-        is not None
-    )
 
 
 def park_factors(session: Session, park_id: int, start: datetime, end: datetime) -> list[HourlyFactor]:
@@ -151,7 +92,7 @@ def coverage(session: Session, park_id: int, at: datetime) -> CoverageOut:
         .limit(1)
     )
     uncovered = uncovered_enterprises(session, park_id, at)
-    by_id = {e.id: e for e in enterprises(session, park_id)}
+    by_id = {e.id: e for e in register.enterprises(session, park_id)}
     uncovered_out = [
         EnterpriseCoverage(
             **EnterpriseOut.model_validate(by_id[int(str(u["enterprise_id"]))]).model_dump(),
@@ -194,13 +135,13 @@ def current_load_kw(session: Session, park_id: int, at: datetime) -> float | Non
 
 
 def overview(session: Session, park_id: int, now: datetime) -> ParkOverview:
-    the_park = park(session, park_id)
+    the_park = register.park(session, park_id)
     cov = coverage(session, park_id, now)
     uncovered = {e.id: e for e in cov.uncovered}
     listed = [
         uncovered.get(e.id)
         or EnterpriseCoverage(**EnterpriseOut.model_validate(e).model_dump(), covered=True)
-        for e in enterprises(session, park_id)
+        for e in register.enterprises(session, park_id)
     ]
     latest = latest_hour(session, park_id)
     factors = park_factors(session, park_id, now - timedelta(days=7), now)
@@ -219,3 +160,19 @@ def overview(session: Session, park_id: int, now: datetime) -> ParkOverview:
         enterprises=listed,
         carbon_factors=factors,
     )
+
+
+def supply_mix(session: Session, park_id: int, start: datetime, end: datetime) -> tuple[float, float, float]:
+    """Electricity into the park over [start, end): grid import, direct green supply and
+    on-site PV (kWh), from the inputs stored with the park's hourly factors."""
+    row = session.execute(
+        text(
+            "SELECT coalesce(sum((inputs->>'grid_import_kwh')::float8), 0), "
+            "coalesce(sum((inputs->>'green_import_kwh')::float8), 0), "
+            "coalesce(sum((inputs->>'pv_kwh')::float8), 0) "
+            "FROM carbon_factor_hourly WHERE park_id = :park AND bus_id IS NULL "
+            "AND hour_start >= :start AND hour_start < :end"
+        ),
+        {"park": park_id, "start": start, "end": end},
+    ).one()
+    return float(row[0]), float(row[1]), float(row[2])

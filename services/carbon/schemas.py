@@ -1,45 +1,20 @@
-"""Response and request shapes of /api/v1."""
+"""Response and request shapes of the carbon engine's read side and inputs."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from services.carbon.indicators import Indicators, ScoreLine
-
-
-class EnterpriseOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    name: str
-    uscc: str
-    industry: str
-    above_scale: bool
+from services.park.schemas import EnterpriseOut
 
 
 class EnterpriseCoverage(EnterpriseOut):
     covered: bool
     reason: str | None = None
     last_reading_at: datetime | None = None
-
-
-class MeterOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    code: str
-    name: str
-    carrier: str
-    role: str
-    quantities: list[str]
-    ct_ratio: float
-    pt_ratio: float
-    enterprise_id: int | None
-    bus_id: int | None
-    parent_meter_id: int | None
-    green_supply: bool
-    active: bool
 
 
 class HourlyFactor(BaseModel):
@@ -97,12 +72,6 @@ class FactorRecord(BaseModel):
     value: float | None  # kgCO2/kWh
 
 
-class TelemetryResult(BaseModel):
-    accepted: int
-    stored: int
-    rejected: list[dict[str, str | None]]
-
-
 class ScorecardOut(BaseModel):
     """Zero-carbon park indicators over [start, end) and the scorecard judged on them; the
     shapes are the engine's own (services/carbon/indicators.py)."""
@@ -142,3 +111,59 @@ class MeterEmission(BaseModel):
     factor: float
     scope1_kg: float
     scope2_kg: float
+
+
+class Validity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Validity:
+        if self.valid_to <= self.valid_from:
+            raise ValueError("valid_to must be after valid_from")
+        return self
+
+
+class FuelParameterIn(Validity):
+    """Natural gas parameters from the enterprise's verified emission report (GB/T 32150)."""
+
+    fuel: Literal["natural_gas"] = "natural_gas"
+    ncv_gj_per_10k_nm3: float = Field(gt=0, le=1000, description="低位发热量, GJ/10⁴Nm³ (default 389.31)")
+    carbon_content_tc_per_gj: float = Field(
+        gt=0, lt=0.1, description="单位热值含碳量, tC/GJ (default 0.01532)"
+    )
+    oxidation_rate: float = Field(gt=0, le=1, description="碳氧化率 (default 0.99)")
+    source: str = Field(
+        min_length=1, max_length=500, description="verified report, e.g. 2025年度核查报告 编号"
+    )
+
+
+class FuelParameterOut(FuelParameterIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    enterprise_id: int
+
+
+class GreenCertificateIn(Validity):
+    """绿证 (GEC) or a 绿电交易 contract: kWh whose environmental attribute the holder owns."""
+
+    kind: Literal["gec", "green_power_contract"]
+    reference: str = Field(min_length=1, max_length=200, description="certificate or contract number")
+    kwh: float = Field(gt=0, le=1e10)
+
+
+class GreenCertificateOut(GreenCertificateIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    enterprise_id: int | None
+
+
+class EstimationPolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    policy: Literal["none", "linear"]
+    max_gap_hours: int = Field(default=24, ge=1, le=168)
+
+
+class EstimationPolicyOut(EstimationPolicyIn):
+    pass

@@ -1,0 +1,162 @@
+"""FastAPI dependencies that turn a request into a ``Principal``: ``Authorization: Bearer``
+with an OAuth2 access token (``pca_…``) or a machine token (``pct_…``); the dashboard's
+signed session cookie. Routers declare ``authenticate`` at router level so that it runs
+before anything reads the request's parameters or body."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.access import sessions
+from services.access.policy import (
+    PARK_READERS,
+    PARK_WRITERS,
+    READERS,
+    Principal,
+    require,
+    visible_enterprise,
+    writable_enterprise,
+)
+from services.access.tokens import authenticate_token
+from services.core.db import SessionDep
+from services.core.errors import NotAuthenticated, NotFound
+from services.core.models import ApiToken, Enterprise, Park, Role, User
+from services.core.params import IdPath
+from services.core.settings import Settings, get_settings
+
+SESSION_COOKIE = "pc_session"
+oauth2 = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/token",
+    auto_error=False,
+    description="An OAuth2 access token (pca_…, from /api/v1/auth/token) or a machine token (pct_…)",
+)
+MAX_TOKEN_LENGTH = 200
+
+
+def principal_of_user(user: User) -> Principal:
+    return Principal("user", user.id, user.username, user.role, user.park_id, user.enterprise_id)
+
+
+def principal_of_token(token: ApiToken) -> Principal:
+    return Principal(
+        "token", token.id, token.prefix, token.role, token.park_id, token.enterprise_id, token.gateway_id
+    )
+
+
+def in_chosen_park(session: Session, principal: Principal, park_code: str | None) -> Principal:
+    """An admin works in the park it names (``?park=<code>``), else in the first park; for
+    everybody else naming another park finds nothing."""
+    if principal.role is Role.ADMIN:
+        query = select(Park.id).order_by(Park.id).limit(1)
+        if park_code:
+            query = select(Park.id).where(Park.code == park_code[:32])
+        chosen = session.scalar(query)
+        if chosen is None and park_code:
+            raise NotFound(f"park {park_code!r} not found")
+        return replace(principal, park_id=chosen)
+    if park_code and session.scalar(select(Park.code).where(Park.id == principal.park_id)) != park_code:
+        raise NotFound(f"park {park_code!r} not found")
+    return principal
+
+
+def authenticate(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2)]
+) -> Principal:
+    if not token:
+        raise NotAuthenticated("send 'Authorization: Bearer <token>'")
+    now = datetime.now(UTC)
+    principal: Principal | None = None
+    if len(token) <= MAX_TOKEN_LENGTH:
+        if token.startswith(sessions.ACCESS_PREFIX):
+            user = sessions.authenticate_session(session, token, "access", now)
+            principal = principal_of_user(user) if user else None
+        else:
+            machine = authenticate_token(session, token, now)
+            principal = principal_of_token(machine) if machine else None
+    if principal is None:
+        raise NotAuthenticated("unknown, expired or revoked token")
+    return in_chosen_park(session, principal, request.query_params.get("park"))
+
+
+Authenticated = Annotated[Principal, Depends(authenticate)]
+
+
+def reader(principal: Authenticated) -> Principal:
+    return require(principal, READERS, "this resource")
+
+
+def park_reader(principal: Authenticated) -> Principal:
+    return require(principal, PARK_READERS, "this park-wide view")
+
+
+def park_writer(principal: Authenticated) -> Principal:
+    return require(principal, PARK_WRITERS, "changing the park's data")
+
+
+def reporter(principal: Authenticated) -> Principal:
+    """Writes an enterprise makes for itself and operators for any enterprise."""
+    return require(principal, PARK_WRITERS | {Role.ENTERPRISE}, "reporting")
+
+
+def gateway(principal: Authenticated) -> Principal:
+    return require(principal, frozenset({Role.GATEWAY}), "telemetry")
+
+
+def factor_reader(principal: Authenticated) -> Principal:
+    return require(principal, READERS | {Role.FACTOR_FEED}, "the factor feed")
+
+
+def admin(principal: Authenticated) -> Principal:
+    return require(principal, frozenset({Role.ADMIN}), "administration")
+
+
+Reader = Annotated[Principal, Depends(reader)]
+ParkReader = Annotated[Principal, Depends(park_reader)]
+ParkWriter = Annotated[Principal, Depends(park_writer)]
+Reporter = Annotated[Principal, Depends(reporter)]
+GatewayPrincipal = Annotated[Principal, Depends(gateway)]
+FactorReader = Annotated[Principal, Depends(factor_reader)]
+AdminPrincipal = Annotated[Principal, Depends(admin)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def dashboard_principal(request: Request, session: Session, settings: Settings) -> Principal | None:
+    """The person signed in to the dashboard, from the signed session cookie, or None."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    secret = sessions.secret_of_cookie(cookie, settings) if cookie else None
+    user = sessions.authenticate_session(session, secret, "browser", datetime.now(UTC)) if secret else None
+    if user is None:
+        return None
+    return in_chosen_park(session, principal_of_user(user), request.query_params.get("park"))
+
+
+def _enterprise_in_park(session: Session, park_id: int, enterprise_id: int) -> int:
+    found = session.scalar(
+        select(Enterprise.id).where(Enterprise.id == enterprise_id, Enterprise.park_id == park_id)
+    )
+    if found is None:
+        raise NotFound(f"enterprise {enterprise_id} not found")
+    return found
+
+
+def readable_enterprise(enterprise_id: IdPath, session: SessionDep, principal: Reader) -> int:
+    """The path's enterprise if the caller may read it; resolved before the body is read,
+    so a foreign id is refused (404) whatever the body holds."""
+    visible = visible_enterprise(principal, enterprise_id) or enterprise_id
+    return _enterprise_in_park(session, principal.park, visible)
+
+
+def reportable_enterprise(enterprise_id: IdPath, session: SessionDep, principal: Reporter) -> int:
+    """The path's enterprise if the caller may report for it (itself; operators any)."""
+    return _enterprise_in_park(session, principal.park, writable_enterprise(principal, enterprise_id))
+
+
+ReadableEnterprise = Annotated[int, Depends(readable_enterprise)]
+ReportableEnterprise = Annotated[int, Depends(reportable_enterprise)]

@@ -1,0 +1,121 @@
+"""Machine tokens: ``pct_<id>_<secret>``. The ``pct_<id>`` prefix identifies a token in lists,
+logs and secret scanners; only a SHA-256 of the whole token is stored (a 192-bit random
+secret needs no slow hash) and it is shown once, at creation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from services.core.errors import InvalidInput, NotFound
+from services.core.models import ApiToken, Enterprise, Gateway, Role
+
+TOKEN_PREFIX = "pct_"
+LEGACY_PREFIX = "pcl_"  # api_principal tokens carried over by migration 0008
+MACHINE_ROLES = (Role.OPERATOR, Role.VIEWER, Role.ENTERPRISE, Role.GATEWAY, Role.FACTOR_FEED)
+# last_used_at is written at most this often per token, not on every request
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(
+    session: Session,
+    *,
+    name: str,
+    role: Role,
+    park_id: int,
+    created_by: str,
+    enterprise_id: int | None = None,
+    gateway_id: int | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token and its secret (the only time the secret exists outside the caller)."""
+    if role not in MACHINE_ROLES:
+        raise InvalidInput(f"a token's role is one of {', '.join(r.value for r in MACHINE_ROLES)}")
+    if (role is Role.ENTERPRISE) != (enterprise_id is not None):
+        raise InvalidInput("an enterprise token names its enterprise, and only an enterprise token does")
+    if (role is Role.GATEWAY) != (gateway_id is not None):
+        raise InvalidInput("a gateway token names its gateway, and only a gateway token does")
+    if enterprise_id is not None:
+        owner = session.get(Enterprise, enterprise_id)
+        if owner is None or owner.park_id != park_id:
+            raise NotFound(f"enterprise {enterprise_id} not found")
+    if gateway_id is not None:
+        gateway = session.get(Gateway, gateway_id)
+        if gateway is None or gateway.park_id != park_id:
+            raise NotFound(f"gateway {gateway_id} not found")
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise InvalidInput("expires_at must be in the future")
+    prefix = TOKEN_PREFIX + secrets.token_hex(4)
+    token = f"{prefix}_{secrets.token_urlsafe(24)}"
+    record = ApiToken(
+        prefix=prefix,
+        secret_sha256=secret_hash(token),
+        name=name,
+        role=role,
+        park_id=park_id,
+        enterprise_id=enterprise_id,
+        gateway_id=gateway_id,
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    session.add(record)
+    session.flush()
+    return record, token
+
+
+def authenticate_token(session: Session, token: str, now: datetime) -> ApiToken | None:
+    """The live token ``token`` names, or None (unknown, revoked, expired)."""
+    if token.startswith(TOKEN_PREFIX):
+        record = session.scalar(select(ApiToken).where(ApiToken.prefix == token[:12]))
+    else:
+        record = session.scalar(
+            select(ApiToken).where(
+                ApiToken.secret_sha256 == secret_hash(token), ApiToken.prefix.startswith(LEGACY_PREFIX)
+            )
+        )
+    if record is None or not hmac.compare_digest(record.secret_sha256, secret_hash(token)):
+        return None
+    if record.revoked_at is not None or (record.expires_at is not None and record.expires_at <= now):
+        return None
+    if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
+        # Its own statement: a read-only request still records the use.
+        session.execute(update(ApiToken).where(ApiToken.id == record.id).values(last_used_at=now))
+    return record
+
+
+def list_tokens(session: Session, park_id: int | None) -> Sequence[ApiToken]:
+    query = select(ApiToken).order_by(ApiToken.id)
+    if park_id is not None:
+        query = query.where(ApiToken.park_id == park_id)
+    return session.scalars(query).all()
+
+
+def find_token(session: Session, park_id: int | None, key: str) -> ApiToken:
+    """A token by id or prefix, within ``park_id`` (None: any park, for admins and the CLI)."""
+    query = select(ApiToken)
+    query = (
+        query.where(ApiToken.id == int(key))
+        if key.isdigit() and len(key) < 10
+        else query.where(ApiToken.prefix == key)
+    )
+    record = session.scalar(query)
+    if record is None or (park_id is not None and record.park_id != park_id):
+        raise NotFound(f"token {key} not found")
+    return record
+
+
+def revoke_token(session: Session, record: ApiToken, now: datetime) -> ApiToken:
+    if record.revoked_at is None:
+        record.revoked_at = now
+        session.flush()
+    return record

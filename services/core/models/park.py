@@ -1,0 +1,206 @@
+"""The park register: parks, enterprises, substations, buses, lines, gateways, meters.
+
+Timestamps are timezone-aware and stored in UTC."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from services.core.models.base import Base, pg_enum
+from services.core.quantities import Carrier
+
+
+class MeterRole(enum.StrEnum):
+    """What a meter measures in the park's energy balance."""
+
+    GRID_IMPORT = "grid_import"  # 关口表: park boundary with the public grid
+    FEEDER = "feeder"  # 馈线表: a line between two buses inside the park
+    ENTERPRISE_MAIN = "enterprise_main"  # 企业总表
+    SUBMETER = "submeter"  # 分项/分户表 below a main meter
+    PV = "pv"  # 屋顶光伏
+    WIND = "wind"  # 分散式风电
+    CHP = "chp"  # 燃气热电联产/自备发电机组: its fuel meters name it as parent
+    STORAGE = "storage"  # 储能
+    GAS = "gas"  # 天然气表
+    HEAT = "heat"  # 热/蒸汽表
+
+
+class Park(Base):
+    __tablename__ = "park"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # IANA zone of the park's clocks: dashboard times and local days. Hours are whole hours in
+    # UTC, which holds for every whole-hour offset (China: UTC+8, no daylight saving).
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # Grid factor used for imports (location-based): a key into services.carbon.factors.
+    grid_factor_region: Mapped[str] = mapped_column(String(32), default="national")
+    grid_factor_year: Mapped[int] = mapped_column(SmallInteger, default=2023)
+    # Gap filling is off unless an operator switches it on ("linear": a register increase
+    # across a gap of up to ``estimation_max_gap_hours`` is spread evenly and flagged
+    # ``estimated``); see services/carbon/interval_energy.py.
+    estimation_policy: Mapped[str] = mapped_column(String(32), default="none", server_default="none")
+    estimation_max_gap_hours: Mapped[int] = mapped_column(SmallInteger, default=24, server_default="24")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    enterprises: Mapped[list[Enterprise]] = relationship(back_populates="park")
+
+
+class Enterprise(Base):
+    __tablename__ = "enterprise"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    uscc: Mapped[str] = mapped_column(String(18))  # 统一社会信用代码, GB 32100
+    industry: Mapped[str] = mapped_column(String(100))
+    above_scale: Mapped[bool] = mapped_column(Boolean, default=False)  # 规模以上工业企业
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    park: Mapped[Park] = relationship(back_populates="enterprises")
+    meters: Mapped[list[Meter]] = relationship(back_populates="enterprise")
+    # Unique per park: one company may have sites in two parks of a group deployment.
+    __table_args__ = (UniqueConstraint("park_id", "uscc", name="uq_enterprise_park_uscc"),)
+
+
+class Substation(Base):
+    __tablename__ = "substation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    voltage_kv: Mapped[float] = mapped_column(Double)
+    __table_args__ = (UniqueConstraint("park_id", "code", name="uq_substation_park_code"),)
+
+
+class Bus(Base):
+    __tablename__ = "bus"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    substation_id: Mapped[int] = mapped_column(ForeignKey("substation.id", ondelete="CASCADE"))
+    # Unique within the park: enforced by the register (a bus's park is its substation's).
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    voltage_kv: Mapped[float] = mapped_column(Double)
+    __table_args__ = (UniqueConstraint("substation_id", "code", name="uq_bus_substation_code"),)
+
+
+class Line(Base):
+    """A branch of the park grid; its flow is measured by ``meter_id`` (import = from→to)."""
+
+    __tablename__ = "line"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    from_bus_id: Mapped[int] = mapped_column(ForeignKey("bus.id"))
+    to_bus_id: Mapped[int] = mapped_column(ForeignKey("bus.id"))
+    meter_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"))
+    __table_args__ = (
+        CheckConstraint("from_bus_id <> to_bus_id", name="distinct_ends"),
+        UniqueConstraint("park_id", "code", name="uq_line_park_code"),
+    )
+
+
+class Gateway(Base):
+    __tablename__ = "gateway"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("park_id", "code", name="uq_gateway_park_code"),)
+
+
+class Meter(Base):
+    __tablename__ = "meter"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    carrier: Mapped[Carrier] = mapped_column(pg_enum(Carrier, "energy_carrier"))
+    role: Mapped[MeterRole] = mapped_column(pg_enum(MeterRole, "meter_role"))
+    quantities: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    # Current and voltage transformer ratios; the gateway applies them (primary-side values).
+    ct_ratio: Mapped[float] = mapped_column(Double, default=1.0)
+    pt_ratio: Mapped[float] = mapped_column(Double, default=1.0)
+    # NULL owner = the park itself (public load, substations, PV owned by the park).
+    enterprise_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="SET NULL"), index=True
+    )
+    bus_id: Mapped[int | None] = mapped_column(ForeignKey("bus.id"))
+    parent_meter_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"))
+    gateway_id: Mapped[int | None] = mapped_column(ForeignKey("gateway.id"))
+    green_supply: Mapped[bool] = mapped_column(Boolean, default=False)  # 绿电专线/专变
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Largest value the cumulative register shows before it wraps to zero (e.g. 99 999 999.9
+    # kWh on an 8+1 digit display); NULL = the register does not roll over in its lifetime.
+    register_max: Mapped[float | None] = mapped_column(Double)
+    # Rated maximum demand (kW, or m³/h, GJ/h for gas and heat): an increase that needs more
+    # than 1.5× this is physically impossible and flagged instead of counted.
+    rated_max_per_hour: Mapped[float | None] = mapped_column(Double)
+    # Usable energy capacity of a storage system (kWh), for the storage-ratio indicator.
+    storage_capacity_kwh: Mapped[float | None] = mapped_column(Double)
+    # A virtual meter has no register: its interval energy is Σ coefficient × source meter
+    # (``VirtualMeterTerm``), e.g. an enterprise = its main meter − a tenant's sub-meter.
+    virtual: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+
+    enterprise: Mapped[Enterprise | None] = relationship(back_populates="meters")
+    # Codes are the gateway's names for its meters: unique within a park, not across parks.
+    __table_args__ = (UniqueConstraint("park_id", "code", name="uq_meter_park_code"),)
+
+
+class MeterReplacement(Base):
+    """A meter swapped in the field: the old register's last value and the new one's first.
+
+    Energy across the swap is (old_final − previous reading) + (next reading − new_initial),
+    as a utility reads a replaced billing meter; without this record the drop would count
+    as a reset.
+    """
+
+    __tablename__ = "meter_replacement"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id", ondelete="CASCADE"), index=True)
+    quantity: Mapped[str] = mapped_column(String(32))
+    replaced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    old_final_value: Mapped[float] = mapped_column(Double)
+    new_initial_value: Mapped[float] = mapped_column(Double)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class VirtualMeterTerm(Base):
+    """One term of a virtual meter's formula: ``coefficient`` × the source meter's energy."""
+
+    __tablename__ = "virtual_meter_term"
+    virtual_meter_id: Mapped[int] = mapped_column(
+        ForeignKey("meter.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id", ondelete="CASCADE"), primary_key=True)
+    coefficient: Mapped[float] = mapped_column(Double)
+    __table_args__ = (CheckConstraint("virtual_meter_id <> source_meter_id", name="not_itself"),)
+
+
+class MeterDirectoryVersion(Base):
+    """One row, bumped by a statement trigger whenever meters or gateways change (migration
+    0008): ingest processes compare it to the version of the directory they hold and reload
+    only when it moved, so a newly registered meter is accepted at once."""
+
+    __tablename__ = "meter_directory_version"
+    id: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    __table_args__ = (CheckConstraint("id", name="single_row"),)

@@ -1,0 +1,44 @@
+"""Bounded request parameters shared by the routers and the access dependencies: ids within
+int4, the time range."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Path, Query
+
+from services.core.errors import InvalidRange
+
+INT4_MAX = 2_147_483_647
+IdPath = Annotated[int, Path(ge=1, le=INT4_MAX)]
+OptionalIdQuery = Annotated[int | None, Query(ge=1, le=INT4_MAX)]
+MAX_RANGE = timedelta(days=400)
+# Telemetry before 2000 is refused by ingest; nothing the platform holds is older.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class TimeRange:
+    def __init__(self, start: datetime, end: datetime) -> None:
+        self.start, self.end = start, end
+
+
+def time_range(
+    start: Annotated[datetime | None, Query(description="ISO 8601, inclusive; default end − 7 days")] = None,
+    end: Annotated[datetime | None, Query(description="ISO 8601, exclusive; default now")] = None,
+) -> TimeRange:
+    if (start is not None and start.tzinfo is None) or (end is not None and end.tzinfo is None):
+        raise InvalidRange("start and end need a UTC offset, e.g. 2026-11-20T00:00:00+08:00")
+    end = end or datetime.now(UTC)
+    if not EARLIEST <= end <= LATEST or (start is not None and not EARLIEST <= start <= LATEST):
+        raise InvalidRange("start and end lie between 2000-01-01 and 2100-01-01")
+    start = start or end - timedelta(days=7)
+    if start >= end:
+        raise InvalidRange("start must be before end")
+    if end - start > MAX_RANGE:
+        raise InvalidRange(f"at most {MAX_RANGE.days} days per request")
+    return TimeRange(start, end)
+
+
+TimeRangeDep = Annotated[TimeRange, Depends(time_range)]

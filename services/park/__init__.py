@@ -1,0 +1,1 @@
+"""The park register: parks, enterprises, substations, buses, lines, meters and gateways."""

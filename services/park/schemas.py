@@ -1,0 +1,58 @@
+"""Request and response shapes of the park register."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.core.models import MeterRole
+from services.core.quantities import QUANTITIES, Carrier
+
+
+class EnterpriseOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    uscc: str
+    industry: str
+    above_scale: bool
+
+
+class MeterOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    code: str
+    name: str
+    carrier: str
+    role: str
+    quantities: list[str]
+    ct_ratio: float
+    pt_ratio: float
+    enterprise_id: int | None
+    bus_id: int | None
+    parent_meter_id: int | None
+    green_supply: bool
+    active: bool
+
+
+class MeterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    carrier: Carrier
+    role: MeterRole
+    quantities: list[str] = Field(min_length=1, max_length=len(QUANTITIES))
+    enterprise_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    gateway: str | None = Field(default=None, max_length=64)  # code of the gateway that reads it
+    ct_ratio: float = Field(default=1.0, gt=0, le=1e6)
+    pt_ratio: float = Field(default=1.0, gt=0, le=1e6)
+    green_supply: bool = False
+    register_max: float | None = Field(default=None, gt=0, le=1e15)
+    rated_max_per_hour: float | None = Field(default=None, gt=0, le=1e9)
+
+    @field_validator("quantities")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(QUANTITIES))
+        if unknown:
+            raise ValueError(f"unknown quantities {unknown}")
+        return sorted(set(value))

@@ -1,0 +1,1 @@
+"""Enterprise monthly reports, their review and exports (issue 15 builds this package)."""
