@@ -3,11 +3,15 @@ migrations (0005–0007) go down and up again."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
+from services.access.tokens import authenticate_token, secret_hash
 from services.core import migrate
 from services.core.models import Base
 
@@ -46,3 +50,58 @@ def test_carbon_engine_migrations_downgrade_and_upgrade(database_url: str, engin
         assert conn.execute(QUANTITY_COLLATION).scalar_one() == "C"
         assert conn.execute(FACTOR_FOREIGN_KEYS).scalar_one() == 0
     assert seeded == 9
+
+
+PARK_SQL = (
+    "INSERT INTO park (code, name, timezone, grid_factor_region, grid_factor_year) "
+    "VALUES (:code, '园区', 'Asia/Shanghai', 'national', 2023) RETURNING id"
+)
+
+
+def test_people_and_parks_migration_keeps_existing_tokens_and_goes_down_and_up(
+    database_url: str, engine: Engine
+) -> None:
+    """0008: api_principal tokens become legacy machine tokens that still authenticate; meter
+    codes become unique per park; the migration downgrades and upgrades again."""
+    config = migrate.alembic_config(database_url)
+    command.downgrade(config, "0007")
+    with engine.begin() as conn:
+        park = conn.execute(text(PARK_SQL), {"code": "old"}).scalar()
+        conn.execute(
+            text(
+                "INSERT INTO api_principal (name, role, park_id, token_sha256, active) "
+                "VALUES ('legacy operator', 'operator', :p, :h, true)"
+            ),
+            {"p": park, "h": secret_hash("an-old-operator-token")},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO quarantine (source, reason, detail, payload) "
+                "VALUES ('parks/old/gateways/g/telemetry', 'unknown_meter', '', '{}')"
+            )
+        )
+    command.upgrade(config, "head")
+    with Session(engine) as session:
+        token = authenticate_token(session, "an-old-operator-token", datetime.now(UTC))
+        assert token is not None
+        assert (token.role.value, token.park_id, token.prefix.startswith("pcl_")) == ("operator", park, True)
+        assert authenticate_token(session, "a-guess", datetime.now(UTC)) is None
+        assert session.scalar(text("SELECT park_id FROM quarantine")) == park
+        other = session.execute(text(PARK_SQL), {"code": "new"}).scalar()
+        for park_id in (park, other):  # the same meter code in two parks
+            session.execute(
+                text(
+                    "INSERT INTO meter (park_id, code, name, carrier, role, quantities, ct_ratio, pt_ratio, "
+                    "green_supply, active, virtual) VALUES (:p, 'E-001', 'E', 'electricity', "
+                    "'enterprise_main', '{}', 1, 1, false, true, false)"
+                ),
+                {"p": park_id},
+            )
+        session.commit()
+        # Going back to global codes needs the duplicates gone first (it refuses otherwise).
+        session.execute(text("DELETE FROM meter WHERE park_id = :p"), {"p": other})
+        session.commit()
+    command.downgrade(config, "0007")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM api_principal")).scalar_one() == 1
+    command.upgrade(config, "head")

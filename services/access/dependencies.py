@@ -20,6 +20,7 @@ from services.access.policy import (
     PARK_WRITERS,
     READERS,
     Principal,
+    enterprise_in_park,
     require,
     visible_enterprise,
     writable_enterprise,
@@ -27,7 +28,7 @@ from services.access.policy import (
 from services.access.tokens import authenticate_token
 from services.core.db import SessionDep
 from services.core.errors import NotAuthenticated, NotFound
-from services.core.models import ApiToken, Enterprise, Park, Role, User
+from services.core.models import ApiToken, Park, Role, User
 from services.core.params import IdPath
 from services.core.settings import Settings, get_settings
 
@@ -137,25 +138,16 @@ def dashboard_principal(request: Request, session: Session, settings: Settings) 
     return in_chosen_park(session, principal_of_user(user), request.query_params.get("park"))
 
 
-def _enterprise_in_park(session: Session, park_id: int, enterprise_id: int) -> int:
-    found = session.scalar(
-        select(Enterprise.id).where(Enterprise.id == enterprise_id, Enterprise.park_id == park_id)
-    )
-    if found is None:
-        raise NotFound(f"enterprise {enterprise_id} not found")
-    return found
-
-
 def readable_enterprise(enterprise_id: IdPath, session: SessionDep, principal: Reader) -> int:
     """The path's enterprise if the caller may read it; resolved before the body is read,
     so a foreign id is refused (404) whatever the body holds."""
     visible = visible_enterprise(principal, enterprise_id) or enterprise_id
-    return _enterprise_in_park(session, principal.park, visible)
+    return enterprise_in_park(session, principal.park, visible)
 
 
 def reportable_enterprise(enterprise_id: IdPath, session: SessionDep, principal: Reporter) -> int:
     """The path's enterprise if the caller may report for it (itself; operators any)."""
-    return _enterprise_in_park(session, principal.park, writable_enterprise(principal, enterprise_id))
+    return enterprise_in_park(session, principal.park, writable_enterprise(principal, enterprise_id))
 
 
 ReadableEnterprise = Annotated[int, Depends(readable_enterprise)]

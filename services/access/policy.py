@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from services.core.errors import Forbidden, NotFound
-from services.core.models import Role
+from services.core.models import Enterprise, Role
 
 READERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER, Role.ENTERPRISE})
 PARK_READERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER})
@@ -66,3 +69,13 @@ def writable_enterprise(principal: Principal, requested: int) -> int:
         return requested
     require(principal, PARK_WRITERS, "changing data")
     return requested
+
+
+def enterprise_in_park(session: Session, park_id: int, enterprise_id: int) -> int:
+    """``enterprise_id`` if it belongs to ``park_id``; another park's is "not found"."""
+    found = session.scalar(
+        select(Enterprise.id).where(Enterprise.id == enterprise_id, Enterprise.park_id == park_id)
+    )
+    if found is None:
+        raise NotFound(f"enterprise {enterprise_id} not found")
+    return found

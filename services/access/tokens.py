@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from services.access.policy import enterprise_in_park
 from services.core.errors import InvalidInput, NotFound
-from services.core.models import ApiToken, Enterprise, Gateway, Role
+from services.core.models import ApiToken, Gateway, Role
 
 TOKEN_PREFIX = "pct_"
 LEGACY_PREFIX = "pcl_"  # api_principal tokens carried over by migration 0008
@@ -46,9 +47,7 @@ def create_token(
     if (role is Role.GATEWAY) != (gateway_id is not None):
         raise InvalidInput("a gateway token names its gateway, and only a gateway token does")
     if enterprise_id is not None:
-        owner = session.get(Enterprise, enterprise_id)
-        if owner is None or owner.park_id != park_id:
-            raise NotFound(f"enterprise {enterprise_id} not found")
+        enterprise_in_park(session, park_id, enterprise_id)
     if gateway_id is not None:
         gateway = session.get(Gateway, gateway_id)
         if gateway is None or gateway.park_id != park_id:

@@ -10,8 +10,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.access.passwords import check_strength, hash_password
+from services.access.policy import enterprise_in_park
 from services.core.errors import Conflict, InvalidInput, NotFound
-from services.core.models import USER_ROLES, Enterprise, Role, User, UserSession
+from services.core.models import USER_ROLES, Role, User, UserSession
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{3,64}$"
 
@@ -34,10 +35,8 @@ def create_user(
         raise InvalidInput(f"a {role.value} belongs to a park")
     if (role is Role.ENTERPRISE) != (enterprise_id is not None):
         raise InvalidInput("an enterprise user names its enterprise, and only an enterprise user does")
-    if enterprise_id is not None:
-        owner = session.get(Enterprise, enterprise_id)
-        if owner is None or owner.park_id != park_id:
-            raise NotFound(f"enterprise {enterprise_id} not found")
+    if enterprise_id is not None and park_id is not None:
+        enterprise_in_park(session, park_id, enterprise_id)
     check_strength(password, username)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists")

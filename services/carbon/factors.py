@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.core.errors import Conflict
+
+
+class UnknownFactor(Conflict):
+    """The park is configured with a region or year no published factor covers."""
+
+    code = "unknown_factor"
+
 
 @dataclass(frozen=True, slots=True)
 class Coefficient:
@@ -50,7 +58,7 @@ def grid_factor(region: str, year: int) -> Coefficient:
         return GRID_FACTORS[(region, year)]
     except KeyError:
         known = ", ".join(f"{r}/{y}" for r, y in sorted(GRID_FACTORS))
-        raise KeyError(f"no grid factor for {region}/{year}; known: {known}") from None
+        raise UnknownFactor(f"no grid factor for {region}/{year}; known: {known}") from None
 
 
 # Natural gas combustion, GB/T 32150-2015 method E = AD × NCV × CC × OF × 44/12 with the
@@ -93,7 +101,7 @@ def residual_mix_factor(year: int) -> Coefficient:
         return RESIDUAL_MIX_FACTORS[year]
     except KeyError:
         known = ", ".join(str(y) for y in sorted(RESIDUAL_MIX_FACTORS))
-        raise KeyError(f"no residual-mix factor for {year}; known: {known}") from None
+        raise UnknownFactor(f"no residual-mix factor for {year}; known: {known}") from None
 
 
 # Electricity's share of a CHP unit's fuel emissions by the energy (calorific) method:

@@ -52,6 +52,17 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "emissions_7d": {"zh": "近7天碳排放", "en": "Emissions, last 7 days"},
     "ent_emissions_chart": {"zh": "本企业逐时碳排放（近7天）", "en": "Our hourly emissions (7 days)"},
     "signed_in_as": {"zh": "当前用户", "en": "Signed in as"},
+    # meter roles (services/core/models/park.py MeterRole), as the register names them
+    "role_grid_import": {"zh": "关口表", "en": "Grid connection"},
+    "role_feeder": {"zh": "馈线表", "en": "Feeder"},
+    "role_enterprise_main": {"zh": "企业总表", "en": "Enterprise main meter"},
+    "role_submeter": {"zh": "分项表", "en": "Sub-meter"},
+    "role_pv": {"zh": "光伏", "en": "PV"},
+    "role_wind": {"zh": "风电", "en": "Wind"},
+    "role_chp": {"zh": "热电联产", "en": "CHP"},
+    "role_storage": {"zh": "储能", "en": "Storage"},
+    "role_gas": {"zh": "天然气表", "en": "Gas meter"},
+    "role_heat": {"zh": "热量表", "en": "Heat meter"},
     "logout": {"zh": "退出", "en": "Sign out"},
     "no_data": {"zh": "暂无数据", "en": "no data yet"},
     "grid_factor_note": {

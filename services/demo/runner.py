@@ -47,10 +47,10 @@ log = structlog.get_logger(__name__)
 # development (PARKCARBON_ENVIRONMENT); production users come from `parkcarbon user create`.
 DEMO_USERS: dict[str, tuple[Role, str, str]] = {
     # key in demo.json: (role, username, password)
-    "admin": (Role.ADMIN, "demo-admin", "demo-admin-2026"),
-    "operator": (Role.OPERATOR, "demo-operator", "demo-operator-2026"),
-    "viewer": (Role.VIEWER, "demo-viewer", "demo-viewer-2026"),
-    "enterprise": (Role.ENTERPRISE, "demo-enterprise", "demo-enterprise-2026"),
+    "admin": (Role.ADMIN, "demo-admin", "Carbon-Admin-2026"),
+    "operator": (Role.OPERATOR, "demo-operator", "Carbon-Op-2026"),
+    "viewer": (Role.VIEWER, "demo-viewer", "Carbon-View-2026"),
+    "enterprise": (Role.ENTERPRISE, "demo-enterprise", "Carbon-Ent-2026"),
 }
 DEMO_TOKEN_CREATOR = "demo"
 DEMO_FIXTURE = "demo.json"

@@ -41,12 +41,14 @@ class HttpIngest:
             raise Forbidden("this token's gateway is no longer registered")
         gateway_code, park_code = found
         conn = psycopg_connection(session)
-        with self._lock:
+        # The token names park and gateway: readings of meters wired to another gateway are
+        # refused, as the broker's ACL does for MQTT topics.
+        payload = Payload(http_source(park_code, gateway_code), body, park_code, gateway_code)
+        with self._lock:  # the directory is shared; the database write is not serialised
             self._processor.reload_if_changed(conn)
-            # The token names park and gateway: readings of meters wired to another gateway are
-            # refused, as the broker's ACL does for MQTT topics.
-            payload = Payload(http_source(park_code, gateway_code), body, park_code, gateway_code)
-            result = self._processor.process(conn, [payload], "http")
+            prepared = self._processor.prepare([payload], "http", conn)
+        result = self._processor.write(conn, prepared)
+        self._processor.committed(prepared, result)  # the request commits right after
         session.execute(
             update(Gateway).where(Gateway.id == principal.gateway_id).values(last_seen_at=datetime.now(UTC))
         )

@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.access import audit
-from services.access.policy import Principal
+from services.access.policy import Principal, enterprise_in_park
 from services.core.errors import Conflict, NotFound
-from services.core.models import Enterprise, Gateway, Meter
+from services.core.models import Gateway, Meter
 from services.park.schemas import MeterIn
 
 
@@ -18,9 +18,7 @@ def register_meter(session: Session, principal: Principal, body: MeterIn) -> Met
     if session.scalar(select(Meter.id).where(Meter.park_id == park_id, Meter.code == body.code)) is not None:
         raise Conflict(f"meter {body.code!r} already exists in this park")
     if body.enterprise_id is not None:
-        owner = session.get(Enterprise, body.enterprise_id)
-        if owner is None or owner.park_id != park_id:
-            raise NotFound(f"enterprise {body.enterprise_id} not found")
+        enterprise_in_park(session, park_id, body.enterprise_id)
     gateway_id = None
     if body.gateway is not None:
         gateway_id = session.scalar(
