@@ -32,7 +32,7 @@ def sender_of_topic(topic: str) -> tuple[str | None, str | None]:
 
 
 def http_source(park: str, gateway: str) -> str:
-    """How quarantine records telemetry received over HTTP (services/api/routers/telemetry.py)."""
+    """How quarantine records telemetry received over HTTP (services/ingest/http.py)."""
     return f"http:{park}/{gateway}"
 
 
