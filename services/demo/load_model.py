@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 SLOT_S = 900.0
-PARK_UTC_OFFSET_H = 8  # Asia/Shanghai
+# The demo park is in Jiangsu: its clock is Asia/Shanghai (UTC+8, no daylight saving), whatever
+# PARKCARBON_TIMEZONE says for the parks a deployment serves.
+DEMO_PARK_TIMEZONE = "Asia/Shanghai"
+PARK_UTC_OFFSET_H = 8
 
 
 def _noise(key: str, slot: int) -> float:

@@ -37,6 +37,7 @@ from services.core.hours import floor_hour
 from services.core.models import ApiToken, Enterprise, Park, Role, User
 from services.core.settings import Settings, normalise_database_url
 from services.demo.backfill import backfill_readings, backfill_start
+from services.demo.load_model import DEMO_PARK_TIMEZONE
 from services.demo.park_layout import GATEWAY_CODE, PARK_CODE, DemoPark, build_demo_park
 from services.ingest.service import IngestConfig, IngestService
 from services.jobs import build_scheduler
@@ -77,7 +78,7 @@ class DemoAccess:
     tokens: dict[str, str]  # operator, enterprise, gateway → token (new at every start)
 
 
-def _ensure_park(factory: sessionmaker[Session], settings: Settings) -> DemoPark:
+def _ensure_park(factory: sessionmaker[Session]) -> DemoPark:
     with unit_of_work(factory) as session:
         park = session.query(Park).filter_by(code=PARK_CODE).one_or_none()
         if park is None:
@@ -86,7 +87,7 @@ def _ensure_park(factory: sessionmaker[Session], settings: Settings) -> DemoPark
                 name="苏南零碳示范产业园",
                 grid_factor_region="east",
                 grid_factor_year=2023,
-                timezone=settings.timezone,
+                timezone=DEMO_PARK_TIMEZONE,
                 created_at=datetime.now(UTC),
             )
             session.add(park)
@@ -330,7 +331,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
     url = _prepare_database(settings, data_dir)
     engine = make_engine(url)
     factory = make_session_factory(engine)
-    demo = _ensure_park(factory, settings)
+    demo = _ensure_park(factory)
     access = _ensure_access(factory, demo)
     _backfill(factory, url, demo, options.days, settings)
     try:

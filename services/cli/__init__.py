@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
-from services.core.logging import configure_logging
-from services.core.settings import Settings, get_settings
+from services.cli.access import token_app, user_app
+from services.cli.common import database_url, mqtt_of, settings_and_logging, wait_for_signal
 
 app = typer.Typer(
     help="parkcarbon — 园区能碳管理平台 (park energy–carbon management platform)",
@@ -23,12 +23,6 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 gateway_app = typer.Typer(help="Meter gateways (Modbus → MQTT).", no_args_is_help=True)
 carbon_app = typer.Typer(help="Carbon engine.", no_args_is_help=True)
-token_app = typer.Typer(
-    help="Machine tokens (gateways, integrations, factor-feed readers).", no_args_is_help=True
-)
-user_app = typer.Typer(
-    help="People who sign in: operators, viewers, enterprises, admins.", no_args_is_help=True
-)
 quarantine_app = typer.Typer(help="Rejected telemetry: list it, replay it.", no_args_is_help=True)
 bench_app = typer.Typer(
     help="Benchmarks: rates measured against this machine's own ceilings.", no_args_is_help=True
@@ -42,45 +36,13 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(quarantine_app, name="quarantine")
 
 
-def _settings() -> Settings:
-    settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json)
-    return settings
-
-
-def _database_url(settings: Settings) -> str:
-    from services.core.db import resolve_database_url
-
-    return resolve_database_url(settings)
-
-
-def _mqtt(settings: Settings) -> tuple[str, str]:
-    if not settings.mqtt_url:
-        typer.echo("PARKCARBON_MQTT_URL is required for this service (the demo embeds a broker)", err=True)
-        raise typer.Exit(2)
-    return settings.mqtt_url, settings.mqtt_protocol
-
-
-def _wait_for_signal() -> None:
-    stop = False
-
-    def handler(_sig: int, _frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    while not stop:
-        time.sleep(0.5)
-
-
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations (TimescaleDB features are detected and used when present)."""
     from services.core import migrate
 
-    settings = _settings()
-    migrate.upgrade(_database_url(settings), revision)
+    settings = settings_and_logging()
+    migrate.upgrade(database_url(settings), revision)
     typer.echo(f"database at {revision}")
 
 
@@ -95,9 +57,9 @@ def serve(
     from services.api.app import create_app
     from services.core.db import make_engine, make_session_factory
 
-    settings = _settings()
+    settings = settings_and_logging()
     settings.require_production_secrets()
-    factory = make_session_factory(make_engine(_database_url(settings)))
+    factory = make_session_factory(make_engine(database_url(settings)))
     uvicorn.run(create_app(factory), host=host or settings.api_host, port=port or settings.api_port)
 
 
@@ -115,11 +77,11 @@ def ingest(
     from services.core.db import libpq_url
     from services.ingest.service import IngestConfig, IngestService
 
-    settings = _settings()
-    url, protocol = _mqtt(settings)
+    settings = settings_and_logging()
+    url, protocol = mqtt_of(settings)
     service = IngestService(
         IngestConfig(
-            database_conninfo=libpq_url(_database_url(settings)),
+            database_conninfo=libpq_url(database_url(settings)),
             mqtt_url=url,
             mqtt_protocol=protocol,
             client_id=client_id,
@@ -134,24 +96,24 @@ def ingest(
 
         start_http_server(metrics_port, addr=settings.metrics_host)
     service.start()
-    _wait_for_signal()
+    wait_for_signal()
     service.stop()
 
 
 @app.command()
 def scheduler(run_now: Annotated[bool, typer.Option(help="run the hourly job once at start")] = True) -> None:
-    """Run the carbon engine's hourly jobs (Asia/Shanghai hours)."""
+    """Run the scheduled jobs (the carbon engine hourly, retention daily) on PARKCARBON_TIMEZONE."""
     from services.carbon.jobs import hourly_carbon_job
     from services.core.db import make_engine, make_session_factory
     from services.jobs import build_scheduler
 
-    settings = _settings()
-    factory = make_session_factory(make_engine(_database_url(settings)))
+    settings = settings_and_logging()
+    factory = make_session_factory(make_engine(database_url(settings)))
     jobs = build_scheduler(factory, settings)
     if run_now:
         hourly_carbon_job(factory, settings)
     jobs.start()
-    _wait_for_signal()
+    wait_for_signal()
     jobs.shutdown()
 
 
@@ -174,8 +136,8 @@ def gateway_run(file: Path) -> None:
     from gateways.config import load_gateway_config
     from gateways.service import GatewayService
 
-    settings = _settings()
-    url, protocol = _mqtt(settings)
+    settings = settings_and_logging()
+    url, protocol = mqtt_of(settings)
     service = GatewayService(load_gateway_config(file), url, protocol)
 
     async def main() -> None:
@@ -218,7 +180,9 @@ def carbon_cef(network_file: Path) -> None:
 
 @carbon_app.command("recompute")
 def carbon_recompute(
-    start: Annotated[datetime, typer.Option("--from", help="first hour (ISO 8601)")],
+    start: Annotated[
+        datetime, typer.Option("--from", help="first hour (ISO 8601; no offset: PARKCARBON_TIMEZONE)")
+    ],
     end: Annotated[datetime, typer.Option("--to", help="end hour, exclusive (ISO 8601)")],
     jobs: Annotated[int, typer.Option(help="database sessions working side by side")] = 2,
 ) -> None:
@@ -228,9 +192,9 @@ def carbon_recompute(
     from services.core.db import make_engine, make_session_factory
     from services.core.hours import HOUR, floor_hour
 
-    settings = _settings()
-    factory = make_session_factory(make_engine(_database_url(settings)))
-    tz = datetime.now().astimezone().tzinfo
+    settings = settings_and_logging()
+    factory = make_session_factory(make_engine(database_url(settings)))
+    tz = ZoneInfo(settings.timezone)  # a date without an offset is on the parks' clock
     start, end = (d if d.tzinfo else d.replace(tzinfo=tz) for d in (start, end))
     if end <= start:
         typer.echo("--to must be after --from", err=True)
@@ -240,199 +204,6 @@ def carbon_recompute(
     with typer.progressbar(length=hours, label="recomputing hours") as progress:
         done = recompute_range(factory, start, end, gap, progress.update, jobs=jobs)
     typer.echo(f"recomputed {done} hours")
-
-
-def _unit_of_work():  # type: ignore[no-untyped-def]
-    from services.core.db import make_engine, make_session_factory, unit_of_work
-
-    return unit_of_work(make_session_factory(make_engine(_database_url(_settings()))))
-
-
-def _fail(exc: Exception) -> NoReturn:
-    typer.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
-    raise typer.Exit(1) from exc
-
-
-@token_app.command("create")
-def token_create(
-    name: str,
-    role: Annotated[str, typer.Option(help="operator | viewer | enterprise | gateway | factor_feed")],
-    park: Annotated[str, typer.Option(help="park code")],
-    enterprise_id: Annotated[int | None, typer.Option(help="the enterprise of an enterprise token")] = None,
-    gateway: Annotated[str | None, typer.Option(help="gateway code of a gateway token")] = None,
-    expires_days: Annotated[int | None, typer.Option(help="expire after this many days")] = None,
-) -> None:
-    """Create a machine token and print it once (only its hash is kept)."""
-    from sqlalchemy import select
-
-    from services.access import audit, tokens
-    from services.core.errors import DomainError
-    from services.core.models import Gateway, Park, Role
-
-    try:
-        with _unit_of_work() as session:
-            park_id = session.scalar(select(Park.id).where(Park.code == park))
-            if park_id is None:
-                raise typer.BadParameter(f"no park {park!r}")
-            gateway_id = None
-            if gateway is not None:
-                gateway_id = session.scalar(
-                    select(Gateway.id).where(Gateway.park_id == park_id, Gateway.code == gateway)
-                )
-                if gateway_id is None:
-                    raise typer.BadParameter(f"no gateway {gateway!r} in park {park!r}")
-            expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
-            record, token = tokens.create_token(
-                session,
-                name=name,
-                role=Role(role),
-                park_id=park_id,
-                created_by="cli",
-                enterprise_id=enterprise_id,
-                gateway_id=gateway_id,
-                expires_at=expires,
-            )
-            audit.record(session, None, "token.create", f"token:{record.prefix}", park_id, role=role)
-    except (DomainError, ValueError) as exc:
-        _fail(exc)
-    typer.echo(token)
-
-
-@token_app.command("list")
-def token_list(park: Annotated[str | None, typer.Option(help="only this park's tokens")] = None) -> None:
-    """Tokens by prefix, role, scope, expiry and last use (never their secrets)."""
-    from sqlalchemy import select
-
-    from services.access import tokens
-    from services.core.models import Park
-
-    with _unit_of_work() as session:
-        park_id = session.scalar(select(Park.id).where(Park.code == park)) if park else None
-        rows = tokens.list_tokens(session, park_id)
-        for t in rows:
-            state = "revoked" if t.revoked_at else "active"
-            scope = (
-                f"enterprise={t.enterprise_id}"
-                if t.enterprise_id
-                else (f"gateway={t.gateway_id}" if t.gateway_id else "")
-            )
-            typer.echo(
-                f"{t.prefix:<14} {t.role.value:<12} park={t.park_id:<4} {scope:<16} {state:<8} "
-                f"expires={t.expires_at or '-'} last_used={t.last_used_at or '-'}  {t.name}"
-            )
-
-
-@token_app.command("revoke")
-def token_revoke(token: Annotated[str, typer.Argument(help="the token's prefix (pct_…) or id")]) -> None:
-    """Revoke a token: it stops working at once."""
-    from services.access import audit, tokens
-    from services.core.errors import DomainError
-
-    try:
-        with _unit_of_work() as session:
-            record = tokens.find_token(session, None, token)
-            tokens.revoke_token(session, record, datetime.now(UTC))
-            audit.record(session, None, "token.revoke", f"token:{record.prefix}", record.park_id)
-    except DomainError as exc:
-        _fail(exc)
-    typer.echo(f"revoked {record.prefix}")
-
-
-def _password(prompt: bool) -> str:
-    return str(typer.prompt("password", hide_input=True, confirmation_prompt=prompt))
-
-
-@user_app.command("create")
-def user_create(
-    username: str,
-    role: Annotated[str, typer.Option(help="admin | operator | viewer | enterprise")],
-    park: Annotated[str | None, typer.Option(help="park code (not for admin)")] = None,
-    enterprise_id: Annotated[int | None, typer.Option(help="the enterprise of an enterprise user")] = None,
-    display_name: Annotated[str | None, typer.Option(help="name shown in the dashboard")] = None,
-    password: Annotated[
-        str | None, typer.Option(envvar="PARKCARBON_NEW_PASSWORD", help="else asked for (hidden)")
-    ] = None,
-) -> None:
-    """Create a person who signs in with username and password."""
-    from sqlalchemy import select
-
-    from services.access import audit, users
-    from services.core.errors import DomainError
-    from services.core.models import Park, Role
-
-    secret = password or _password(True)
-    try:
-        with _unit_of_work() as session:
-            park_id = session.scalar(select(Park.id).where(Park.code == park)) if park else None
-            if park and park_id is None:
-                raise typer.BadParameter(f"no park {park!r}")
-            user = users.create_user(
-                session,
-                username=username,
-                password=secret,
-                role=Role(role),
-                park_id=park_id,
-                enterprise_id=enterprise_id,
-                display_name=display_name,
-            )
-            audit.record(session, None, "user.create", f"user:{username}", park_id, role=role)
-    except (DomainError, ValueError) as exc:
-        _fail(exc)
-    typer.echo(f"created {user.role.value} {username}")
-
-
-@user_app.command("passwd")
-def user_passwd(
-    username: str,
-    password: Annotated[
-        str | None, typer.Option(envvar="PARKCARBON_NEW_PASSWORD", help="else asked for (hidden)")
-    ] = None,
-) -> None:
-    """Set a new password; the user's sessions end."""
-    from services.access import audit, users
-    from services.core.errors import DomainError
-
-    secret = password or _password(True)
-    try:
-        with _unit_of_work() as session:
-            user = users.find_user(session, username)
-            users.set_password(session, user, secret)
-            audit.record(session, None, "user.passwd", f"user:{username}", user.park_id)
-    except DomainError as exc:
-        _fail(exc)
-    typer.echo(f"password of {username} changed")
-
-
-@user_app.command("disable")
-def user_disable(
-    username: str, enable: Annotated[bool, typer.Option("--enable", help="enable again")] = False
-) -> None:
-    """Disable (or with --enable, enable) a user; a disabled user's sessions end."""
-    from services.access import audit, users
-    from services.core.errors import DomainError
-
-    try:
-        with _unit_of_work() as session:
-            user = users.find_user(session, username)
-            users.set_disabled(session, user, not enable)
-            audit.record(session, None, "user.disable", f"user:{username}", user.park_id, disabled=not enable)
-    except DomainError as exc:
-        _fail(exc)
-    typer.echo(f"{username} {'enabled' if enable else 'disabled'}")
-
-
-@user_app.command("list")
-def user_list() -> None:
-    """Every user with role, scope and state."""
-    from services.access import users
-
-    with _unit_of_work() as session:
-        for u in users.list_users(session, None):
-            scope = f"park={u.park_id}" if u.park_id else "all parks"
-            if u.enterprise_id:
-                scope += f" enterprise={u.enterprise_id}"
-            state = "disabled" if u.disabled else "active"
-            typer.echo(f"{u.username:<24} {u.role.value:<11} {scope:<28} {state}")
 
 
 @app.command()
@@ -447,7 +218,7 @@ def demo(
     """Start the whole stack with a demo park on embedded defaults."""
     from services.demo.runner import DemoOptions, run_demo
 
-    settings = _settings()
+    settings = settings_and_logging()
     run_demo(settings, DemoOptions(reset=reset, port=port, days=days, duration_s=duration))
 
 
@@ -459,7 +230,7 @@ def quarantine_list() -> None:
     from services.core.db import libpq_url
     from services.ingest.replay import quarantine_summary
 
-    with psycopg.connect(libpq_url(_database_url(_settings()))) as conn:
+    with psycopg.connect(libpq_url(database_url(settings_and_logging()))) as conn:
         groups = quarantine_summary(conn, None)
     if not groups:
         typer.echo("quarantine is empty")
@@ -477,7 +248,7 @@ def quarantine_replay(
     from services.core.db import libpq_url
     from services.ingest.replay import replay_quarantine
 
-    with psycopg.connect(libpq_url(_database_url(_settings()))) as conn:
+    with psycopg.connect(libpq_url(database_url(settings_and_logging()))) as conn:
         result = replay_quarantine(conn, None, meter)
     typer.echo(
         f"examined {result.examined}, replayed {result.replayed} "
@@ -497,7 +268,7 @@ def bench_ingest(
     from services.bench.ingest import IngestBenchOptions, run_ingest_bench
     from services.bench.report import emit
 
-    settings = _settings()
+    settings = settings_and_logging()
     options = IngestBenchOptions(
         seconds=seconds, gateways=gateways, meters_per_gateway=meters_per_gateway, workers=workers
     )
@@ -516,7 +287,7 @@ def bench_carbon(
     from services.bench.carbon import CarbonBenchOptions, run_carbon_bench
     from services.bench.report import emit
 
-    settings = _settings()
+    settings = settings_and_logging()
     options = CarbonBenchOptions(
         hourly_meters=hourly_meters,
         year_meters=year_meters,
@@ -537,7 +308,7 @@ def bench_gateway(
     from services.bench.gateway import GatewayBenchOptions, run_gateway_bench
     from services.bench.report import emit
 
-    _settings()
+    settings_and_logging()
     options = GatewayBenchOptions(buses=buses, meters_per_bus=meters_per_bus, seconds=seconds)
     emit("parkcarbon bench gateway", run_gateway_bench(options), as_json)
 

@@ -1,0 +1,64 @@
+"""What every subcommand shares: settings and logging, the database URL, the broker, a unit
+of work, and how a domain error ends a command (one line, exit code 1)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+from sqlalchemy.orm import Session
+
+from services.core.logging import configure_logging
+from services.core.settings import Settings, get_settings
+
+
+def settings_and_logging() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def database_url(settings: Settings) -> str:
+    from services.core.db import resolve_database_url
+
+    return resolve_database_url(settings)
+
+
+def mqtt_of(settings: Settings) -> tuple[str, str]:
+    if not settings.mqtt_url:
+        typer.echo("PARKCARBON_MQTT_URL is required for this service (the demo embeds a broker)", err=True)
+        raise typer.Exit(2)
+    return settings.mqtt_url, settings.mqtt_protocol
+
+
+def wait_for_signal() -> None:
+    stop = False
+
+    def handler(_sig: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    while not stop:
+        time.sleep(0.5)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """A session that commits when the command's block ends without an error."""
+    from services.core.db import make_engine, make_session_factory
+    from services.core.db import unit_of_work as database_unit_of_work
+
+    settings = settings_and_logging()
+    with database_unit_of_work(make_session_factory(make_engine(database_url(settings)))) as session:
+        yield session
+
+
+def fail(exc: Exception) -> NoReturn:
+    typer.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
+    raise typer.Exit(1) from exc
