@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
 from services.carbon.pipeline import recompute_hours
-from services.core.models import CarbonReopenedHour, MeterRole, Role
+from services.core.models import CarbonReopenedRange, MeterRole, Role
 from tests.factories import (
     make_buses,
     make_enterprise,
@@ -217,8 +217,8 @@ def test_enterprise_reports_verified_fuel_parameters_and_the_hours_are_recompute
     ):
         assert client.post(url, json=bad, headers=_auth(w["enterprise"])).status_code == 422
     with session_factory() as s:
-        reopened = set(s.scalars(select(CarbonReopenedHour.hour_start)))
-        assert {H0, H0 + timedelta(hours=1)} <= reopened
+        reopened = s.execute(select(CarbonReopenedRange.range_start, CarbonReopenedRange.range_end)).all()
+        assert any(lo <= H0 and hi >= H0 + timedelta(hours=2) for lo, hi in reopened)
         recompute_hours(s, H0, H0 + timedelta(hours=2), timedelta(minutes=60))
         s.commit()
     series = client.get("/api/v1/series/hourly", params=PERIOD, headers=_auth(w["enterprise"])).json()

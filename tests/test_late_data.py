@@ -16,7 +16,7 @@ from services.carbon.jobs import hourly_carbon_job
 from services.carbon.pipeline import recompute_hours
 from services.core.contract import http_source
 from services.core.db import libpq_url
-from services.core.models import CarbonReopenedHour, MeterRole, Reading
+from services.core.models import CarbonReopenedRange, MeterRole, Reading
 from services.core.settings import Settings
 from services.ingest.processor import Payload, TelemetryProcessor
 from tests.factories import TEST_GATEWAY, make_enterprise, make_meter, make_park, write_register
@@ -106,8 +106,8 @@ def test_late_reading_reopens_its_hours_and_the_next_run_is_idempotent(
         conn.commit()
     assert result.stored == 1
     with session_factory() as session:
-        marks = session.scalars(select(CarbonReopenedHour.hour_start)).all()
-    assert marks == [H0 + 2 * HOUR]
+        marks = session.execute(select(CarbonReopenedRange.range_start, CarbonReopenedRange.range_end)).all()
+    assert [tuple(m) for m in marks] == [(H0 + 2 * HOUR, H0 + 3 * HOUR)]
 
     # The next hourly run: its own look-back is the last three hours of today, far from H0.
     now = datetime.now(UTC).replace(minute=2, second=0, microsecond=0)
@@ -140,7 +140,7 @@ def test_late_reading_reopens_its_hours_and_the_next_run_is_idempotent(
         assert scope2 == pytest.approx(20.0 * GRID)  # park factor: grid only → 0.5306
         assert tce == pytest.approx(20.0 * 0.1229 / 1000)  # GB/T 2589 当量值
     with session_factory() as session:
-        assert session.scalars(select(CarbonReopenedHour)).all() == []
+        assert session.scalars(select(CarbonReopenedRange)).all() == []
 
     # A second run changes nothing.
     hourly_carbon_job(session_factory, Settings(), now=now)

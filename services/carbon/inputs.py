@@ -6,7 +6,7 @@ Services only flush; the request's unit of work commits."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
@@ -17,6 +17,7 @@ from services.access.policy import Principal
 from services.core.errors import InvalidInput, NotFound
 from services.core.models import FuelParameter, GreenCertificate, IndicatorThreshold, Park
 from services.core.reopened_hours import reopen_range
+from services.core.settings import get_settings
 
 Dated = TypeVar("Dated", FuelParameter, GreenCertificate)
 
@@ -25,7 +26,9 @@ def _record_dated(session: Session, record: Dated) -> Dated:
     """Store an input valid over [valid_from, valid_to) and re-open the hours it covers."""
     session.add(record)
     session.flush()
-    reopen_range(session, record.valid_from, record.valid_to, datetime.now(UTC))
+    now = datetime.now(UTC)
+    horizon = now - timedelta(days=get_settings().readings_retention_days)
+    reopen_range(session, record.valid_from, record.valid_to, now, horizon)
     return record
 
 

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from services.carbon.derived import clear_hours
 from services.core.hours import HOUR
-from services.core.quantities import CUMULATIVE_CODES
+from services.core.quantities import CUMULATIVE_CODES, REGISTER_MAX
 
 # One row per pair of consecutive readings of a cumulative register ("segment"), classified:
 #   replaced    a recorded replacement lies between them: (old_final − prev) + (value − new_initial)
@@ -49,6 +49,11 @@ from services.core.quantities import CUMULATIVE_CODES
 # by segments is a gap, whose missing part is never invented.
 # The quantities read from cumulative registers, as the statements' :cumulative parameter.
 CUMULATIVE = sorted(CUMULATIVE_CODES)
+# A register value outside [0, REGISTER_MAX] is no energy (a corrupted read, or 1.8e308 that
+# would overflow every sum it enters): left out as if never read, so that one meter's bad
+# data gaps that meter and stops no one else. Ingest refuses such values (``out_of_range``);
+# this guards against rows that came another way. ``implausible_readings`` names them.
+PLAUSIBLE = f"value BETWEEN 0 AND {REGISTER_MAX:.0f}"
 # Hour of a timestamp, without a time-zone lookup per row (~3× faster than
 # date_trunc('hour', ts, 'UTC')); UTC+8 hours are UTC hours.
 HOUR_OF = "date_bin('1 hour', {}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
@@ -97,6 +102,7 @@ FAST_INTERVAL_ENERGY_SQL = text(
            min(value) FILTER (WHERE ts = {HOUR_OF.format("ts")}) AS v_start
     FROM reading
     WHERE quantity = ANY(:cumulative) AND ts > :lo - :window AND ts < :hi + :window
+      AND {PLAUSIBLE}
     GROUP BY 1, 2, 3
 ), rule AS MATERIALIZED (  -- whether the fast paths may take a meter's series at all
     SELECT m.id, m.park_id, m.rated_max_per_hour,
@@ -176,6 +182,7 @@ INTERVAL_ENERGY_SQL = text(
            lag(ts) OVER w AS t0, lag(value) OVER w AS v0
     FROM reading
     WHERE quantity = ANY(:cumulative) AND ts > :lo - :window AND ts < :hi + :window
+      AND {PLAUSIBLE}
       AND (:everything
            OR (meter_id, quantity) IN (SELECT * FROM unnest(CAST(:ids AS int[]), CAST(:quantities AS text[])))
            OR meter_id IN (SELECT id FROM meter_rule WHERE longest > :max_gap))
@@ -374,3 +381,16 @@ def _physical_energy(
 
 def _rowcount(result: Result[Any]) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult for DML
+
+
+IMPLAUSIBLE_READINGS_SQL = text(
+    f"""SELECT meter_id, quantity, count(*) FROM reading
+    WHERE quantity = ANY(:cumulative) AND ts >= :lo AND ts < :hi AND NOT ({PLAUSIBLE})
+    GROUP BY 1, 2 ORDER BY 1, 2"""
+)
+
+
+def implausible_readings(session: Session, start: datetime, end: datetime) -> list[tuple[int, str, int]]:
+    """(meter, quantity, readings) of register values in [start, end) the engine left out."""
+    rows = session.execute(IMPLAUSIBLE_READINGS_SQL, {"cumulative": CUMULATIVE, "lo": start, "hi": end})
+    return [(int(m), str(q), int(n)) for m, q, n in rows]

@@ -12,7 +12,7 @@ import structlog
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.carbon.interval_energy import reading_window
+from services.carbon.interval_energy import implausible_readings, reading_window
 from services.carbon.late_data import clear_marks, plan_recompute
 from services.carbon.pipeline import recompute_hours
 from services.core.db import unit_of_work
@@ -22,7 +22,7 @@ from services.core.storage_policy import enforce_retention
 
 log = structlog.get_logger(__name__)
 
-# Late readings normally reach a closed hour through ``carbon_reopened_hour`` (late_data.py);
+# Late readings normally reach a closed hour through ``carbon_reopened_range`` (late_data.py);
 # the look-back also catches readings the database received while a run was in progress.
 HOURLY_LOOKBACK_HOURS = 3
 
@@ -34,6 +34,8 @@ class HourlyRun:
     reopened: int
     interval_rows: int
     factor_hours: int
+    # (meter, quantity, readings) of implausible register values left out of the run
+    left_out: list[tuple[int, str, int]]
 
 
 def hourly_carbon_job(
@@ -57,7 +59,11 @@ def hourly_carbon_job(
         for lo, hi in plan.downstream:
             factor_hours += recompute_hours(session, lo, hi, max_gap, energy=False).factor_hours
         clear_marks(session, plan.marks)
-    run = HourlyRun(plan.energy, plan.downstream, len(plan.marks), interval_rows, factor_hours)
+        left_out = [row for lo, hi in plan.energy for row in implausible_readings(session, lo, hi)]
+    run = HourlyRun(plan.energy, plan.downstream, len(plan.marks), interval_rows, factor_hours, left_out)
+    if left_out:
+        # Every other meter was computed; these meters' hours are gaps until their data is fixed.
+        log.warning("hourly_carbon_readings_left_out", readings=[list(r) for r in left_out[:100]])
     log.info(
         "hourly_carbon_done",
         ranges=[(lo.isoformat(), hi.isoformat()) for lo, hi in plan.energy],

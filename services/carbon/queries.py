@@ -17,6 +17,7 @@ from services.carbon.schemas import (
     ParkOverview,
 )
 from services.core.models import Bus, CarbonFactorHourly, CoverageHourly, EmissionHourly
+from services.core.quantities import POWER_MAX_KW
 from services.park import queries as register
 from services.park.schemas import EnterpriseOut
 
@@ -121,6 +122,7 @@ SELECT sum(value) FROM (
     SELECT DISTINCT ON (r.meter_id) r.value
     FROM reading r JOIN meter m ON m.id = r.meter_id
     WHERE r.quantity = 'power_kw' AND r.ts > :at - interval '15 minutes' AND r.ts <= :at
+      AND abs(r.value) <= :power_max  -- an implausible value must not overflow the sum
       AND m.park_id = :park_id AND m.active AND m.role IN ('grid_import', 'pv')
     ORDER BY r.meter_id, r.ts DESC
 ) latest
@@ -130,7 +132,9 @@ SELECT sum(value) FROM (
 
 def current_load_kw(session: Session, park_id: int, at: datetime) -> float | None:
     """Park load now: grid import power plus on-site PV output (latest within 15 min)."""
-    value = session.execute(CURRENT_LOAD_SQL, {"park_id": park_id, "at": at}).scalar()
+    value = session.execute(
+        CURRENT_LOAD_SQL, {"park_id": park_id, "at": at, "power_max": POWER_MAX_KW}
+    ).scalar()
     return float(value) if value is not None else None
 
 

@@ -89,6 +89,7 @@ def ingest(
             batch_max_bytes=settings.ingest_batch_max_bytes,
             batch_max_seconds=settings.ingest_batch_max_seconds,
             receive_maximum=settings.ingest_receive_maximum,
+            dead_letter_path=settings.data_dir / "ingest-dead-letter.jsonl",
         )
     )
     if metrics_port is not None:

@@ -24,6 +24,15 @@ class QuantityKind(enum.StrEnum):
     INSTANTANEOUS = "instantaneous"
 
 
+# Plausible bounds (primary side). A cumulative register counts up from 0 and no park meter
+# shows more than 10¹² of its unit (a 1 TWh register: decades of a large park). Outside them
+# a value is a corrupted read or a unit mistake: ingest rejects it (``out_of_range``) and
+# the carbon engine leaves any that reached the database out. A meter may narrow them
+# (``meter.value_limits``).
+REGISTER_MAX = 1e12
+POWER_MAX_KW = 1e7  # 10 GW: beyond any park connection
+
+
 @dataclass(frozen=True, slots=True)
 class Quantity:
     code: str
@@ -32,6 +41,8 @@ class Quantity:
     carrier: Carrier
     label_zh: str
     label_en: str
+    minimum: float = 0.0
+    maximum: float = REGISTER_MAX
 
 
 QUANTITIES: dict[str, Quantity] = {
@@ -73,12 +84,31 @@ QUANTITIES: dict[str, Quantity] = {
             "storage discharge",
         ),
         Quantity(
-            "power_kw", "kW", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY, "有功功率", "active power"
+            "power_kw",
+            "kW",
+            QuantityKind.INSTANTANEOUS,
+            Carrier.ELECTRICITY,
+            "有功功率",
+            "active power",
+            -POWER_MAX_KW,  # negative: export, storage discharge
+            POWER_MAX_KW,
         ),
-        Quantity("voltage_v", "V", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY, "电压", "voltage"),
-        Quantity("current_a", "A", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY, "电流", "current"),
+        # up to 1 000 kV (the highest AC transmission voltage in China), primary side
         Quantity(
-            "power_factor", "1", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY, "功率因数", "power factor"
+            "voltage_v", "V", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY, "电压", "voltage", 0.0, 1.2e6
+        ),
+        Quantity(
+            "current_a", "A", QuantityKind.INSTANTANEOUS, Carrier.ELECTRICITY, "电流", "current", -1e6, 1e6
+        ),
+        Quantity(
+            "power_factor",
+            "1",
+            QuantityKind.INSTANTANEOUS,
+            Carrier.ELECTRICITY,
+            "功率因数",
+            "power factor",
+            -1.0,
+            1.0,
         ),
         Quantity(
             "state_of_charge_pct",
@@ -87,6 +117,8 @@ QUANTITIES: dict[str, Quantity] = {
             Carrier.ELECTRICITY,
             "荷电状态",
             "state of charge",
+            0.0,
+            100.0,
         ),
         Quantity(
             "volume_m3",
@@ -97,7 +129,14 @@ QUANTITIES: dict[str, Quantity] = {
             "gas volume (normal)",
         ),
         Quantity(
-            "flow_m3_h", "m³/h", QuantityKind.INSTANTANEOUS, Carrier.NATURAL_GAS, "天然气瞬时流量", "gas flow"
+            "flow_m3_h",
+            "m³/h",
+            QuantityKind.INSTANTANEOUS,
+            Carrier.NATURAL_GAS,
+            "天然气瞬时流量",
+            "gas flow",
+            -1e7,
+            1e7,
         ),
         Quantity("heat_gj", "GJ", QuantityKind.CUMULATIVE, Carrier.HEAT, "累计热量", "heat"),
         Quantity("volume_t", "t", QuantityKind.CUMULATIVE, Carrier.WATER, "累计水量", "water volume"),

@@ -1,8 +1,9 @@
-"""Re-opened hours: an hour whose carbon results are stale because an input for it changed
-after it closed (a late reading, a replay, a verified fuel parameter, a green certificate).
+"""Re-opened hours: hours whose carbon results are stale because an input for them changed
+after they closed (a late reading, a replay, a verified fuel parameter, a green certificate).
 
-Written by ingest and by the carbon inputs, read and cleared by the carbon engine's hourly
-job (services/carbon/late_data.py); it lives below both so that ingest need not import the
+Stored as ranges, one row each however long (``carbon_reopened_range``). Written by ingest
+and by the carbon inputs, read and worked off by the carbon engine's hourly job
+(services/carbon/late_data.py); it lives below both so that ingest need not import the
 engine.
 """
 
@@ -15,30 +16,40 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.core.hours import floor_hour
+from services.core.hours import HOUR, floor_hour
+
+
+def runs_of_hours(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
+    """Hour starts → the fewest ranges [start, end) that cover them."""
+    runs: list[tuple[datetime, datetime]] = []
+    for hour in sorted(set(hours)):
+        if runs and runs[-1][1] == hour:
+            runs[-1] = (runs[-1][0], hour + HOUR)
+        else:
+            runs.append((hour, hour + HOUR))
+    return runs
 
 
 def mark_reopened(conn: psycopg.Connection, hours: Iterable[datetime], now: datetime) -> int:
-    """Re-open the closed hours among ``hours`` in the caller's transaction."""
+    """Re-open the closed hours among ``hours`` in the caller's transaction; returns how many."""
     current = floor_hour(now)
-    closed = sorted({h for h in hours if h < current})
-    if closed:
-        conn.execute(
-            "INSERT INTO carbon_reopened_hour (hour_start) SELECT unnest(%s::timestamptz[]) "
-            "ON CONFLICT (hour_start) DO UPDATE SET reopened_at = now()",
-            [closed],
+    runs = runs_of_hours(h for h in hours if h < current)
+    if runs:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO carbon_reopened_range (range_start, range_end) VALUES (%s, %s)", runs
+            )
+    return sum(int((hi - lo) / HOUR) for lo, hi in runs)
+
+
+def reopen_range(session: Session, start: datetime, end: datetime, now: datetime, horizon: datetime) -> None:
+    """Re-open the closed hours of [start, end) from ``horizon`` on: inputs of past hours
+    changed. Before the horizon no readings are kept to recompute from (retention)."""
+    lo = max(floor_hour(start), floor_hour(horizon))
+    last = floor_hour(end)
+    hi = min(last if last == end else last + HOUR, floor_hour(now))  # the hour ``end`` falls in
+    if lo < hi:
+        session.execute(
+            text("INSERT INTO carbon_reopened_range (range_start, range_end) VALUES (:lo, :hi)"),
+            {"lo": lo, "hi": hi},
         )
-    return len(closed)
-
-
-def reopen_range(session: Session, start: datetime, end: datetime, now: datetime) -> None:
-    """Re-open every closed hour in [start, end): inputs of past hours changed (an
-    enterprise's verified fuel parameters, a green certificate)."""
-    session.execute(
-        text(
-            "INSERT INTO carbon_reopened_hour (hour_start) "
-            "SELECT generate_series(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz) - interval '1 hour', "
-            "interval '1 hour') ON CONFLICT (hour_start) DO UPDATE SET reopened_at = now()"
-        ),
-        {"lo": floor_hour(start), "hi": min(end, floor_hour(now))},
-    )

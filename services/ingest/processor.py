@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
+import structlog
 
 from services.core.reopened_hours import mark_reopened
 from services.ingest import metrics
@@ -23,6 +24,8 @@ from services.ingest.validation import (
     names_unknown_meter,
     validate_payload,
 )
+
+log = structlog.get_logger(__name__)
 
 # How often an unknown meter may make the MQTT worker look at the directory's version.
 DIRECTORY_RELOAD_SECONDS = 5.0
@@ -84,6 +87,17 @@ class TelemetryProcessor:
     def reload_due(self) -> bool:
         return time.monotonic() - self._loaded_at > DIRECTORY_RELOAD_SECONDS
 
+    def _validate_isolated(self, payload: Payload, now: datetime) -> tuple[int | None, ValidatedBatch]:
+        """One message, whatever it holds: a message the validator cannot get through (an
+        unforeseen shape) is rejected whole instead of taking the batch and the worker down."""
+        try:
+            return self._validate(payload, now)
+        except Exception as exc:
+            log.error("ingest_message_unvalidated", source=payload.source[:300], error=repr(exc)[:300])
+            park_id = self.directory.parks.get(payload.park or "")
+            detail = f"the message could not be validated ({type(exc).__name__})"
+            return park_id, _rejected_whole(payload, RejectReason.INVALID_BATCH, detail)
+
     def _validate(self, payload: Payload, now: datetime) -> tuple[int | None, ValidatedBatch]:
         """The payload's park and its readings validated against that park's meters, for the
         gateway that sent it; a message that no registered gateway of a served park sent is
@@ -113,9 +127,9 @@ class TelemetryProcessor:
         now = datetime.now(UTC)
         prepared = PreparedBatch(transport, messages=len(payloads))
         for payload in payloads:
-            park_id, batch = self._validate(payload, now)
+            park_id, batch = self._validate_isolated(payload, now)
             if conn is not None and _directory_could_help(batch) and self.reload_if_changed(conn):
-                park_id, batch = self._validate(payload, now)
+                park_id, batch = self._validate_isolated(payload, now)
             prepared.chunks += batch.chunks
             prepared.count += batch.count
             prepared.rejected.extend((payload.source, park_id, r) for r in batch.rejections)

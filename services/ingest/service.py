@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -28,6 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from services.core import mqtt as mqtt_factory
 from services.core.contract import TELEMETRY_QOS, sender_of_topic, telemetry_subscription
 from services.ingest import metrics
+from services.ingest.dead_letter import DeadLetters
 from services.ingest.parser_process import ParserProcess
 from services.ingest.processor import Payload, PreparedBatch, TelemetryProcessor
 from services.ingest.storage import quarantine_raw
@@ -50,6 +52,9 @@ class IngestConfig:
     receive_maximum: int = 2000
     # Validate in a child process (services/ingest/parser_process.py) to use a second core.
     parse_in_subprocess: bool = True
+    # Where a message goes that even quarantine refuses (services/ingest/dead_letter.py);
+    # None: the log line only.
+    dead_letter_path: Path | None = None
 
 
 def _payload(message: mqtt.MQTTMessage) -> Payload:
@@ -62,7 +67,9 @@ class IngestService:
         self.config = config
         self.processor = TelemetryProcessor()
         self._inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
-        self._prepared: queue.Queue[tuple[list[mqtt.MQTTMessage], PreparedBatch]] = queue.Queue(maxsize=2)
+        self._prepared: queue.Queue[tuple[list[mqtt.MQTTMessage], PreparedBatch | None]] = queue.Queue(
+            maxsize=2
+        )
         self._stop = threading.Event()
         self._preparing_done = threading.Event()
         self._directory_ready = threading.Event()
@@ -78,6 +85,7 @@ class IngestService:
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
         self.messages_committed = 0
+        self.dead_letters = DeadLetters(config.dead_letter_path)
         self._connected_at = float("inf")
 
     @property
@@ -177,11 +185,16 @@ class IngestService:
                 if not messages:
                     continue
                 payloads = [_payload(m) for m in messages]
-                prepared = (
-                    self._parser.prepare(self.processor, payloads, "mqtt")
-                    if self._parser is not None
-                    else self.processor.prepare(payloads, "mqtt")
-                )
+                prepared: PreparedBatch | None
+                try:
+                    prepared = (
+                        self._parser.prepare(self.processor, payloads, "mqtt")
+                        if self._parser is not None
+                        else self.processor.prepare(payloads, "mqtt")
+                    )
+                except Exception as exc:
+                    log.error("ingest_prepare_failed", messages=len(messages), error=repr(exc)[:300])
+                    prepared = None  # the writer takes these messages one by one
                 self._prepared.put((messages, prepared))
         finally:
             self._preparing_done.set()
@@ -219,14 +232,14 @@ class IngestService:
         metrics.DATABASE_UP.set(0)
 
     def _commit(
-        self, conn: psycopg.Connection, messages: list[mqtt.MQTTMessage], prepared: PreparedBatch
+        self, conn: psycopg.Connection, messages: list[mqtt.MQTTMessage], prepared: PreparedBatch | None
     ) -> psycopg.Connection | None:
         """Write until committed (reconnecting as needed), then acknowledge. Returns the
         connection to use next, or None when asked to stop before the batch was committed."""
-        one_by_one = False
+        one_by_one = prepared is None
         while True:
             try:
-                if one_by_one:
+                if one_by_one or prepared is None:
                     self._store_one_by_one(conn, messages)
                     break
                 if (
@@ -249,9 +262,15 @@ class IngestService:
                 if reconnected is None:
                     return None
                 conn = reconnected
-            except psycopg.Error:
-                log.exception("ingest_batch_failed", messages=len(messages))
+            except Exception as exc:
+                # Not the connection: something in the batch. Store message by message, each
+                # once; what still fails goes to quarantine or the dead letters, then on.
+                log.error("ingest_batch_failed", messages=len(messages), error=repr(exc)[:300])
                 conn.rollback()
+                if one_by_one:  # the isolation itself failed: never loop on it
+                    for message in messages:
+                        self.dead_letters.keep(message.topic, bytes(message.payload), repr(exc))
+                    break
                 one_by_one = True
         for message in messages:
             if message.timestamp >= self._connected_at:  # paho stamps it with time.monotonic()
@@ -261,17 +280,26 @@ class IngestService:
         return conn
 
     def _store_one_by_one(self, conn: psycopg.Connection, messages: list[mqtt.MQTTMessage]) -> None:
-        """Isolate a message the database refuses so that it cannot block the others."""
+        """Isolate a message the database refuses so that it cannot block the others: stored,
+        else quarantined whole (``storage_error``), else a dead letter. Each is tried once."""
         for message in messages:
             try:
                 prepared = self.processor.prepare([_payload(message)], "mqtt")
                 result = self.processor.write(conn, prepared)
                 conn.commit()
                 self.processor.committed(prepared, result)
+                continue
             except psycopg.OperationalError:
                 raise
-            except psycopg.Error as exc:
+            except Exception as exc:
                 conn.rollback()
+                refused = repr(exc)[:1000]
+            try:
                 park_id = self.processor.directory.parks.get(sender_of_topic(message.topic)[0] or "")
-                quarantine_raw(conn, park_id, message.topic, bytes(message.payload), str(exc))
+                quarantine_raw(conn, park_id, message.topic, bytes(message.payload), refused)
                 conn.commit()
+            except psycopg.OperationalError:
+                raise
+            except Exception as exc:
+                conn.rollback()
+                self.dead_letters.keep(message.topic, bytes(message.payload), f"{refused}; then {exc!r}")

@@ -32,9 +32,18 @@ MOVE_STAGED = (
 )
 
 
-def _text(value: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL; keep it visible instead of failing the insert."""
-    return value.replace("\x00", "\\x00") if value else value
+def _text(value: str | None, limit: int | None = None) -> str | None:
+    """PostgreSQL text cannot hold NUL; keep it visible instead of failing the insert. Cut
+    to the column's length where it has one (a 1 000-character topic must not make the
+    quarantine insert, and with it the batch, fail)."""
+    if not value:
+        return value
+    value = value.replace("\x00", "\\x00")
+    return value[:limit] if limit else value
+
+
+# quarantine's bounded columns (models/telemetry.py)
+SOURCE_CHARS, REASON_CHARS, CODE_CHARS = 300, 64, 64
 
 
 @dataclass(slots=True)
@@ -58,9 +67,10 @@ def load_meter_directory(conn: psycopg.Connection) -> MeterDirectory:
         directory.parks = dict(cur.execute("SELECT code, id FROM park").fetchall())
         for park_id, code, gateway_id in cur.execute("SELECT park_id, code, id FROM gateway").fetchall():
             directory.gateways[(park_id, code)] = gateway_id
-        cur.execute("SELECT park_id, code, id, quantities, gateway_id FROM meter WHERE active")
-        for park_id, code, meter_id, quantities, gateway_id in cur.fetchall():
-            directory.meters.setdefault(park_id, {})[code] = MeterRef.of(meter_id, quantities, gateway_id)
+        cur.execute("SELECT park_id, code, id, quantities, gateway_id, value_limits FROM meter WHERE active")
+        for park_id, code, meter_id, quantities, gateway_id, limits in cur.fetchall():
+            meter = MeterRef.of(meter_id, quantities, gateway_id, limits)
+            directory.meters.setdefault(park_id, {})[code] = meter
     return directory
 
 
@@ -103,7 +113,14 @@ def write_readings(
     """
     stored = store_chunks(conn, chunks, count)
     quarantined = [
-        (park_id, _text(source), r.reason, _text(r.detail), _text(r.meter_code), _text(r.payload))
+        (
+            park_id,
+            _text(source, SOURCE_CHARS),
+            _text(r.reason, REASON_CHARS),
+            _text(r.detail),
+            _text(r.meter_code, CODE_CHARS),
+            _text(r.payload),
+        )
         for source, park_id, r in rejections
     ]
     if quarantined:
@@ -123,5 +140,10 @@ def quarantine_raw(
     conn.execute(
         "INSERT INTO quarantine (park_id, source, reason, detail, payload) "
         "VALUES (%s, %s, 'storage_error', %s, %s)",
-        (park_id, _text(source), _text(detail), _text(payload.decode("utf-8", errors="replace"))),
+        (
+            park_id,
+            _text(source, SOURCE_CHARS),
+            _text(detail),
+            _text(payload.decode("utf-8", errors="replace")),
+        ),
     )

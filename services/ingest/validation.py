@@ -27,6 +27,7 @@ class RejectReason:
     INVALID_TIMESTAMP = "invalid_timestamp"
     NON_NUMERIC_VALUE = "non_numeric_value"
     NON_FINITE_VALUE = "non_finite_value"
+    OUT_OF_RANGE = "out_of_range"  # finite, but beyond the quantity's plausible bounds
     UNKNOWN_QUANTITY = "unknown_quantity"
     UNKNOWN_METER = "unknown_meter"
     QUANTITY_NOT_CONFIGURED = "quantity_not_configured"
@@ -47,12 +48,32 @@ class MeterRef:
     gateway_id: int | None = None  # the gateway it is wired to; None: no gateway may report it
     # quantity → binary COPY prefix of its series; also the hot path's membership test
     prefixes: dict[str, bytes] = field(default_factory=dict, compare=False)
+    # quantity → (lowest, highest) plausible value: the quantity's bounds, or the meter's own
+    limits: dict[str, tuple[float, float]] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def of(cls, meter_id: int, quantities: Iterable[str], gateway_id: int | None = None) -> MeterRef:
+    def of(
+        cls,
+        meter_id: int,
+        quantities: Iterable[str],
+        gateway_id: int | None = None,
+        own_limits: dict[str, Any] | None = None,
+    ) -> MeterRef:
         known = frozenset(quantities).intersection(QUANTITIES)
         prefixes = {q: copy_format.series_prefix(meter_id, q) for q in known}
-        return cls(meter_id, known, gateway_id, prefixes)
+        limits = {q: _limits(q, (own_limits or {}).get(q)) for q in known}
+        return cls(meter_id, known, gateway_id, prefixes, limits)
+
+
+def _limits(quantity: str, own: Any) -> tuple[float, float]:
+    """The meter's own [min, max] for a quantity where it has valid ones, within the
+    quantity's bounds; else the quantity's bounds."""
+    q = QUANTITIES[quantity]
+    if isinstance(own, list | tuple) and len(own) == 2 and all(isinstance(x, int | float) for x in own):
+        lo, hi = max(float(own[0]), q.minimum), min(float(own[1]), q.maximum)
+        if lo <= hi:
+            return lo, hi
+    return q.minimum, q.maximum
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +106,23 @@ def names_unknown_meter(rejections: Iterable[Rejection]) -> bool:
     return any(r.reason == RejectReason.UNKNOWN_METER for r in rejections)
 
 
+# What quarantine keeps of one rejected reading: enough to see and replay it, bounded.
+MAX_KEPT_CHARS = 10_000
+MAX_CODE_CHARS = 64  # meter.code's column
+
+
 def _dump(obj: Any) -> str:
+    """The reading as JSON for quarantine, bounded; a value JSON cannot hold (nested deeper
+    than orjson's limit, say) is named, not re-raised: it must never stop the batch."""
     try:
-        return orjson.dumps(obj).decode()
-    except TypeError:
-        return repr(obj)
+        text = orjson.dumps(obj).decode()
+    except (TypeError, ValueError, RecursionError):  # orjson.JSONEncodeError is a TypeError
+        text = "<not representable as JSON: nested too deep or of an unknown type>"
+    return text[:MAX_KEPT_CHARS]
+
+
+def _code(meter_code: str) -> str:
+    return meter_code[:MAX_CODE_CHARS]
 
 
 def parse_timestamp(raw: Any) -> datetime:
@@ -115,7 +148,14 @@ def validate_reading(
             RejectReason.INVALID_READING,
             "reading needs string 'meter' and 'quantity' and a 'value'",
             _dump(reading),
-            meter_code if isinstance(meter_code, str) else None,
+            _code(meter_code) if isinstance(meter_code, str) else None,
+        )
+    if len(meter_code) > MAX_CODE_CHARS:  # no registered meter has such a code
+        return Rejection(
+            RejectReason.INVALID_READING,
+            f"meter code longer than {MAX_CODE_CHARS} characters",
+            _dump(reading),
+            _code(meter_code),
         )
     value = reading["value"]
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -139,7 +179,7 @@ def validate_reading(
     if quantity not in QUANTITIES:
         return Rejection(
             RejectReason.UNKNOWN_QUANTITY,
-            f"quantity {quantity!r} is not in the vocabulary",
+            f"quantity {quantity[:32]!r} is not in the vocabulary",
             _dump(reading),
             meter_code,
         )
@@ -159,6 +199,14 @@ def validate_reading(
         return Rejection(
             RejectReason.METER_NOT_ON_GATEWAY,
             f"meter {meter_code!r} is not wired to this gateway",
+            _dump(reading),
+            meter_code,
+        )
+    lo, hi = meter.limits[quantity]
+    if not lo <= value <= hi:
+        return Rejection(
+            RejectReason.OUT_OF_RANGE,
+            f"{quantity} {value!r} is outside its plausible range [{lo:g}, {hi:g}]",
             _dump(reading),
             meter_code,
         )
@@ -218,6 +266,7 @@ def _validate_readings(
             code, quantity, value, raw_ts = _FIELDS(reading)
             meter = meters[code]
             prefix = meter.prefixes[quantity]
+            lo, hi = meter.limits[quantity]
             stamp = stamps.get(raw_ts, _UNSEEN)
         except (KeyError, TypeError):
             pass
@@ -230,7 +279,7 @@ def _validate_readings(
                         hours.add(ts.replace(minute=0, second=0, microsecond=0))
                         if newest is None or ts > newest:
                             newest = ts
-                if stamp is not None and math.isfinite(value):
+                if stamp is not None and lo <= value <= hi:  # NaN compares false: not finite
                     chunks += (prefix, stamp, pack_value(8, value))
                     count += 1
                     continue

@@ -48,6 +48,24 @@ class MeterIn(BaseModel):
     green_supply: bool = False
     register_max: float | None = Field(default=None, gt=0, le=1e15)
     rated_max_per_hour: float | None = Field(default=None, gt=0, le=1e9)
+    value_limits: dict[str, tuple[float, float]] | None = Field(
+        default=None,
+        max_length=len(QUANTITIES),
+        description="the meter's own plausible [min, max] per quantity, inside the quantity's bounds",
+    )
+
+    @field_validator("value_limits")
+    @classmethod
+    def _limits_inside_bounds(
+        cls, value: dict[str, tuple[float, float]] | None
+    ) -> dict[str, tuple[float, float]] | None:
+        for quantity, (lo, hi) in (value or {}).items():
+            known = QUANTITIES.get(quantity)
+            if known is None:
+                raise ValueError(f"unknown quantity {quantity[:32]!r}")
+            if not known.minimum <= lo < hi <= known.maximum:
+                raise ValueError(f"{quantity}: need {known.minimum:g} ≤ min < max ≤ {known.maximum:g}")
+        return value
 
     @field_validator("quantities")
     @classmethod

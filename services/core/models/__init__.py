@@ -13,7 +13,7 @@ from services.core.models.access import (
 from services.core.models.base import NAMING_CONVENTION, Base, pg_enum
 from services.core.models.carbon import (
     CarbonFactorHourly,
-    CarbonReopenedHour,
+    CarbonReopenedRange,
     CoverageHourly,
     DataQuality,
     EmissionHourly,
@@ -45,7 +45,7 @@ __all__ = [
     "Base",
     "Bus",
     "CarbonFactorHourly",
-    "CarbonReopenedHour",
+    "CarbonReopenedRange",
     "CoverageHourly",
     "DataQuality",
     "EmissionHourly",

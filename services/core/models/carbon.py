@@ -160,12 +160,17 @@ class FuelParameter(Base):
     source: Mapped[str] = mapped_column(Text)
 
 
-class CarbonReopenedHour(Base):
-    """An hour whose results are stale: a reading for it arrived after it closed."""
+class CarbonReopenedRange(Base):
+    """Hours [range_start, range_end) whose results are stale: an input for them changed
+    after they closed (a late reading, a verified fuel parameter). One row a range, however
+    long: the hourly job works through it a bounded stretch per run (late_data.py)."""
 
-    __tablename__ = "carbon_reopened_hour"
-    hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    __tablename__ = "carbon_reopened_range"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    range_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    range_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reopened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (CheckConstraint("range_start < range_end", name="ordered"),)
 
 
 class IndicatorThreshold(Base):

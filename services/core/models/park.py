@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.core.models.base import Base, pg_enum
@@ -154,6 +154,9 @@ class Meter(Base):
     # Rated maximum demand (kW, or m³/h, GJ/h for gas and heat): an increase that needs more
     # than 1.5× this is physically impossible and flagged instead of counted.
     rated_max_per_hour: Mapped[float | None] = mapped_column(Double)
+    # This meter's own plausible range per quantity, {"power_kw": [-500, 2000]}, inside the
+    # quantity's bounds (services/core/quantities.py); beyond it a reading is ``out_of_range``.
+    value_limits: Mapped[dict[str, list[float]] | None] = mapped_column(JSONB)
     # Usable energy capacity of a storage system (kWh), for the storage-ratio indicator.
     storage_capacity_kwh: Mapped[float | None] = mapped_column(Double)
     # A virtual meter has no register: its interval energy is Σ coefficient × source meter
