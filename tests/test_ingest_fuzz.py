@@ -27,6 +27,14 @@ T0 = datetime(2026, 11, 19, tzinfo=UTC)
 _slot = itertools.count()
 
 INT64 = st.integers(-(2**63), 2**63 - 1)  # what JSON numbers on the wire can carry to orjson
+# Within every quantity's plausible bounds (services/core/quantities.py): registers from 0 to
+# 10¹², power ±10⁷ kW; beyond them a finite value is ``out_of_range``.
+VALID_VALUES = st.one_of(st.floats(min_value=0.0, max_value=1e7), st.integers(0, 10**7))
+OUT_OF_RANGE = st.one_of(
+    st.floats(min_value=1.0000001e12, allow_infinity=False),
+    st.floats(max_value=-1.0000001e7, allow_infinity=False),
+    st.just(1.7976931348623157e308),
+).map(lambda v: {"meter": "FZ-1", "quantity": "energy_import_kwh", "value": v})
 INVALID_READINGS = st.one_of(
     st.just({"meter": "NOPE-1", "quantity": "power_kw", "value": 1.0}),  # unknown meter
     st.just({"meter": "FZ-1", "quantity": "power_kw", "value": "12.5"}),  # string value
@@ -42,11 +50,9 @@ INVALID_READINGS = st.one_of(
     ),
     st.just({"meter": "FZ-1", "quantity": "power_kw", "value": 1.0, "ts": "2026-11-19T00:00:00"}),  # no tz
     st.just({"meter": "FZ-1", "quantity": "power_kw", "value": 1.0, "ts": "2099-01-01T00:00:00+00:00"}),
+    OUT_OF_RANGE,
     INT64,
     st.text(max_size=5),
-)
-VALID_VALUES = st.one_of(
-    st.floats(allow_nan=False, allow_infinity=False, width=64), st.integers(-(2**53), 2**53)
 )
 GARBAGE = st.binary(max_size=64).map(lambda b: b"\xff" + b)  # never valid UTF-8 JSON
 

@@ -91,6 +91,7 @@ def test_unknown_meter_readings_wait_in_quarantine_until_registered_and_replayed
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Reading)) == 10
 
-    metrics = client.get("/metrics/").text
+    assert client.get("/metrics/").status_code == 401  # not public
+    metrics = client.get("/metrics/", headers=_auth(operator)).text
     assert 'parkcarbon_ingest_readings_quarantined_total{reason="unknown_meter"}' in metrics
     assert "parkcarbon_ingest_lag_seconds_bucket" in metrics

@@ -67,9 +67,9 @@ def in_chosen_park(session: Session, principal: Principal, park_code: str | None
     return principal
 
 
-def authenticate(
-    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2)]
-) -> Principal:
+def principal_for_bearer(session: Session, token: str | None, park_code: str | None) -> Principal:
+    """The principal a bearer token stands for, in the park the request chose; raises
+    NotAuthenticated (or NotFound for a park it may not name)."""
     if not token:
         raise NotAuthenticated("send 'Authorization: Bearer <token>'")
     now = datetime.now(UTC)
@@ -83,7 +83,18 @@ def authenticate(
             principal = principal_of_token(machine) if machine else None
     if principal is None:
         raise NotAuthenticated("unknown, expired or revoked token")
-    return in_chosen_park(session, principal, request.query_params.get("park"))
+    return in_chosen_park(session, principal, park_code)
+
+
+def authenticate(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2)]
+) -> Principal:
+    """The caller, as the authentication gate (services/api/guards.py) found it before the
+    body was read; computed here where no gate ran."""
+    found = getattr(request.state, "principal", None)
+    if isinstance(found, Principal):
+        return found
+    return principal_for_bearer(session, token, request.query_params.get("park"))
 
 
 Authenticated = Annotated[Principal, Depends(authenticate)]

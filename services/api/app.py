@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from prometheus_client import make_asgi_app
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.errors import domain_error_handler
+from services.api.errors import domain_error_handler, validation_error_handler
+from services.api.guards import AuthenticationGate, BodyGuard, SecurityHeaders
 from services.api.routers import (
     admin,
     auth,
@@ -34,10 +36,15 @@ def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
     app.state.session_factory = session_factory
     app.state.http_ingest = HttpIngest()
     app.add_exception_handler(DomainError, domain_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     for module in (auth, park, enterprises, carbon, carbon_inputs, indicators, telemetry, operations, admin):
         app.include_router(module.router)
     app.include_router(dashboard.router)
-    app.mount("/metrics", make_asgi_app())
+    app.mount("/metrics", make_asgi_app())  # admins and operators (AuthenticationGate)
+    # Added innermost first: headers on every answer, credentials before the body is read.
+    app.add_middleware(BodyGuard)
+    app.add_middleware(AuthenticationGate, session_factory=session_factory)
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from services.carbon.indicators import Indicators, ScoreLine
+from services.core.params import EARLIEST, LATEST
 from services.park.schemas import EnterpriseOut
 
 
@@ -120,8 +121,8 @@ class Validity(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> Validity:
-        if self.valid_to <= self.valid_from:
-            raise ValueError("valid_to must be after valid_from")
+        if not EARLIEST <= self.valid_from < self.valid_to <= LATEST:
+            raise ValueError("need 2000-01-01 ≤ valid_from < valid_to ≤ 2100-01-01")
         return self
 
 

@@ -11,6 +11,18 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidBody(ErrorBody):
+    """A 422: a domain check (``errors`` empty) or the request's fields, each with its place."""
+
+    errors: list[FieldError] = []
+
+
 class DomainError(Exception):
     status_code = 400
     code = "bad_request"
@@ -66,4 +78,16 @@ class RateLimited(DomainError):
 
 def responses(*errors: type[DomainError]) -> dict[int | str, dict[str, object]]:
     """OpenAPI ``responses=`` entry listing an endpoint's domain errors."""
-    return {e.status_code: {"model": ErrorBody, "description": e.code} for e in errors}
+    return {
+        e.status_code: {"model": InvalidBody if e.status_code == 422 else ErrorBody, "description": e.code}
+        for e in errors
+    }
+
+
+# What every API endpoint may answer besides its own: 401 from the authentication gate,
+# 413 and 422 from the body guard and request validation (services/api/guards.py).
+COMMON_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorBody, "description": "not_authenticated"},
+    413: {"model": ErrorBody, "description": "payload_too_large"},
+    422: {"model": InvalidBody, "description": "invalid_input"},
+}

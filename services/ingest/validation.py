@@ -36,6 +36,16 @@ class RejectReason:
     PARK_MISMATCH = "park_mismatch"  # the message names a park this deployment does not serve
 
 
+# Rejections of a whole message rather than of readings in it.
+WHOLE_MESSAGE_REASONS = frozenset(
+    {
+        RejectReason.MALFORMED_PAYLOAD,
+        RejectReason.INVALID_BATCH,
+        RejectReason.UNKNOWN_GATEWAY,
+        RejectReason.PARK_MISMATCH,
+    }
+)
+
 # Readings far in the future point at a gateway clock fault, not at a real measurement.
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)

@@ -5,5 +5,7 @@ caller, and lists its domain errors for the OpenAPI document."""
 from fastapi import Depends
 
 from services.access.dependencies import authenticate
+from services.core.errors import COMMON_RESPONSES
 
 AUTHENTICATED = [Depends(authenticate)]
+__all__ = ["AUTHENTICATED", "COMMON_RESPONSES"]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from services.access import audit, service, tokens, users
 from services.access.dependencies import AdminPrincipal
 from services.access.schemas import AuditOut, NewToken, TokenIn, TokenOut, UserChange, UserIn, UserOut
-from services.api.routers import AUTHENTICATED
+from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.core.db import SessionDep
 from services.core.errors import (
     Conflict,
@@ -22,7 +22,9 @@ from services.core.errors import (
 )
 from services.core.params import IdPath, TimeRangeDep
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=AUTHENTICATED)
+router = APIRouter(
+    prefix="/api/v1/admin", tags=["admin"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES
+)
 ERRORS = responses(NotAuthenticated, Forbidden, NotFound)
 
 

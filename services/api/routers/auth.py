@@ -14,9 +14,9 @@ from services.access import sessions
 from services.access.dependencies import Authenticated, SettingsDep, oauth2
 from services.access.schemas import AccessToken, Me
 from services.core.db import SessionDep
-from services.core.errors import ErrorBody, NotAuthenticated, RateLimited, responses
+from services.core.errors import COMMON_RESPONSES, ErrorBody, NotAuthenticated, RateLimited, responses
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=COMMON_RESPONSES)
 
 
 def client_address(request: Request) -> str:

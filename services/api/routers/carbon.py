@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from services.access.dependencies import FactorReader
-from services.api.routers import AUTHENTICATED
+from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.carbon import queries
 from services.carbon.schemas import FactorRecord
 from services.core.db import SessionDep
@@ -18,7 +18,7 @@ from services.core.errors import Forbidden, InvalidRange, NotAuthenticated, NotF
 from services.core.params import TimeRangeDep
 from services.park import queries as register
 
-router = APIRouter(prefix="/api/v1", tags=["carbon"], dependencies=AUTHENTICATED)
+router = APIRouter(prefix="/api/v1", tags=["carbon"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES)
 
 
 @router.get(

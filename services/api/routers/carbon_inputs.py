@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from services.access.dependencies import ParkWriter, ReadableEnterprise, ReportableEnterprise, Reporter
-from services.api.routers import AUTHENTICATED
+from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.carbon import inputs
 from services.carbon.schemas import (
     EstimationPolicyIn,
@@ -21,7 +21,9 @@ from services.carbon.schemas import (
 from services.core.db import SessionDep
 from services.core.errors import Forbidden, NotAuthenticated, NotFound, responses
 
-router = APIRouter(prefix="/api/v1", tags=["carbon inputs"], dependencies=AUTHENTICATED)
+router = APIRouter(
+    prefix="/api/v1", tags=["carbon inputs"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES
+)
 ERRORS = responses(NotAuthenticated, Forbidden, NotFound)
 
 

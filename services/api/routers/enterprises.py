@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from services.access.dependencies import Reader
 from services.access.policy import visible_enterprise
-from services.api.routers import AUTHENTICATED
+from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.carbon import queries as carbon_queries
 from services.carbon.emissions import meter_emissions
 from services.carbon.factors import grid_factor
@@ -17,7 +17,9 @@ from services.core.params import IdPath, OptionalIdQuery, TimeRangeDep
 from services.park import queries
 from services.park.schemas import EnterpriseOut, MeterOut
 
-router = APIRouter(prefix="/api/v1", tags=["enterprises"], dependencies=AUTHENTICATED)
+router = APIRouter(
+    prefix="/api/v1", tags=["enterprises"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES
+)
 
 
 @router.get(

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 
 from services.access.dependencies import ParkReader, ParkWriter, SettingsDep
-from services.api.routers import AUTHENTICATED
+from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.carbon.indicators import ScoreLine, compute_indicators, scorecard
 from services.carbon.inputs import replace_park_thresholds
 from services.carbon.schemas import ScorecardOut, ThresholdIn
@@ -16,7 +16,9 @@ from services.core.errors import Forbidden, InvalidInput, InvalidRange, NotAuthe
 from services.core.params import TimeRangeDep
 from services.core.settings import Settings
 
-router = APIRouter(prefix="/api/v1", tags=["indicators"], dependencies=AUTHENTICATED)
+router = APIRouter(
+    prefix="/api/v1", tags=["indicators"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES
+)
 
 
 def _judged(session: SessionDep, park_id: int, period: TimeRangeDep, settings: Settings) -> ScorecardOut:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.access.dependencies import ParkReader, ParkWriter
-from services.api.routers import AUTHENTICATED
+from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.core.db import SessionDep
 from services.core.errors import Conflict, Forbidden, NotAuthenticated, NotFound, responses
 from services.ingest import quarantine
@@ -15,7 +15,9 @@ from services.ingest.schemas import QuarantinePage, ReplayIn, ReplayOut
 from services.park import service
 from services.park.schemas import MeterIn, MeterOut
 
-router = APIRouter(prefix="/api/v1", tags=["operations"], dependencies=AUTHENTICATED)
+router = APIRouter(
+    prefix="/api/v1", tags=["operations"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES
+)
 
 
 @router.post(

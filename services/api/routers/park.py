@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from services.access.dependencies import ParkReader
-from services.api.routers import AUTHENTICATED
+from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.carbon import queries
 from services.carbon.schemas import CoverageOut, ParkOverview
 from services.core.db import SessionDep
 from services.core.errors import Forbidden, NotAuthenticated, responses
 
-router = APIRouter(prefix="/api/v1", tags=["park"], dependencies=AUTHENTICATED)
+router = APIRouter(prefix="/api/v1", tags=["park"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES)
 
 
 @router.get("/park", response_model=ParkOverview, responses=responses(NotAuthenticated, Forbidden))

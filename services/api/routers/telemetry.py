@@ -6,13 +6,20 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from services.access.dependencies import GatewayPrincipal
-from services.api.routers import AUTHENTICATED
+from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.core.db import SessionDep
-from services.core.errors import Forbidden, NotAuthenticated, PayloadTooLarge, responses
+from services.core.errors import (
+    Forbidden,
+    NotAuthenticated,
+    PayloadTooLarge,
+    responses,
+)
 from services.ingest.http import MAX_BODY_BYTES
 from services.ingest.schemas import TelemetryResult
 
-router = APIRouter(prefix="/api/v1", tags=["telemetry"], dependencies=AUTHENTICATED)
+router = APIRouter(
+    prefix="/api/v1", tags=["telemetry"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES
+)
 
 
 @router.post(
