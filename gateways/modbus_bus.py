@@ -13,6 +13,7 @@ recovers (the pattern of Home Assistant's DataUpdateCoordinator) — never an ER
 from __future__ import annotations
 
 import asyncio
+import time
 
 import structlog
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -48,24 +49,40 @@ def make_client(config: BusConfig) -> AsyncModbusTcpClient | AsyncModbusSerialCl
 
 
 class ModbusBus:
+    """Built anywhere; its pymodbus client is made on the first poll, inside the event loop
+    that polls (pymodbus's async clients need a running loop when they are made)."""
+
     def __init__(self, config: BusConfig) -> None:
         self.config = config
-        self.client = make_client(config)
-        self.lock = asyncio.Lock()
+        self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+        self._lock: asyncio.Lock | None = None
         self._failing: set[str] = set()
         self.polls = 0  # device reads that answered
+        self.cycle_seconds: list[float] = []  # duration of each poll of the whole bus (recent)
+
+    @property
+    def client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        if self._client is None:
+            self._client = make_client(self.config)
+        return self._client
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
 
     async def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     async def _read_device(self, device: DeviceConfig) -> dict[str, float]:
         register_map = device.register_map
-        if not self.client.connected:
-            await self.client.connect()
+        client = self.client
+        if not client.connected:
+            await client.connect()
         read = (
-            self.client.read_holding_registers
-            if register_map.table == "holding"
-            else self.client.read_input_registers
+            client.read_holding_registers if register_map.table == "holding" else client.read_input_registers
         )
         image: dict[int, int] = {}
         for address, count in register_map.blocks():
@@ -78,6 +95,7 @@ class ModbusBus:
     async def poll(self) -> dict[str, dict[str, float]]:
         """Read every device once: ``{meter code: {quantity: value}}`` for those that answered."""
         results: dict[str, dict[str, float]] = {}
+        started = time.monotonic()
         async with self.lock:
             for device in self.config.devices:
                 try:
@@ -89,6 +107,7 @@ class ModbusBus:
                 if device.meter in self._failing:
                     self._failing.discard(device.meter)
                     log.info("meter_recovered", bus=self.config.name, meter=device.meter)
+        self.cycle_seconds = [*self.cycle_seconds[-99:], time.monotonic() - started]
         return results
 
     def _report_failure(self, device: DeviceConfig, exc: BaseException) -> None:

@@ -1,5 +1,6 @@
-"""The gateway process: poll every bus on a wall-clock aligned cycle, publish one batch per
-chunk of readings. Buses are polled concurrently; devices on one bus in turn (one lock)."""
+"""The gateway process: every bus polls on its own wall-clock aligned cycle and publishes its
+own batches, so a slow or dead meter delays only its own bus; devices on one bus are polled
+in turn (one lock: one request in flight on a serial line)."""
 
 from __future__ import annotations
 
@@ -48,10 +49,8 @@ class GatewayService:
         await asyncio.to_thread(self.publisher.flush, flush_timeout)
         self.publisher.stop()
 
-    async def poll_once(self, at: datetime | None = None) -> int:
-        """One poll cycle stamped ``at`` (default now). Returns readings spooled for sending."""
-        ts = (at or datetime.now(UTC)).isoformat(timespec="milliseconds")
-        per_bus = await asyncio.gather(*(bus.poll() for bus in self.buses))
+    def _submit(self, at: datetime, per_bus: list[dict[str, dict[str, float]]]) -> int:
+        ts = at.isoformat(timespec="milliseconds")
         readings: list[dict[str, object]] = [
             {"meter": meter, "ts": ts, "quantity": quantity, "value": value}
             for results in per_bus
@@ -63,16 +62,26 @@ class GatewayService:
             self.publisher.submit(next(self._seq), readings[i : i + size])
         return len(readings)
 
+    async def poll_once(self, at: datetime | None = None) -> int:
+        """Every bus once, stamped ``at`` (default now). Returns readings spooled for sending."""
+        per_bus = await asyncio.gather(*(bus.poll() for bus in self.buses))
+        return self._submit(at or datetime.now(UTC), list(per_bus))
+
     async def run(self, stop: asyncio.Event) -> None:
-        interval = self.config.poll_interval_s
         log.info(
             "gateway_polling",
             gateway=self.config.gateway,
-            interval_s=interval,
+            interval_s=self.config.poll_interval_s,
+            buses=len(self.buses),
             meters=sum(len(b.devices) for b in self.config.buses),
         )
+        await asyncio.gather(*(self._run_bus(bus, stop) for bus in self.buses))
+
+    async def _run_bus(self, bus: ModbusBus, stop: asyncio.Event) -> None:
+        """One bus's cycle, aligned to the wall clock (…:00, …:10, …) so readings sit on tidy
+        instants; a poll that overruns its cycle skips the ticks it missed."""
+        interval = self.config.poll_interval_s
         while not stop.is_set():
-            # Align cycles to the wall clock (…:00, …:10, …) so readings sit on tidy instants.
             delay = interval - (time.time() % interval)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=delay)
@@ -81,6 +90,6 @@ class GatewayService:
                 pass
             tick = datetime.fromtimestamp(round(time.time() / interval) * interval, UTC)
             try:
-                await self.poll_once(tick)
+                self._submit(tick, [await bus.poll()])
             except (RuntimeError, ValueError) as exc:
-                log.error("gateway_cycle_failed", error=str(exc))
+                log.error("gateway_cycle_failed", bus=bus.config.name, error=str(exc))

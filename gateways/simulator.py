@@ -32,7 +32,10 @@ class SimulatedMeter:
     pt_ratio: float = 1.0
     values: dict[str, float] = field(default_factory=dict)
     model: LoadModel | None = None
-    online: bool = True
+    online: bool = True  # False: answers every request with an exception (device busy)
+    # Seconds before it answers: beyond the gateway's timeout it is a meter that never
+    # answers (a cut RS-485 pair), whose timeouts the gateway waits out every cycle.
+    answer_delay_s: float = 0.0
 
     @property
     def register_map(self) -> RegisterMap:
@@ -49,6 +52,8 @@ async def _serve_registers(
     current_registers: list[int],
     _set_values: list[int] | list[bool] | None,
 ) -> ExcCodes | None:
+    if meter.answer_delay_s:
+        await asyncio.sleep(meter.answer_delay_s)
     if not meter.online:
         return ExcCodes.DEVICE_BUSY
     if meter.model is not None:
