@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from services.cli.access import token_app, user_app
-from services.cli.common import database_url, mqtt_of, settings_and_logging, wait_for_signal
+from services.cli.common import database_url, mqtt_of, refuse_unsafe, settings_and_logging, wait_for_signal
 
 app = typer.Typer(
     help="parkcarbon — 园区能碳管理平台 (park energy–carbon management platform)",
@@ -42,6 +42,7 @@ def db_upgrade(revision: str = "head") -> None:
     from services.core import migrate
 
     settings = settings_and_logging()
+    refuse_unsafe("db upgrade", settings, "database")
     migrate.upgrade(database_url(settings), revision)
     typer.echo(f"database at {revision}")
 
@@ -58,7 +59,7 @@ def serve(
     from services.core.db import make_engine, make_session_factory
 
     settings = settings_and_logging()
-    settings.require_production_secrets()
+    refuse_unsafe("serve", settings, "database", "sessions")
     factory = make_session_factory(make_engine(database_url(settings)))
     uvicorn.run(create_app(factory), host=host or settings.api_host, port=port or settings.api_port)
 
@@ -78,6 +79,7 @@ def ingest(
     from services.ingest.service import IngestConfig, IngestService
 
     settings = settings_and_logging()
+    refuse_unsafe("ingest", settings, "database", "broker")
     url, protocol = mqtt_of(settings)
     service = IngestService(
         IngestConfig(
@@ -109,6 +111,7 @@ def scheduler(run_now: Annotated[bool, typer.Option(help="run the hourly job onc
     from services.jobs import build_scheduler
 
     settings = settings_and_logging()
+    refuse_unsafe("scheduler", settings, "database")
     factory = make_session_factory(make_engine(database_url(settings)))
     jobs = build_scheduler(factory, settings)
     if run_now:
@@ -138,6 +141,7 @@ def gateway_run(file: Path) -> None:
     from gateways.service import GatewayService
 
     settings = settings_and_logging()
+    refuse_unsafe("gateway run", settings, "broker")
     url, protocol = mqtt_of(settings)
     service = GatewayService(load_gateway_config(file), url, protocol)
 
@@ -194,6 +198,7 @@ def carbon_recompute(
     from services.core.hours import HOUR, floor_hour
 
     settings = settings_and_logging()
+    refuse_unsafe("carbon recompute", settings, "database")
     factory = make_session_factory(make_engine(database_url(settings)))
     tz = ZoneInfo(settings.timezone)  # a date without an offset is on the parks' clock
     start, end = (d if d.tzinfo else d.replace(tzinfo=tz) for d in (start, end))
@@ -220,6 +225,9 @@ def demo(
     from services.demo.runner import DemoOptions, run_demo
 
     settings = settings_and_logging()
+    if settings.environment != "development":
+        typer.echo("parkcarbon demo: refusing to start in production: the demo is for development", err=True)
+        raise typer.Exit(2)
     run_demo(settings, DemoOptions(reset=reset, port=port, days=days, duration_s=duration))
 
 

@@ -55,6 +55,8 @@ def unit_of_work() -> Iterator[Session]:
     from services.core.db import unit_of_work as database_unit_of_work
 
     settings = settings_and_logging()
+    if problems := settings.unsafe_for_production({"database"}):
+        fail(ValueError(problems[0]))
     with database_unit_of_work(make_session_factory(make_engine(database_url(settings)))) as session:
         yield session
 
@@ -62,3 +64,24 @@ def unit_of_work() -> Iterator[Session]:
 def fail(exc: Exception) -> NoReturn:
     typer.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
     raise typer.Exit(1) from exc
+
+
+def refuse_unsafe(service: str, settings: Settings, *needs: str) -> None:
+    """In production, stop before starting with one line naming each unsafe setting."""
+    problems = settings.unsafe_for_production(set(needs))
+    if "database" in needs and not problems and settings.environment == "production":
+        problems = _well_known_users(settings)
+    if problems:
+        for problem in problems:
+            typer.echo(f"parkcarbon {service}: refusing to start in production: {problem}", err=True)
+        raise typer.Exit(2)
+
+
+def _well_known_users(settings: Settings) -> list[str]:
+    from services.access.well_known import users_with_well_known_passwords
+
+    with unit_of_work() as session:
+        names = users_with_well_known_passwords(session)
+    return [
+        f"user {name} signs in with a well-known password (parkcarbon user passwd|disable)" for name in names
+    ]

@@ -10,6 +10,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, Field, field_validator
@@ -88,8 +89,33 @@ class Settings(BaseSettings):
         return value
 
     def require_production_secrets(self) -> None:
-        if self.environment == "production" and len(self.session_secret or "") < 32:
-            raise ValueError("PARKCARBON_SESSION_SECRET of at least 32 characters is required in production")
+        problem = weak_secret(self.session_secret)
+        if self.environment == "production" and problem:
+            raise ValueError(f"PARKCARBON_SESSION_SECRET {problem}")
+
+    def unsafe_for_production(self, needs: set[str]) -> list[str]:
+        """What makes this configuration unsafe in production, one line each naming the
+        setting; ``needs``: what the service uses ("database", "broker", "sessions")."""
+        if self.environment != "production":
+            return []
+        problems = []
+        if "database" in needs:
+            if not self.database_url:
+                problems.append(
+                    "PARKCARBON_DATABASE_URL is not set: production does not run an embedded database"
+                )
+            elif _well_known_password(self.database_url):
+                problems.append("PARKCARBON_DATABASE_URL uses a well-known password")
+        if "broker" in needs:
+            if not self.mqtt_url:
+                problems.append("PARKCARBON_MQTT_URL is not set: production does not run an embedded broker")
+            elif not urlsplit(self.mqtt_url).password:
+                problems.append("PARKCARBON_MQTT_URL has no credentials: the broker must authenticate")
+            elif _well_known_password(self.mqtt_url):
+                problems.append("PARKCARBON_MQTT_URL uses a well-known password")
+        if "sessions" in needs and (problem := weak_secret(self.session_secret)):
+            problems.append(f"PARKCARBON_SESSION_SECRET {problem}")
+        return problems
 
     @property
     def secure_cookies(self) -> bool:
@@ -107,6 +133,27 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+
+# Passwords and secrets found in examples, defaults and the demo: never in production.
+WELL_KNOWN_SECRETS = frozenset(
+    {"postgres", "password", "secret", "changeme", "change-me", "parkcarbon", "admin", "123456", "test"}
+)
+MIN_SECRET_LENGTH = 32
+
+
+def weak_secret(secret: str | None) -> str | None:
+    """Why ``secret`` cannot sign sessions in production, or None."""
+    if not secret:
+        return "is not set"
+    if len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < 10 or secret.lower() in WELL_KNOWN_SECRETS:
+        return f"is too weak (use {MIN_SECRET_LENGTH}+ random characters, e.g. `openssl rand -base64 48`)"
+    return None
+
+
+def _well_known_password(url: str) -> bool:
+    password = urlsplit(url).password
+    return bool(password) and str(password).lower() in WELL_KNOWN_SECRETS  # none: peer or cert auth
 
 
 @lru_cache

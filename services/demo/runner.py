@@ -28,6 +28,7 @@ from gateways.config import BusConfig, DeviceConfig, GatewayConfig
 from gateways.service import GatewayService
 from gateways.simulator import SimulatedBus, SimulatedMeter
 from services.access import tokens, users
+from services.access.well_known import DEMO_PEOPLE
 from services.api.app import create_app
 from services.carbon.pipeline import recompute_hours
 from services.core import migrate
@@ -44,15 +45,10 @@ from services.jobs import build_scheduler
 
 log = structlog.get_logger(__name__)
 
-# Well-known demo people, printed at start and written to demo.json. The demo runs only in
-# development (PARKCARBON_ENVIRONMENT); production users come from `parkcarbon user create`.
-DEMO_USERS: dict[str, tuple[Role, str, str]] = {
-    # key in demo.json: (role, username, password)
-    "admin": (Role.ADMIN, "demo-admin", "Carbon-Admin-2026"),
-    "operator": (Role.OPERATOR, "demo-operator", "Carbon-Op-2026"),
-    "viewer": (Role.VIEWER, "demo-viewer", "Carbon-View-2026"),
-    "enterprise": (Role.ENTERPRISE, "demo-enterprise", "Carbon-Ent-2026"),
-}
+# The demo's people (services/access/well_known.py), printed at start and written to
+# demo.json. The demo runs only in development; production refuses to start while any of them
+# can sign in. Production users come from `parkcarbon user create`.
+DEMO_USERS = DEMO_PEOPLE
 DEMO_TOKEN_CREATOR = "demo"
 DEMO_FIXTURE = "demo.json"
 DEMO_POLL_INTERVAL_S = 10.0
