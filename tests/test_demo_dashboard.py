@@ -175,3 +175,6 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
     while psutil.pid_exists(postgres_pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not psutil.pid_exists(postgres_pid) or psutil.Process(postgres_pid).status() == "zombie"
+    output = (workdir / "demo.log").read_text()
+    for chatter in ("initdb", "pg_ctl", "Running commandline"):  # the embedded server's start-up
+        assert chatter not in output

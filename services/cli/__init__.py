@@ -61,6 +61,9 @@ def serve(
     settings = settings_and_logging()
     refuse_unsafe("serve", settings, "database", "sessions")
     factory = make_session_factory(make_engine(database_url(settings)))
+    # uvicorn re-raises the SIGTERM it shut down on; by default that would kill the process
+    # before its exit handlers run, leaving the embedded PostgreSQL it started behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(create_app(factory), host=host or settings.api_host, port=port or settings.api_port)
 
 

@@ -7,6 +7,7 @@ import asyncio
 import socket
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,12 @@ def start_embedded_postgres(data_dir: Path, database: str = EMBEDDED_DB_NAME) ->
 
     pgserver stops the server when the last process that asked for it exits.
     """
-    import pgserver  # imported lazily: production never needs the wheel's binaries
-
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir.resolve(), cleanup_mode="stop")
+    with warnings.catch_warnings():  # platformdirs' XDG_RUNTIME_DIR notice, on every start
+        warnings.simplefilter("ignore")
+        import pgserver  # imported lazily: production never needs the wheel's binaries
+
+        server = pgserver.get_server(data_dir.resolve(), cleanup_mode="stop")
     admin_uri: str = server.get_uri()
     with psycopg.connect(admin_uri, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()

@@ -9,7 +9,8 @@ import structlog
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     logging.basicConfig(level=level.upper(), format="%(message)s")
-    for noisy in ("pymodbus", "amqtt", "transitions", "uvicorn.access", "apscheduler"):
+    # pgserver logs every initdb/pg_ctl run at INFO (~60 lines before the demo's banner)
+    for noisy in ("pymodbus", "amqtt", "transitions", "uvicorn.access", "apscheduler", "pgserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
