@@ -12,20 +12,24 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.client as mqtt
 import psutil
 import pytest
+from paho.mqtt.reasoncodes import ReasonCode
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from services.core import mqtt as mqtt_factory
 from services.core.embedded import free_port
 
 STARTUP_LIMIT_S = 90
@@ -89,6 +93,27 @@ def _browser() -> webdriver.Chrome:
     return webdriver.Chrome(options=options, service=Service(driver_path))
 
 
+def _mqtt_accepts(url: str) -> bool:
+    """Whether the broker at ``url`` accepts a connection with its credentials (MQTT 3.1.1)."""
+    answered = threading.Event()
+    accepted: list[bool] = []
+
+    def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object = None) -> None:
+        accepted.append(not reason.is_failure)
+        answered.set()
+
+    client = mqtt_factory.make_client(url, f"probe-{free_port()}", "3.1.1")
+    client.on_connect = on_connect
+    client.connect_async("127.0.0.1", int(url.rsplit(":", 1)[-1]))
+    client.loop_start()
+    try:
+        answered.wait(10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return accepted == [True]
+
+
 def _sign_in(browser: webdriver.Chrome, base: str, username: str, password: str) -> None:
     browser.get(f"{base}/login")
     WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, "username")))
@@ -108,6 +133,11 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
     assert fixture["mqtt_url"].startswith(f"mqtt://{fixture['gateway']}:pct_")
     assert set(fixture["users"]) == {"admin", "operator", "viewer", "enterprise"}
     assert set(fixture["tokens"]) == {"operator", "enterprise", "gateway"}
+    # The demo broker admits the gateway with its credentials, and nobody without, even here.
+    assert _mqtt_accepts(fixture["mqtt_url"])
+    plain = fixture["mqtt_url"].split("@")[-1]
+    assert not _mqtt_accepts(f"mqtt://{plain}")
+    assert not _mqtt_accepts(f"mqtt://{fixture['gateway']}:guess@{plain}")
     OPERATOR = {"Authorization": f"Bearer {fixture['tokens']['operator']}"}
     own = httpx.get(
         f"{base}/api/v1/enterprises",

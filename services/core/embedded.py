@@ -48,10 +48,17 @@ def free_port() -> int:
 
 
 class EmbeddedBroker:
-    """amqtt broker (MQTT 3.1.1) on its own event loop thread, bound to loopback."""
+    """amqtt broker (MQTT 3.1.1) on its own event loop thread, bound to loopback.
 
-    def __init__(self, port: int | None = None) -> None:
+    With ``users`` ({username: password}) it admits only them, even on loopback (argon2id
+    hashes in a password file, amqtt's FileAuthPlugin); without, anyone (tests)."""
+
+    def __init__(
+        self, port: int | None = None, users: dict[str, str] | None = None, work_dir: Path | None = None
+    ) -> None:
         self.port = port or free_port()
+        self.users = users
+        self.work_dir = work_dir
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mqtt-broker", daemon=True)
         self._broker: Any = None
@@ -63,9 +70,16 @@ class EmbeddedBroker:
     def start(self) -> EmbeddedBroker:
         from amqtt.broker import Broker
 
+        plugins: dict[str, dict[str, object]] = {
+            "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+        }
+        if self.users is not None:
+            plugins = {
+                "amqtt.plugins.authentication.FileAuthPlugin": {"password_file": str(self._password_file())}
+            }
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": plugins,
         }
         self._thread.start()
 
@@ -77,6 +91,23 @@ class EmbeddedBroker:
         self._broker = asyncio.run_coroutine_threadsafe(_start(), self._loop).result(timeout=30)
         log.info("embedded_broker_ready", url=self.url)
         return self
+
+    def _password_file(self) -> Path:
+        from argon2 import PasswordHasher
+
+        assert self.users is not None
+        assert self.work_dir is not None, "a broker with users keeps its password file in work_dir"
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        path = self.work_dir / "broker-passwords"
+        hasher = PasswordHasher()
+        path.write_text("".join(f"{user}:{hasher.hash(password)}\n" for user, password in self.users.items()))
+        path.chmod(0o600)
+        return path
+
+    def url_for(self, username: str) -> str:
+        """The broker's URL with one user's credentials."""
+        assert self.users is not None
+        return f"mqtt://{username}:{self.users[username]}@127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         if self._broker is not None:

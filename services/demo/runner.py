@@ -8,6 +8,7 @@ dashboard. Ctrl-C stops everything in reverse order and leaves no process behind
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import signal
 import threading
@@ -15,7 +16,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import orjson
 import psycopg
@@ -51,6 +51,7 @@ log = structlog.get_logger(__name__)
 DEMO_USERS = DEMO_PEOPLE
 DEMO_TOKEN_CREATOR = "demo"
 DEMO_FIXTURE = "demo.json"
+INGEST_USER = "parkcarbon-ingest"
 DEMO_POLL_INTERVAL_S = 10.0
 
 
@@ -225,8 +226,17 @@ async def _run_live(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    broker = None if settings.mqtt_url else EmbeddedBroker().start()
-    mqtt_url = settings.mqtt_url or (broker.url if broker else "")
+    # The embedded broker admits the gateway (its token as password) and ingest only.
+    broker = (
+        None
+        if settings.mqtt_url
+        else EmbeddedBroker(
+            users={GATEWAY_CODE: access.tokens["gateway"], INGEST_USER: secrets.token_urlsafe(24)},
+            work_dir=settings.data_dir / "broker",
+        ).start()
+    )
+    mqtt_url = settings.mqtt_url or (broker.url_for(INGEST_USER) if broker else "")
+    gateway_url = broker.url_for(GATEWAY_CODE) if broker else mqtt_url
     protocol = settings.mqtt_protocol if settings.mqtt_url else "3.1.1"
     simulators, gateway_config = _simulators(demo)
     (settings.data_dir / "demo-gateway.yaml").write_text(
@@ -240,7 +250,7 @@ async def _run_live(
             client_id="parkcarbon-demo-ingest",
         )
     )
-    gateway = GatewayService(gateway_config, mqtt_url, protocol, settings.data_dir / "spool")
+    gateway = GatewayService(gateway_config, gateway_url, protocol, settings.data_dir / "spool")
     scheduler = build_scheduler(factory, settings)
     port = options.port or settings.api_port
     api = _ApiThread(factory, settings.api_host, port)
@@ -253,7 +263,7 @@ async def _run_live(
         scheduler.start()
         api.start()
         poller = asyncio.create_task(gateway.run(stop))
-        _write_fixture(fixture, settings, port, url, mqtt_url, access)
+        _write_fixture(fixture, settings, port, url, gateway_url, access)
         _print_banner(settings, port, len(demo.meters), access)
         if options.duration_s is not None:
             loop.call_later(options.duration_s, stop.set)
@@ -273,14 +283,10 @@ async def _run_live(
 
 
 def _write_fixture(
-    path: Path, settings: Settings, port: int, database_url: str, mqtt_url: str, access: DemoAccess
+    path: Path, settings: Settings, port: int, database_url: str, gateway_url: str, access: DemoAccess
 ) -> None:
     """``demo.json``: what a script needs to drive the running demo. Written once serving,
     removed on stop; readable by its owner only (it holds credentials)."""
-    broker = urlsplit(mqtt_url)
-    gateway_url = (
-        f"{broker.scheme}://{GATEWAY_CODE}:{access.tokens['gateway']}@{broker.hostname}:{broker.port}"
-    )
     document = {
         "api_url": f"http://{settings.api_host}:{port}",
         "mqtt_url": gateway_url,
