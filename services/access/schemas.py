@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from services.access.users import USERNAME_PATTERN
 
@@ -37,13 +37,13 @@ class UserIn(BaseModel):
     password: str = Field(min_length=10, max_length=256)
     role: PersonRole
     park: str | None = Field(default=None, max_length=32, description="park code; none for an admin")
-    enterprise_id: int | None = Field(default=None, ge=1, le=INT4)
+    enterprise_id: StrictInt | None = Field(default=None, ge=1, le=INT4)
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class UserChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
     password: str | None = Field(default=None, min_length=10, max_length=256)
 
 
@@ -63,8 +63,8 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     role: MachineRole
-    enterprise_id: int | None = Field(default=None, ge=1, le=INT4)
-    gateway_id: int | None = Field(default=None, ge=1, le=INT4)
+    enterprise_id: StrictInt | None = Field(default=None, ge=1, le=INT4)
+    gateway_id: StrictInt | None = Field(default=None, ge=1, le=INT4)
     expires_at: AwareDatetime | None = None
 
 

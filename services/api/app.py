@@ -6,8 +6,9 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import make_asgi_app
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.api.errors import domain_error_handler, validation_error_handler
+from services.api.errors import domain_error_handler, http_error_handler, validation_error_handler
 from services.api.guards import AuthenticationGate, BodyGuard, SecurityHeaders
 from services.api.routers import (
     admin,
@@ -37,6 +38,7 @@ def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
     app.state.http_ingest = HttpIngest()
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     for module in (auth, park, enterprises, carbon, carbon_inputs, indicators, telemetry, operations, admin):
         app.include_router(module.router)
     app.include_router(dashboard.router)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.core.errors import DomainError, ErrorBody, FieldError, InvalidBody, RateLimited
 
@@ -37,3 +39,25 @@ async def validation_error_handler(_request: Request, exc: Exception) -> JSONRes
     where = ".".join(str(p) for p in first.loc) if first else ""
     detail = f"{where}: {first.msg}" if first else "invalid request"
     return JSONResponse(InvalidBody(error="invalid_input", detail=detail, errors=errors).model_dump(), 422)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Framework refusals in the same shape: an unparsable body is a 422 like any invalid
+    input; a 405 lists every method of the path (Starlette names only the first route's)."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        body = InvalidBody(error="invalid_input", detail=str(exc.detail)[:300])
+        return JSONResponse(body.model_dump(), 422)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        methods = {
+            method
+            for route in request.app.routes
+            if isinstance(route, APIRoute) and route.path_regex.match(request.url.path)
+            for method in route.methods or ()
+        }
+        headers["Allow"] = ", ".join(sorted(methods))
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(
+        ErrorBody(error=code, detail=str(exc.detail)).model_dump(), exc.status_code, headers=headers
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 from services.carbon.indicators import Indicators, ScoreLine
 from services.core.params import EARLIEST, LATEST
@@ -93,12 +93,12 @@ class ThresholdIn(BaseModel):
         "enterprise_coverage_energy",
         "storage_ratio",
     ]
-    tier: int = Field(ge=1, le=3)
+    tier: StrictInt = Field(ge=1, le=3)
     comparator: Literal["<=", ">=", "<", ">"]
-    value: float = Field(allow_inf_nan=False)
+    value: StrictFloat = Field(allow_inf_nan=False, ge=-1e12, le=1e12)
     unit: str = Field(min_length=1, max_length=32)
-    annual_tce_min: float | None = Field(default=None, ge=0)
-    annual_tce_max: float | None = Field(default=None, gt=0)
+    annual_tce_min: StrictFloat | None = Field(default=None, ge=0, le=1e12)
+    annual_tce_max: StrictFloat | None = Field(default=None, gt=0, le=1e12)
     source: str = Field(min_length=1, max_length=500)
 
 
@@ -130,11 +130,13 @@ class FuelParameterIn(Validity):
     """Natural gas parameters from the enterprise's verified emission report (GB/T 32150)."""
 
     fuel: Literal["natural_gas"] = "natural_gas"
-    ncv_gj_per_10k_nm3: float = Field(gt=0, le=1000, description="低位发热量, GJ/10⁴Nm³ (default 389.31)")
-    carbon_content_tc_per_gj: float = Field(
+    ncv_gj_per_10k_nm3: StrictFloat = Field(
+        gt=0, le=1000, description="低位发热量, GJ/10⁴Nm³ (default 389.31)"
+    )
+    carbon_content_tc_per_gj: StrictFloat = Field(
         gt=0, lt=0.1, description="单位热值含碳量, tC/GJ (default 0.01532)"
     )
-    oxidation_rate: float = Field(gt=0, le=1, description="碳氧化率 (default 0.99)")
+    oxidation_rate: StrictFloat = Field(gt=0, le=1, description="碳氧化率 (default 0.99)")
     source: str = Field(
         min_length=1, max_length=500, description="verified report, e.g. 2025年度核查报告 编号"
     )
@@ -151,7 +153,7 @@ class GreenCertificateIn(Validity):
 
     kind: Literal["gec", "green_power_contract"]
     reference: str = Field(min_length=1, max_length=200, description="certificate or contract number")
-    kwh: float = Field(gt=0, le=1e10)
+    kwh: StrictFloat = Field(gt=0, le=1e10)
 
 
 class GreenCertificateOut(GreenCertificateIn):
@@ -163,7 +165,7 @@ class GreenCertificateOut(GreenCertificateIn):
 class EstimationPolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     policy: Literal["none", "linear"]
-    max_gap_hours: int = Field(default=24, ge=1, le=168)
+    max_gap_hours: StrictInt = Field(default=24, ge=1, le=168)
 
 
 class EstimationPolicyOut(EstimationPolicyIn):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 
 class TelemetryResult(BaseModel):
@@ -39,7 +40,7 @@ class QuarantinePage(BaseModel):
 class ReplayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     meter_code: str | None = Field(default=None, max_length=64)
-    ids: list[int] | None = Field(default=None, max_length=10_000)
+    ids: list[Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]] | None = Field(default=None, max_length=10_000)
 
 
 class ReplayOut(BaseModel):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
 
 from services.core.models import MeterRole
 from services.core.quantities import QUANTITIES, Carrier
@@ -34,21 +36,40 @@ class MeterOut(BaseModel):
     active: bool
 
 
+# The closed vocabulary as an enum in the OpenAPI document (services/core/quantities.py).
+QuantityCode = Literal[
+    "energy_import_kwh",
+    "energy_export_kwh",
+    "generation_kwh",
+    "storage_charge_kwh",
+    "storage_discharge_kwh",
+    "power_kw",
+    "voltage_v",
+    "current_a",
+    "power_factor",
+    "state_of_charge_pct",
+    "volume_m3",
+    "flow_m3_h",
+    "heat_gj",
+    "volume_t",
+]
+
+
 class MeterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     name: str = Field(min_length=1, max_length=200)
     carrier: Carrier
     role: MeterRole
-    quantities: list[str] = Field(min_length=1, max_length=len(QUANTITIES))
-    enterprise_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    quantities: list[QuantityCode] = Field(min_length=1, max_length=len(QUANTITIES))
+    enterprise_id: StrictInt | None = Field(default=None, ge=1, le=2_147_483_647)
     gateway: str | None = Field(default=None, max_length=64)  # code of the gateway that reads it
-    ct_ratio: float = Field(default=1.0, gt=0, le=1e6)
-    pt_ratio: float = Field(default=1.0, gt=0, le=1e6)
-    green_supply: bool = False
-    register_max: float | None = Field(default=None, gt=0, le=1e15)
-    rated_max_per_hour: float | None = Field(default=None, gt=0, le=1e9)
-    value_limits: dict[str, tuple[float, float]] | None = Field(
+    ct_ratio: StrictFloat = Field(default=1.0, gt=0, le=1e6)
+    pt_ratio: StrictFloat = Field(default=1.0, gt=0, le=1e6)
+    green_supply: StrictBool = False
+    register_max: StrictFloat | None = Field(default=None, gt=0, le=1e15)
+    rated_max_per_hour: StrictFloat | None = Field(default=None, gt=0, le=1e9)
+    value_limits: dict[QuantityCode, tuple[StrictFloat, StrictFloat]] | None = Field(
         default=None,
         max_length=len(QUANTITIES),
         description="the meter's own plausible [min, max] per quantity, inside the quantity's bounds",
