@@ -95,3 +95,25 @@ def test_unknown_meter_readings_wait_in_quarantine_until_registered_and_replayed
     metrics = client.get("/metrics/", headers=_auth(operator)).text
     assert 'parkcarbon_ingest_readings_quarantined_total{reason="unknown_meter"}' in metrics
     assert "parkcarbon_ingest_lag_seconds_bucket" in metrics
+
+
+def test_quarantine_and_replay_stay_within_their_park(session_factory: sessionmaker[Session]) -> None:
+    with session_factory() as s:
+        park_a, park_b = make_park(s), make_park(s)
+        gateway_a = make_gateway(s, park_a, "gw-a")
+        gw_a = make_token(s, park_a, Role.GATEWAY, gateway=gateway_a)
+        operator_a, operator_b = make_token(s, park_a, Role.OPERATOR), make_token(s, park_b, Role.OPERATOR)
+        s.commit()
+    client = TestClient(create_app(session_factory))
+    client.post("/api/v1/telemetry", content=_batch("NEW-A", range(3)), headers=_auth(gw_a))
+    assert len(client.get("/api/v1/quarantine", headers=_auth(operator_a)).json()["entries"]) == 3
+    seen_by_b = client.get("/api/v1/quarantine", headers=_auth(operator_b)).json()
+    assert seen_by_b == {"open_by_reason": [], "entries": []}
+    # Park B registers a meter of the same code and replays: park A's entries are not its own.
+    with session_factory() as s:
+        make_meter(s, s.merge(park_b), "NEW-A", MeterRole.SUBMETER, gateway="gw-a")
+        s.commit()
+    replay_b = client.post("/api/v1/quarantine/replay", json={}, headers=_auth(operator_b)).json()
+    assert replay_b["examined"] == 0
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Reading)) == 0
