@@ -38,6 +38,7 @@ from tests.factories import make_buses, make_enterprise, make_line, make_meter, 
 H0 = datetime(2026, 11, 18, 16, 0, tzinfo=UTC)  # 00:00 Asia/Shanghai
 H1 = H0 + timedelta(hours=1)
 GAP = timedelta(minutes=60)
+HOUR = timedelta(hours=1)
 
 GRID = 0.5306  # MEE/NBS 2023 national
 RESIDUAL = 0.6096  # MEE/NBS 2023 excluding market-traded non-fossil
@@ -415,3 +416,32 @@ def test_parallel_recompute_equals_sequential_across_storage_seams(
             )
         ).one()
     assert row.inputs["storage_intensity_kg_per_kwh"] is not None
+
+
+def test_a_battery_charged_from_pv_discharges_at_zero_at_its_bus(session: Session) -> None:
+    """Issue 14: a stored intensity of 0.0 is an intensity, not a missing one.
+
+    H0: PV 200 kWh at B1, the battery charges 100 of it, the enterprise uses 100; no grid:
+    park factor 0 / 200 = 0, so the battery holds energy at 0.0 kgCO2/kWh.
+    H1: grid 100 kWh at 0.5306 flows over the feeder to B1, the battery discharges 100 there,
+    the enterprise uses 200: B1 = (100 × 0.5306 + 100 × 0.0) / 200 = 0.2653 (not 0.5306)."""
+    park = make_park(session, "national", 2023)
+    b0, b1 = make_buses(session, park, 2)
+    grid = make_meter(session, park, "PVB-GRID", MeterRole.GRID_IMPORT, bus=b0)
+    pv = make_meter(session, park, "PVB-PV", MeterRole.PV, bus=b1)
+    battery = make_meter(session, park, "PVB-BESS", MeterRole.STORAGE, bus=b1)
+    feeder = make_meter(session, park, "PVB-F", MeterRole.FEEDER)
+    make_line(session, park, b0, b1, feeder)
+    enterprise = make_enterprise(session, park)
+    main = make_meter(session, park, "PVB-E", MeterRole.ENTERPRISE_MAIN, enterprise, bus=b1)
+    write_register(session, grid, "energy_import_kwh", H0, [0.0, 100.0])
+    write_register(session, feeder, "energy_import_kwh", H0, [0.0, 100.0])
+    write_register(session, pv, "generation_kwh", H0, [200.0, 0.0])
+    write_register(session, battery, "storage_charge_kwh", H0, [100.0, 0.0])
+    write_register(session, battery, "storage_discharge_kwh", H0, [0.0, 100.0])
+    write_register(session, main, "energy_import_kwh", H0, [100.0, 200.0])
+    recompute_hours(session, H0, H0 + 2 * HOUR, GAP)
+    got = _factors(session, park.id)
+    assert got[(None, H0)] == pytest.approx(0.0, abs=1e-12)
+    assert got[(None, H0 + HOUR)] == pytest.approx(53.06 / 200, rel=1e-9)  # 0.2653
+    assert got[(b1.id, H0 + HOUR)] == pytest.approx(0.2653, rel=1e-9)

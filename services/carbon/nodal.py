@@ -104,7 +104,9 @@ def compute_nodal_factors(
         if row.kind == "grid":
             intensity = grid.value
         elif row.kind == "storage":
-            intensity = storage_intensity.get(row.hour_start) or grid.value
+            # 0.0 (charged from PV) is an intensity; only a battery without history takes the grid's
+            stored = storage_intensity.get(row.hour_start)
+            intensity = grid.value if stored is None else stored
         elif row.kind == "chp":
             intensity = row.kg / row.kwh
         else:
