@@ -43,6 +43,8 @@ HOUR = timedelta(hours=1)
 GRID = 0.5306  # MEE/NBS 2023 national
 RESIDUAL = 0.6096  # MEE/NBS 2023 excluding market-traded non-fossil
 GAS = 389.31 * 0.01532 * 0.99 * 44 / 12 / 10  # GB/T 32150 defaults → kgCO2/m³ (2.16502)
+# the same NCV in tce: 389.31 GJ/10⁴Nm³ = 38 931 kJ/m³ ÷ 29 307.6 kJ/kgce (GB/T 2589 §3.1)
+GAS_KGCE = 38_931 / 29_307.6  # 1.32836 kgce/m³
 HEAT = 110.0  # kgCO2/GJ
 
 
@@ -169,8 +171,8 @@ def test_park_and_nodal_factors_and_emissions_match_the_hand_computation(session
     # Scope 1: A at the defaults, B at its verified parameters 400 × 0.0150 × 0.98 × 44/12 / 10.
     assert a0.scope1_kg == pytest.approx(10 * GAS, rel=1e-12)
     assert b0.scope1_kg == pytest.approx(10 * 400 * 0.0150 * 0.98 * 44 / 12 / 10, rel=1e-12)
-    # Energy: 600 kWh × 0.1229 + 10 m³ × 1.2143 kgce (GB/T 2589) → tce
-    assert a0.energy_tce == pytest.approx((600 * 0.1229 + 10 * 1.2143) / 1000, rel=1e-12)
+    # Energy: 600 kWh × 0.1229 + 10 m³ × GAS_KGCE kgce (GB/T 2589) → tce
+    assert a0.energy_tce == pytest.approx((600 * 0.1229 + 10 * GAS_KGCE) / 1000, rel=1e-12)
 
     p0, p1 = emissions[(None, H0)], emissions[(None, H1)]
     # Park scope 1: all gas entering the park (CHP 60 + A 10 at defaults, B 10 verified).
@@ -186,9 +188,13 @@ def test_park_and_nodal_factors_and_emissions_match_the_hand_computation(session
     # Non-fossil electricity: green line + PV + certified.
     assert p0.non_fossil_kwh == pytest.approx(100 + 300)
     assert p1.non_fossil_kwh == pytest.approx(400 + 300)
-    # tce 当量值: CHP electricity counts once, through its gas: (1000 − 200) kWh, 80 m³.
-    assert p0.energy_tce == pytest.approx(((1000 - 200) * 0.1229 + 80 * 1.2143) / 1000, rel=1e-12)
-    assert p0.energy_tce_equivalent == pytest.approx(((1000 - 200) * 0.300 + 80 * 1.2143) / 1000, rel=1e-12)
+    # tce 当量值: CHP electricity counts once, through its gas: (1000 − 200) kWh, 80 m³ — 70 at
+    # the default NCV, B's 10 at its verified 400 GJ/10⁴Nm³ = 40 000 kJ/m³ ÷ 29 307.6 (one NCV
+    # for its CO2 and its energy).
+    gas_kgce = 70 * GAS_KGCE + 10 * 40_000 / 29_307.6
+    assert p0.energy_tce == pytest.approx(((1000 - 200) * 0.1229 + gas_kgce) / 1000, rel=1e-12)
+    assert p0.energy_tce_equivalent == pytest.approx(((1000 - 200) * 0.300 + gas_kgce) / 1000, rel=1e-12)
+    assert b0.energy_tce == pytest.approx((400 * 0.1229 + 10 * 40_000 / 29_307.6) / 1000, rel=1e-12)
 
     # Idempotent: a second run gives the same numbers.
     recompute_hours(session, H0, H0 + timedelta(hours=2), GAP)

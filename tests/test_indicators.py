@@ -34,6 +34,8 @@ H0 = datetime(2026, 11, 18, 0, 0, tzinfo=UTC)
 PERIOD = {"start": H0.isoformat(), "end": (H0 + timedelta(hours=2)).isoformat()}
 GRID = 0.5306  # MEE/NBS 2023 national
 GAS = 389.31 * 0.01532 * 0.99 * 44 / 12 / 10  # GB/T 32150 defaults, kgCO2/m³
+# the same NCV in tce: 389.31 GJ/10⁴Nm³ = 38 931 kJ/m³ ÷ 29 307.6 kJ/kgce (GB/T 2589 §3.1)
+GAS_KGCE = 38_931 / 29_307.6  # 1.32836 kgce/m³
 
 
 def _park(factory: sessionmaker[Session]) -> dict[str, Any]:
@@ -82,8 +84,8 @@ def test_indicators_and_scorecard_match_the_hand_computation(session_factory: se
     ind = body["indicators"]
 
     emissions_t = 2 * (100 * GAS + 1000 * GRID) / 1000
-    tce = 2 * (1250 * 0.1229 + 100 * 1.2143) / 1000  # GB/T 2589 当量值
-    tce_eq = 2 * (1250 * 0.300 + 100 * 1.2143) / 1000  # 等价值 at 0.300 kgce/kWh
+    tce = 2 * (1250 * 0.1229 + 100 * GAS_KGCE) / 1000  # GB/T 2589 当量值
+    tce_eq = 2 * (1250 * 0.300 + 100 * GAS_KGCE) / 1000  # 等价值 at 0.300 kgce/kWh
     assert ind["emissions_t"] == pytest.approx(emissions_t, rel=1e-12)
     assert ind["energy_tce"] == pytest.approx(tce, rel=1e-12)
     assert ind["carbon_per_energy"] == pytest.approx(emissions_t / tce, rel=1e-12)
@@ -91,7 +93,7 @@ def test_indicators_and_scorecard_match_the_hand_computation(session_factory: se
     # shares on 等价值: PV 2 × 250 kWh × 0.300 kgce; gas counts as clean, not as non-fossil
     assert ind["non_fossil_share"] == pytest.approx(2 * 250 * 0.300 / 1000 / tce_eq, rel=1e-12)
     assert ind["clean_energy_share"] == pytest.approx(
-        (2 * 250 * 0.300 + 2 * 100 * 1.2143) / 1000 / tce_eq, rel=1e-12
+        (2 * 250 * 0.300 + 2 * 100 * GAS_KGCE) / 1000 / tce_eq, rel=1e-12
     )
     assert ind["enterprise_coverage"] == pytest.approx(0.5)  # 1 of 2
     assert ind["enterprise_coverage_energy"] == pytest.approx(900 / 1250)

@@ -32,14 +32,15 @@ from sqlalchemy.orm import Session
 
 from services.carbon import factors
 from services.carbon.derived import clear_hours
-from services.carbon.factors import GAS_EMISSION_SQL, Coefficient
+from services.carbon.factors import GAS_EMISSION_SQL, GAS_TCE_SQL, Coefficient
 from services.carbon.interval_energy import QUALITY_RANK
 
-# Gas kgCO2 per m³ of each enterprise with verified parameters, per hour of the range (the
-# record starting latest wins); joined by hash, the default (:gas_ef) where none.
+# Gas kgCO2 and kgce per m³ of each enterprise with verified parameters, per hour of the range
+# (the record starting latest wins): one NCV for both; joined by hash, the defaults (:gas_ef,
+# :gas_ce) where none.
 VERIFIED_GAS_CTE = f"""verified_gas AS MATERIALIZED (
     SELECT DISTINCT ON (fp.enterprise_id, h.hour_start) fp.enterprise_id, h.hour_start,
-           {GAS_EMISSION_SQL} AS kg_per_m3
+           {GAS_EMISSION_SQL} AS kg_per_m3, {GAS_TCE_SQL} AS kgce_per_m3
     FROM fuel_parameter fp
     JOIN generate_series(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz) - interval '1 hour',
                          interval '1 hour') AS h(hour_start)
@@ -104,6 +105,7 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
                AS green_line_kwh,
            CASE WHEN x.role = 'gas' THEN x.amount ELSE 0 END AS gas_m3,
            CASE WHEN x.role = 'gas' THEN x.amount * coalesce(vg.kg_per_m3, :gas_ef) ELSE 0 END AS gas_kg,
+           CASE WHEN x.role = 'gas' THEN x.amount * coalesce(vg.kgce_per_m3, :gas_ce) ELSE 0 END AS gas_kgce,
            CASE WHEN x.role = 'heat' THEN x.amount ELSE 0 END AS heat_gj
     FROM metered x
     LEFT JOIN bus_factor bf ON bf.bus_id = x.bus_id AND bf.hour_start = x.hour_start
@@ -112,7 +114,7 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
 ), usage AS (
     SELECT hour_start, enterprise_id, sum(kwh) AS kwh, sum(location_kg) AS location_kg,
            sum(green_line_kwh) AS green_line_kwh, sum(gas_m3) AS gas_m3, sum(gas_kg) AS gas_kg,
-           sum(heat_gj) AS heat_gj
+           sum(gas_kgce) AS gas_kgce, sum(heat_gj) AS heat_gj
     FROM parts GROUP BY hour_start, enterprise_id
 ), certificates AS ({CERTIFICATES_SQL}
 ), green AS (
@@ -128,8 +130,8 @@ SELECT :park_id, enterprise_id, hour_start, kwh, gas_m3, heat_gj,
        location_kg + heat_gj * :heat_ef,
        (kwh - green_kwh) * :residual_ef + heat_gj * :heat_ef,
        green_kwh, green_kwh,
-       (kwh * :el_ce + gas_m3 * :gas_ce + heat_gj * :heat_ce) / 1000.0,
-       (kwh * :el_ce_eq + gas_m3 * :gas_ce + heat_gj * :heat_ce) / 1000.0
+       (kwh * :el_ce + gas_kgce + heat_gj * :heat_ce) / 1000.0,
+       (kwh * :el_ce_eq + gas_kgce + heat_gj * :heat_ce) / 1000.0
 FROM green
 """
 )
@@ -140,6 +142,7 @@ WITH {VERIFIED_GAS_CTE}, boundary_fuel AS (  -- gas entering the park (incl. CHP
     SELECT ie.hour_start,
            sum(ie.value) FILTER (WHERE m.role = 'gas') AS gas_m3,
            sum(ie.value * {GAS_FACTOR_SQL}) FILTER (WHERE m.role = 'gas') AS gas_kg,
+           sum(ie.value * coalesce(vg.kgce_per_m3, :gas_ce)) FILTER (WHERE m.role = 'gas') AS gas_kgce,
            sum(ie.value) FILTER (WHERE m.role = 'heat' AND m.parent_meter_id IS NULL) AS heat_gj
     FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
     {VERIFIED_GAS_JOIN}
@@ -170,7 +173,8 @@ WITH {VERIFIED_GAS_CTE}, boundary_fuel AS (  -- gas entering the park (incl. CHP
            coalesce(b.chp, 0) AS chp,
            coalesce(b.grid + b.green_line + b.renewable + b.chp + b.storage_net - b.export, 0) AS kwh,
            least(greatest(coalesce(b.grid - b.export, 0), 0), coalesce(c.kwh, 0)) AS certified,
-           coalesce(f.gas_m3, 0) AS gas_m3, coalesce(f.gas_kg, 0) AS gas_kg, coalesce(f.heat_gj, 0) AS heat_gj
+           coalesce(f.gas_m3, 0) AS gas_m3, coalesce(f.gas_kg, 0) AS gas_kg,
+           coalesce(f.gas_kgce, 0) AS gas_kgce, coalesce(f.heat_gj, 0) AS heat_gj
     FROM hours h
     LEFT JOIN balance b ON b.hour_start = h.hour_start
     LEFT JOIN boundary_fuel f ON f.hour_start = h.hour_start
@@ -185,8 +189,8 @@ SELECT :park_id, NULL, hour_start, kwh, gas_m3, heat_gj,
        (net_purchase - certified) * :residual_ef + heat_gj * :heat_ef,
        green_line + certified,
        green_line + renewable + certified,
-       ((kwh - chp) * :el_ce + gas_m3 * :gas_ce + heat_gj * :heat_ce) / 1000.0,
-       ((kwh - chp) * :el_ce_eq + gas_m3 * :gas_ce + heat_gj * :heat_ce) / 1000.0
+       ((kwh - chp) * :el_ce + gas_kgce + heat_gj * :heat_ce) / 1000.0,
+       ((kwh - chp) * :el_ce_eq + gas_kgce + heat_gj * :heat_ce) / 1000.0
 FROM park
 """
 )

@@ -120,5 +120,16 @@ ELECTRICITY_KGCE_PER_KWH = Coefficient(0.1229, "kgce/kWh", "GB/T 2589-2020 附�
 ELECTRICITY_KGCE_PER_KWH_EQUIVALENT = Coefficient(
     0.300, "kgce/kWh", "GB/T 2589-2020 电力(等价值), 火电供电标准煤耗 ≈ 0.30 kgce/kWh", False
 )
-NATURAL_GAS_KGCE_PER_M3 = Coefficient(1.2143, "kgce/m³", "GB/T 2589-2020 附录A 气田天然气")
+# 1 kgce = 29 307.6 kJ (7 000 kcal × 4.1868 kJ/kcal, GB/T 2589-2020 §3.1). Natural gas is
+# converted with the same NCV scope 1 uses, so energy and emissions describe one gas:
+# 389.31 GJ/10⁴Nm³ = 38 931 kJ/m³ → 38 931 / 29 307.6 = 1.32836 kgce/m³ (not GB/T 2589's
+# 1.2143 for 气田天然气 at 35 544 kJ/m³, a different gas: 8.6 % less energy for the same CO2).
+KJ_PER_KGCE = 29_307.6
+GAS_TCE_SQL = f"fp.ncv_gj_per_10k_nm3 * 100.0 / {KJ_PER_KGCE}"  # kgce/m³ of a fuel_parameter row
+NATURAL_GAS_KGCE_PER_M3 = Coefficient(
+    GAS_NCV_GJ_PER_10K_NM3.value * 100.0 / KJ_PER_KGCE,
+    "kgce/m³",
+    "GB/T 2589-2020 §3.1 (29 307.6 kJ/kgce) on the GB/T 32150-2015 NCV 389.31 GJ/10⁴Nm³",
+    False,
+)
 HEAT_KGCE_PER_GJ = Coefficient(34.12, "kgce/GJ", "GB/T 2589-2020 附录A 热力 0.03412 kgce/MJ")
