@@ -185,9 +185,11 @@ def test_park_and_nodal_factors_and_emissions_match_the_hand_computation(session
     # Consumption: H0 1000 + 100 + 200 − 300 (charging); H1 500 + 400 + 250 − 100 (export).
     assert p0.electricity_kwh == pytest.approx(1000.0)
     assert p1.electricity_kwh == pytest.approx(1050.0)
-    # Non-fossil electricity: green line + PV + certified.
+    # Non-fossil electricity consumed: green line + PV in the share of the supply the park used
+    # (exports leave with the mix), + certified. H0: nothing exported, 100 + 300. H1: supplied
+    # 500 + 400 + 250 = 1150, used 1050: 400 × 1050/1150 = 365.2174 + 300.
     assert p0.non_fossil_kwh == pytest.approx(100 + 300)
-    assert p1.non_fossil_kwh == pytest.approx(400 + 300)
+    assert p1.non_fossil_kwh == pytest.approx(400 * 1050 / 1150 + 300, rel=1e-12)
     # tce 当量值: CHP electricity counts once, through its gas: (1000 − 200) kWh, 80 m³ — 70 at
     # the default NCV, B's 10 at its verified 400 GJ/10⁴Nm³ = 40 000 kJ/m³ ÷ 29 307.6 (one NCV
     # for its CO2 and its energy).

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
+from services.carbon.indicators import compute_indicators
 from services.carbon.pipeline import recompute_hours
-from services.core.models import CarbonReopenedRange, MeterRole, Role
+from services.core.models import CarbonReopenedRange, EmissionHourly, MeterRole, Role
 from tests.factories import (
     make_buses,
     make_enterprise,
@@ -262,3 +263,33 @@ def test_green_certificate_and_estimation_policy_inputs(session_factory: session
         client.put("/api/v1/park/estimation-policy", json=bad, headers=_auth(w["operator"])).status_code
         == 422
     )
+
+
+def test_shares_count_energy_consumed_in_the_park_not_exported(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Issue 14 §2: PV 1 000 kWh, 300 of it exported through the grid connection, 700 used by
+    the enterprise, no import. Non-fossil electricity consumed = 1 000 × 700 / 1 000 = 700 kWh:
+    share = 700 × 0.300 kgce / (700 × 0.300 kgce) = 100 % (it was 1 000 / 700 = 143 %)."""
+    with session_factory() as s:
+        park = make_park(s, "national", 2023)
+        (b0,) = make_buses(s, park, 1)
+        enterprise = make_enterprise(s, park)
+        grid = make_meter(s, park, "GRID-X", MeterRole.GRID_IMPORT, bus=b0)
+        pv = make_meter(s, park, "PV-X", MeterRole.PV, bus=b0)
+        main = make_meter(s, park, "E-X", MeterRole.ENTERPRISE_MAIN, enterprise, bus=b0)
+        write_register(s, grid, "energy_import_kwh", H0, [0.0])
+        write_register(s, grid, "energy_export_kwh", H0, [300.0])
+        write_register(s, pv, "generation_kwh", H0, [1000.0])
+        write_register(s, main, "energy_import_kwh", H0, [700.0])
+        recompute_hours(s, H0, H0 + timedelta(hours=1), timedelta(minutes=60))
+        park_row = s.scalars(
+            select(EmissionHourly).where(
+                EmissionHourly.park_id == park.id, EmissionHourly.enterprise_id.is_(None)
+            )
+        ).one()
+        assert park_row.electricity_kwh == pytest.approx(700.0)
+        assert park_row.non_fossil_kwh == pytest.approx(700.0)
+        values = compute_indicators(s, park.id, H0, H0 + timedelta(hours=1))
+    assert values.non_fossil_share == pytest.approx(1.0, rel=1e-12)
+    assert values.clean_energy_share == pytest.approx(1.0, rel=1e-12)

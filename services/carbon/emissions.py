@@ -172,6 +172,7 @@ WITH {VERIFIED_GAS_CTE}, boundary_fuel AS (  -- gas entering the park (incl. CHP
            coalesce(b.green_line, 0) AS green_line, coalesce(b.renewable, 0) AS renewable,
            coalesce(b.chp, 0) AS chp,
            coalesce(b.grid + b.green_line + b.renewable + b.chp + b.storage_net - b.export, 0) AS kwh,
+           coalesce(b.grid + b.green_line + b.renewable + b.chp + b.storage_net, 0) AS supplied,
            least(greatest(coalesce(b.grid - b.export, 0), 0), coalesce(c.kwh, 0)) AS certified,
            coalesce(f.gas_m3, 0) AS gas_m3, coalesce(f.gas_kg, 0) AS gas_kg,
            coalesce(f.gas_kgce, 0) AS gas_kgce, coalesce(f.heat_gj, 0) AS heat_gj
@@ -188,7 +189,11 @@ SELECT :park_id, NULL, hour_start, kwh, gas_m3, heat_gj,
        net_purchase * :grid_ef + heat_gj * :heat_ef,
        (net_purchase - certified) * :residual_ef + heat_gj * :heat_ef,
        green_line + certified,
-       green_line + renewable + certified,
+       -- Non-fossil electricity consumed in the park: exports leave with the hour's mix, so
+       -- only the consumed share of green-line and on-site renewable supply counts (PV 1 000,
+       -- export 300, use 700 → 700, not 1 000), plus certified purchase; never above use.
+       least(greatest(kwh, 0),
+             CASE WHEN supplied > 0 THEN (green_line + renewable) * kwh / supplied ELSE 0 END + certified),
        ((kwh - chp) * :el_ce + gas_kgce + heat_gj * :heat_ce) / 1000.0,
        ((kwh - chp) * :el_ce_eq + gas_kgce + heat_gj * :heat_ce) / 1000.0
 FROM park
