@@ -453,3 +453,33 @@ def test_a_battery_charged_from_pv_discharges_at_zero_at_its_bus(session: Sessio
     assert got[(None, H0)] == pytest.approx(0.0, abs=1e-12)
     assert got[(None, H0 + HOUR)] == pytest.approx(53.06 / 200, rel=1e-9)  # 0.2653
     assert got[(b1.id, H0 + HOUR)] == pytest.approx(0.2653, rel=1e-9)
+
+
+def test_an_export_behind_an_enterprise_meter_is_not_credited_twice(session: Session) -> None:
+    """Issue 14 §1, the review's case: grid 100 kWh at 0.5306 reaches B1 over a feeder;
+    enterprise F takes 150 kWh at B1, enterprise E exports 50 kWh of rooftop PV there.
+    B1 = 100 × 0.5306 / 150 = 0.353733 (E's 50 kWh entered at zero); F = 150 × 0.353733 =
+    53.06 kg; E = 0 (not −50 × 0.353733 = −17.69): the park's 53.06 kg are allocated once."""
+    park = make_park(session, "national", 2023)
+    b0, b1 = make_buses(session, park, 2)
+    grid = make_meter(session, park, "EXP-GRID", MeterRole.GRID_IMPORT, bus=b0)
+    feeder = make_meter(session, park, "EXP-F", MeterRole.FEEDER)
+    make_line(session, park, b0, b1, feeder)
+    f, e = make_enterprise(session, park), make_enterprise(session, park)
+    f_main = make_meter(session, park, "EXP-F-MAIN", MeterRole.ENTERPRISE_MAIN, f, bus=b1)
+    e_main = make_meter(session, park, "EXP-E-MAIN", MeterRole.ENTERPRISE_MAIN, e, bus=b1)
+    write_register(session, grid, "energy_import_kwh", H0, [100.0])
+    write_register(session, feeder, "energy_import_kwh", H0, [100.0])
+    write_register(session, f_main, "energy_import_kwh", H0, [150.0])
+    write_register(session, e_main, "energy_import_kwh", H0, [0.0])
+    write_register(session, e_main, "energy_export_kwh", H0, [50.0])
+    recompute_hours(session, H0, H0 + HOUR, GAP)
+    assert _factors(session, park.id)[(b1.id, H0)] == pytest.approx(100 * GRID / 150, rel=1e-12)
+    emissions = _emissions(session, park.id)
+    assert emissions[(f.id, H0)].scope2_kg == pytest.approx(53.06, rel=1e-12)
+    assert emissions[(e.id, H0)].scope2_kg == pytest.approx(0.0, abs=1e-12)
+    assert emissions[(e.id, H0)].scope2_market_kg == pytest.approx(0.0, abs=1e-12)
+    park_total = emissions[(None, H0)].scope2_kg
+    assert park_total == pytest.approx(53.06, rel=1e-12)
+    allocated = emissions[(f.id, H0)].scope2_kg + emissions[(e.id, H0)].scope2_kg
+    assert allocated == pytest.approx(park_total, rel=1e-9)

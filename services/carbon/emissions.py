@@ -87,7 +87,8 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
       AND m.role IN ('enterprise_main', 'gas', 'heat') AND {COUNTED_METER_SQL}
 ), metered AS (  -- one scan of the hours: net kWh of each main meter, m³ and GJ of the others
     SELECT ie.hour_start, m.enterprise_id, m.bus_id, m.green_supply, m.role,
-           sum(CASE WHEN ie.quantity = 'energy_export_kwh' THEN -ie.value ELSE ie.value END) AS amount
+           sum(CASE WHEN ie.quantity = 'energy_export_kwh' THEN -ie.value ELSE ie.value END) AS amount,
+           coalesce(sum(ie.value) FILTER (WHERE ie.quantity <> 'energy_export_kwh'), 0) AS imported
     FROM interval_energy ie JOIN counted m ON m.id = ie.meter_id
     WHERE ie.hour_start >= :lo AND ie.hour_start < :hi
       -- one index range scan over the hours, filtered in the index (an OR of pairs alone
@@ -99,9 +100,14 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
 ), parts AS (
     SELECT x.hour_start, x.enterprise_id,
            CASE WHEN x.role = 'enterprise_main' THEN x.amount ELSE 0 END AS kwh,
+           CASE WHEN x.role = 'enterprise_main' THEN x.imported ELSE 0 END AS imported_kwh,
+           -- Electricity taken from the park grid at its node's factor. An export is not credited:
+           -- it already entered that node's mix at zero (INJECTIONS_SQL, nodal.py), and a credit
+           -- on top would allocate its carbon twice (grid 100 kWh → F 150, E exports 50: F
+           -- 53.06 kg, E 0, not −17.69; issue 14 §1).
            CASE WHEN x.role <> 'enterprise_main' OR x.green_supply THEN 0
-                ELSE x.amount * coalesce(bf.factor, pf.factor, :grid_ef) END AS location_kg,
-           CASE WHEN x.role = 'enterprise_main' AND x.green_supply THEN greatest(x.amount, 0) ELSE 0 END
+                ELSE x.imported * coalesce(bf.factor, pf.factor, :grid_ef) END AS location_kg,
+           CASE WHEN x.role = 'enterprise_main' AND x.green_supply THEN x.imported ELSE 0 END
                AS green_line_kwh,
            CASE WHEN x.role = 'gas' THEN x.amount ELSE 0 END AS gas_m3,
            CASE WHEN x.role = 'gas' THEN x.amount * coalesce(vg.kg_per_m3, :gas_ef) ELSE 0 END AS gas_kg,
@@ -112,13 +118,14 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
     LEFT JOIN park_factor pf ON pf.hour_start = x.hour_start
     LEFT JOIN verified_gas vg ON vg.enterprise_id = x.enterprise_id AND vg.hour_start = x.hour_start
 ), usage AS (
-    SELECT hour_start, enterprise_id, sum(kwh) AS kwh, sum(location_kg) AS location_kg,
+    SELECT hour_start, enterprise_id, sum(kwh) AS kwh, sum(imported_kwh) AS imported_kwh,
+           sum(location_kg) AS location_kg,
            sum(green_line_kwh) AS green_line_kwh, sum(gas_m3) AS gas_m3, sum(gas_kg) AS gas_kg,
            sum(gas_kgce) AS gas_kgce, sum(heat_gj) AS heat_gj
     FROM parts GROUP BY hour_start, enterprise_id
 ), certificates AS ({CERTIFICATES_SQL}
 ), green AS (
-    SELECT u.*, least(greatest(u.kwh, 0), u.green_line_kwh + coalesce(c.kwh, 0)) AS green_kwh
+    SELECT u.*, least(u.imported_kwh, u.green_line_kwh + coalesce(c.kwh, 0)) AS green_kwh
     FROM usage u
     LEFT JOIN certificates c ON c.hour_start = u.hour_start AND c.enterprise_id = u.enterprise_id
 )
@@ -128,7 +135,7 @@ INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh
 SELECT :park_id, enterprise_id, hour_start, kwh, gas_m3, heat_gj,
        gas_kg,
        location_kg + heat_gj * :heat_ef,
-       (kwh - green_kwh) * :residual_ef + heat_gj * :heat_ef,
+       (imported_kwh - green_kwh) * :residual_ef + heat_gj * :heat_ef,
        green_kwh, green_kwh,
        (kwh * :el_ce + gas_kgce + heat_gj * :heat_ce) / 1000.0,
        (kwh * :el_ce_eq + gas_kgce + heat_gj * :heat_ce) / 1000.0
@@ -236,6 +243,7 @@ METER_EMISSIONS_SQL = text(
 WITH {VERIFIED_GAS_CTE}, energy AS (
     SELECT ie.hour_start, m.role, m.bus_id, m.green_supply, m.enterprise_id,
            sum(CASE WHEN ie.quantity = 'energy_export_kwh' THEN -ie.value ELSE ie.value END) AS value,
+           coalesce(sum(ie.value) FILTER (WHERE ie.quantity <> 'energy_export_kwh'), 0) AS imported,
            ({QUALITY_RANK})[max(array_position({QUALITY_RANK}, ie.quality::text))] AS quality
     FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
     WHERE m.id = :meter_id AND ie.hour_start >= :lo AND ie.hour_start < :hi
@@ -248,7 +256,7 @@ SELECT e.hour_start, e.value, e.quality,
             WHEN e.role = 'heat' THEN :heat_ef
             WHEN e.green_supply THEN 0.0
             ELSE coalesce(bf.factor_kg_per_kwh, pf.factor_kg_per_kwh, :grid_ef) END AS factor,
-       e.role
+       e.role, e.imported
 FROM energy e
 LEFT JOIN verified_gas vg ON vg.enterprise_id = e.enterprise_id AND vg.hour_start = e.hour_start
 LEFT JOIN carbon_factor_hourly bf
@@ -283,7 +291,8 @@ def meter_emissions(
             "quality": quality,
             "factor": factor,
             "scope1_kg": value * factor if role == "gas" else 0.0,
-            "scope2_kg": 0.0 if role == "gas" else value * factor,
+            # what it took from the grid; an export is no credit (it entered the node's mix)
+            "scope2_kg": 0.0 if role == "gas" else imported * factor,
         }
-        for hour, value, quality, factor, role in rows
+        for hour, value, quality, factor, role, imported in rows
     ]
