@@ -483,3 +483,25 @@ def test_an_export_behind_an_enterprise_meter_is_not_credited_twice(session: Ses
     assert park_total == pytest.approx(53.06, rel=1e-12)
     allocated = emissions[(f.id, H0)].scope2_kg + emissions[(e.id, H0)].scope2_kg
     assert allocated == pytest.approx(park_total, rel=1e-9)
+
+
+def test_purchased_heat_counts_in_scope_2_and_in_energy(session: Session) -> None:
+    """Issue 14 §4 (heat had no test): an enterprise buys 2 GJ of steam in the hour and 100 kWh.
+    Scope 2 = 100 × 0.5306 + 2 GJ × 110 kgCO2/GJ = 53.06 + 220 = 273.06 kg (location and, for
+    the heat, market alike); energy 当量值 = 100 × 0.1229 + 2 × 34.12 = 80.53 kgce."""
+    park = make_park(session, "national", 2023)
+    enterprise = make_enterprise(session, park)
+    grid = make_meter(session, park, "HEAT-GRID", MeterRole.GRID_IMPORT)
+    main = make_meter(session, park, "HEAT-E", MeterRole.ENTERPRISE_MAIN, enterprise)
+    steam = make_meter(session, park, "HEAT-STEAM", MeterRole.HEAT, enterprise)
+    write_register(session, grid, "energy_import_kwh", H0, [100.0])
+    write_register(session, main, "energy_import_kwh", H0, [100.0])
+    write_register(session, steam, "heat_gj", H0, [2.0])
+    recompute_hours(session, H0, H0 + HOUR, GAP)
+    row = _emissions(session, park.id)[(enterprise.id, H0)]
+    assert row.heat_gj == pytest.approx(2.0)
+    assert row.scope2_kg == pytest.approx(100 * GRID + 2 * 110.0, rel=1e-12)
+    assert row.scope2_market_kg == pytest.approx(100 * RESIDUAL + 2 * 110.0, rel=1e-12)
+    assert row.energy_tce == pytest.approx((100 * 0.1229 + 2 * 34.12) / 1000, rel=1e-12)
+    park_row = _emissions(session, park.id)[(None, H0)]
+    assert park_row.scope2_kg == pytest.approx(100 * GRID + 2 * 110.0, rel=1e-12)

@@ -245,6 +245,11 @@ def test_green_certificate_and_estimation_policy_inputs(session_factory: session
         "/api/v1/enterprises/999999/green-certificates", json=cert, headers=_auth(w["enterprise"])
     )
     assert other.status_code == 404
+    # A certificate counts once: registering the same reference again (here, by the operator
+    # for the same enterprise) is refused, so its 1 200 kWh are not claimed twice.
+    again = client.post(url, json=cert, headers=_auth(w["operator"]))
+    assert again.status_code == 409
+    assert "counts once" in again.json()["detail"]
     with session_factory() as s:
         recompute_hours(s, H0, H0 + timedelta(hours=2), timedelta(minutes=60))
         s.commit()

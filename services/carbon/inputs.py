@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from services.access import audit
 from services.access.policy import Principal
-from services.core.errors import InvalidInput, NotFound
+from services.core.errors import Conflict, InvalidInput, NotFound
 from services.core.models import FuelParameter, GreenCertificate, IndicatorThreshold, Park
 from services.core.reopened_hours import reopen_range
 from services.core.settings import get_settings
@@ -51,6 +51,15 @@ def fuel_parameters(session: Session, enterprise_id: int) -> Sequence[FuelParame
 def add_green_certificate(
     session: Session, principal: Principal, enterprise_id: int | None, values: dict[str, Any]
 ) -> GreenCertificate:
+    """A certificate or contract counts once, in one park: its environmental attribute can be
+    claimed once (发改能源〔2023〕1044号), so a reference registered anywhere is refused."""
+    taken = session.scalar(
+        select(GreenCertificate.id).where(
+            GreenCertificate.kind == values["kind"], GreenCertificate.reference == values["reference"]
+        )
+    )
+    if taken is not None:
+        raise Conflict(f"{values['kind']} {values['reference']!r} is registered already: it counts once")
     record = _record_dated(
         session, GreenCertificate(park_id=principal.park, enterprise_id=enterprise_id, **values)
     )

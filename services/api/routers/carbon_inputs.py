@@ -19,7 +19,7 @@ from services.carbon.schemas import (
     GreenCertificateOut,
 )
 from services.core.db import SessionDep
-from services.core.errors import Forbidden, NotAuthenticated, NotFound, responses
+from services.core.errors import Conflict, Forbidden, NotAuthenticated, NotFound, responses
 
 router = APIRouter(
     prefix="/api/v1", tags=["carbon inputs"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES
@@ -52,7 +52,7 @@ def list_fuel_parameters(owner: ReadableEnterprise, session: SessionDep) -> list
     "/enterprises/{enterprise_id}/green-certificates",
     response_model=GreenCertificateOut,
     status_code=status.HTTP_201_CREATED,
-    responses=ERRORS,
+    responses=responses(NotAuthenticated, Forbidden, NotFound, Conflict),
 )
 def add_green_certificate(
     owner: ReportableEnterprise, body: GreenCertificateIn, session: SessionDep, principal: Reporter
