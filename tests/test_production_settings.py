@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from services.access import users
+from services.access.tokens import secret_hash
 from services.access.well_known import DEMO_PEOPLE
 from services.cli import app
-from services.core.models import Role
+from services.core.models import ApiToken, Role
 from services.core.settings import get_settings
 from tests.factories import make_park
 
@@ -95,3 +96,24 @@ def test_the_demo_people_must_be_gone_before_production_serves(
         s.commit()
     output = _refused(["serve"], {**PRODUCTION, "PARKCARBON_DATABASE_URL": database_url}, monkeypatch)
     assert f"user {username} signs in with a well-known password" in output
+
+
+def test_the_old_demo_tokens_must_be_revoked_before_production_serves(
+    session_factory: sessionmaker[Session], database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment that began as a demo carries its printed tokens (migration 0008 kept them)."""
+    with session_factory() as s:
+        park = make_park(s)
+        s.add(
+            ApiToken(
+                prefix="pcl_1",
+                secret_sha256=secret_hash("demo-operator"),
+                name="园区运营值班",
+                role=Role.OPERATOR,
+                park_id=park.id,
+                created_by="migration 0008",
+            )
+        )
+        s.commit()
+    output = _refused(["serve"], {**PRODUCTION, "PARKCARBON_DATABASE_URL": database_url}, monkeypatch)
+    assert "token pcl_1 has a well-known secret" in output

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.access.passwords import verify_password
-from services.core.models import Role, User
+from services.access.tokens import secret_hash
+from services.core.models import ApiToken, Role, User
 
 # key in demo.json → (role, username, password)
 DEMO_PEOPLE: dict[str, tuple[Role, str, str]] = {
@@ -16,6 +17,21 @@ DEMO_PEOPLE: dict[str, tuple[Role, str, str]] = {
     "viewer": (Role.VIEWER, "demo-viewer", "Carbon-View-2026"),
     "enterprise": (Role.ENTERPRISE, "demo-enterprise", "Carbon-Ent-2026"),
 }
+
+
+# Tokens the demo handed out before machine tokens had secrets of their own (carried over by
+# migration 0008 as legacy tokens): printed in every earlier README.
+DEMO_LEGACY_TOKENS = ("demo-operator", "demo-enterprise-001", "demo-gateway")
+
+
+def tokens_with_well_known_secrets(session: Session) -> list[str]:
+    """Prefixes of live tokens whose secret everybody knows."""
+    hashes = [secret_hash(token) for token in DEMO_LEGACY_TOKENS]
+    return list(
+        session.scalars(
+            select(ApiToken.prefix).where(ApiToken.secret_sha256.in_(hashes), ApiToken.revoked_at.is_(None))
+        )
+    )
 
 
 def users_with_well_known_passwords(session: Session) -> list[str]:

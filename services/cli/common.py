@@ -78,10 +78,11 @@ def refuse_unsafe(service: str, settings: Settings, *needs: str) -> None:
 
 
 def _well_known_users(settings: Settings) -> list[str]:
-    from services.access.well_known import users_with_well_known_passwords
+    from services.access.well_known import tokens_with_well_known_secrets, users_with_well_known_passwords
 
     with unit_of_work() as session:
         names = users_with_well_known_passwords(session)
+        prefixes = tokens_with_well_known_secrets(session)
     return [
         f"user {name} signs in with a well-known password (parkcarbon user passwd|disable)" for name in names
-    ]
+    ] + [f"token {prefix} has a well-known secret (parkcarbon token revoke {prefix})" for prefix in prefixes]
