@@ -1,4 +1,5 @@
-"""Access changes made through the API (admins), each written to the audit log."""
+"""Access changes made by admins (API) or the command line (``principal`` None), each written
+to the audit log."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from services.core.errors import NotFound
 from services.core.models import Park, Role, User
 
 
-def create_user(session: Session, principal: Principal, body: UserIn) -> UserOut:
+def create_user(session: Session, principal: Principal | None, body: UserIn) -> UserOut:
     park_id = None
     if body.park is not None:
         park_id = session.scalar(select(Park.id).where(Park.code == body.park))
@@ -33,10 +34,7 @@ def create_user(session: Session, principal: Principal, body: UserIn) -> UserOut
     return UserOut.model_validate(user)
 
 
-def change_user(session: Session, principal: Principal, user_id: int, body: UserChange) -> UserOut:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"user {user_id} not found")
+def change_user(session: Session, principal: Principal | None, user: User, body: UserChange) -> UserOut:
     if body.password is not None:
         users.set_password(session, user, body.password)
         audit.record(session, principal, "user.passwd", f"user:{user.username}", user.park_id)
@@ -68,3 +66,10 @@ def revoke_token(session: Session, principal: Principal, token_id: int) -> Token
     tokens.revoke_token(session, record, datetime.now(UTC))
     audit.record(session, principal, "token.revoke", f"token:{record.prefix}", record.park_id)
     return TokenOut.model_validate(record)
+
+
+def user_by_id(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user

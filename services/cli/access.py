@@ -119,31 +119,41 @@ def user_create(
     ] = None,
 ) -> None:
     """Create a person who signs in with username and password."""
-    from sqlalchemy import select
-
-    from services.access import audit, users
+    from services.access import service
+    from services.access.schemas import UserIn
     from services.core.errors import DomainError
-    from services.core.models import Park, Role
 
     secret = password or _password(True)
     try:
+        body = UserIn.model_validate(
+            {
+                "username": username,
+                "password": secret,
+                "role": role,
+                "park": park,
+                "enterprise_id": enterprise_id,
+                "display_name": display_name,
+            }
+        )
         with unit_of_work() as session:
-            park_id = session.scalar(select(Park.id).where(Park.code == park)) if park else None
-            if park and park_id is None:
-                raise typer.BadParameter(f"no park {park!r}")
-            user = users.create_user(
-                session,
-                username=username,
-                password=secret,
-                role=Role(role),
-                park_id=park_id,
-                enterprise_id=enterprise_id,
-                display_name=display_name,
-            )
-            audit.record(session, None, "user.create", f"user:{username}", park_id, role=role)
+            created = service.create_user(session, None, body)
     except (DomainError, ValueError) as exc:
         fail(exc)
-    typer.echo(f"created {user.role.value} {username}")
+    typer.echo(f"created {created.role} {username}")
+
+
+def _change_user(username: str, change: dict[str, object]) -> None:
+    """A change to one user, through the same service (and audit) as the admin API."""
+    from services.access import service, users
+    from services.access.schemas import UserChange
+    from services.core.errors import DomainError
+
+    try:
+        body = UserChange.model_validate(change)
+        with unit_of_work() as session:
+            service.change_user(session, None, users.find_user(session, username), body)
+    except (DomainError, ValueError) as exc:
+        fail(exc)
 
 
 @user_app.command("passwd")
@@ -154,17 +164,7 @@ def user_passwd(
     ] = None,
 ) -> None:
     """Set a new password; the user's sessions end."""
-    from services.access import audit, users
-    from services.core.errors import DomainError
-
-    secret = password or _password(True)
-    try:
-        with unit_of_work() as session:
-            user = users.find_user(session, username)
-            users.set_password(session, user, secret)
-            audit.record(session, None, "user.passwd", f"user:{username}", user.park_id)
-    except DomainError as exc:
-        fail(exc)
+    _change_user(username, {"password": password or _password(True)})
     typer.echo(f"password of {username} changed")
 
 
@@ -173,16 +173,7 @@ def user_disable(
     username: str, enable: Annotated[bool, typer.Option("--enable", help="enable again")] = False
 ) -> None:
     """Disable (or with --enable, enable) a user; a disabled user's sessions end."""
-    from services.access import audit, users
-    from services.core.errors import DomainError
-
-    try:
-        with unit_of_work() as session:
-            user = users.find_user(session, username)
-            users.set_disabled(session, user, not enable)
-            audit.record(session, None, "user.disable", f"user:{username}", user.park_id, disabled=not enable)
-    except DomainError as exc:
-        fail(exc)
+    _change_user(username, {"disabled": not enable})
     typer.echo(f"{username} {'enabled' if enable else 'disabled'}")
 
 

@@ -51,7 +51,7 @@ def create_user(body: UserIn, session: SessionDep, principal: AdminPrincipal) ->
 )
 def change_user(user_id: IdPath, body: UserChange, session: SessionDep, principal: AdminPrincipal) -> UserOut:
     """Disable or enable a person, or set a new password; either ends their sessions."""
-    return service.change_user(session, principal, user_id, body)
+    return service.change_user(session, principal, service.user_by_id(session, user_id), body)
 
 
 @router.get("/tokens", response_model=list[TokenOut], responses=ERRORS)
