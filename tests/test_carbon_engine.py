@@ -7,7 +7,7 @@ Park (national grid 2023: 0.5306 kgCO2/kWh location, 0.6096 residual mix; MEE/NB
     green line   enterprise A   enterprise B
 
 Hour H0 (night): grid 1 000 kWh, green line 100, CHP 200 kWh from 60 m³ gas with 0.72 GJ
-heat out, battery charges 300; L1 carries 800 B0→B1, L2 400 B1→B2; A imports 600, B 400.
+heat out, battery charges 300; L1 carries 1 100 B0→B1, L2 400 B1→B2; A imports 600, B 400.
 Hour H1 (day): grid 500 and 100 exported, PV 400, battery discharges 250; L1 400 B0→B1,
 L2 200 back from B2 to B1; A imports 700, B 200.
 """
@@ -21,6 +21,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.carbon.pipeline import recompute_hours, recompute_range
+from services.carbon.queries import carbon_balance
 from services.core.models import (
     CarbonFactorHourly,
     CoverageHourly,
@@ -33,12 +34,15 @@ from services.core.models import (
     Reading,
     VirtualMeterTerm,
 )
+from tests.carbon_balance import assert_conserved, conserved  # noqa: F401 (fixture)
 from tests.factories import make_buses, make_enterprise, make_line, make_meter, make_park, write_register
 
 H0 = datetime(2026, 11, 18, 16, 0, tzinfo=UTC)  # 00:00 Asia/Shanghai
 H1 = H0 + timedelta(hours=1)
 GAP = timedelta(minutes=60)
 HOUR = timedelta(hours=1)
+
+pytestmark = pytest.mark.usefixtures("conserved")  # every hour of every test balances
 
 GRID = 0.5306  # MEE/NBS 2023 national
 RESIDUAL = 0.6096  # MEE/NBS 2023 excluding market-traded non-fossil
@@ -78,7 +82,7 @@ def _worked_park(session: Session) -> dict[str, int]:
     write_register(session, battery, "storage_charge_kwh", H0, [300, 0])
     write_register(session, battery, "storage_discharge_kwh", H0, [0, 250])
     write_register(session, pv, "generation_kwh", H0, [0, 400])
-    write_register(session, l1, "energy_import_kwh", H0, [800, 400])
+    write_register(session, l1, "energy_import_kwh", H0, [1100, 400])
     write_register(session, l1, "energy_export_kwh", H0, [0, 0])
     write_register(session, l2, "energy_import_kwh", H0, [400, 0])
     write_register(session, l2, "energy_export_kwh", H0, [0, 200])
@@ -138,15 +142,16 @@ def test_park_and_nodal_factors_and_emissions_match_the_hand_computation(session
     # H0 park: (1000 × 0.5306 + 64.9506) / (1000 + 100 + 200) = 0.45812...
     f0 = (1000 * GRID + chp_kg) / 1300
     assert factors[(None, H0)] == pytest.approx(f0, rel=1e-12)
-    # H1: the battery gives back what it charged in H0 (at f0):
-    # (500 × 0.5306 + 250 × f0) / (500 + 400 + 250)
+    # H1: the battery gives back what it charged in H0 at its bus B1, whose factor in H0 is
+    # f0 (all supply meets there, below): (500 × 0.5306 + 250 × f0) / (500 + 400 + 250)
     f1 = (500 * GRID + 250 * f0) / 1150
     assert factors[(None, H1)] == pytest.approx(f1, rel=1e-12)
 
-    # Nodes H0: B0 = (1000 × 0.5306 + 100 × 0) / 1100; B1 = (800 × w0 + 200 × chp) / 1000;
-    # B2 is fed by B1 only.
+    # Nodes H0: B0 = (1000 × 0.5306 + 100 × 0) / 1100; B1 = (1100 × w0 + 200 × chp) / 1300
+    # (= f0: every supply meets at B1); B2 is fed by B1 only.
     w0 = 1000 * GRID / 1100
-    w1 = (800 * w0 + 200 * chp_intensity) / 1000
+    w1 = (1100 * w0 + 200 * chp_intensity) / 1300
+    assert w1 == pytest.approx(f0, rel=1e-12)
     assert factors[(ids["b0"], H0)] == pytest.approx(w0, rel=1e-9)
     assert factors[(ids["b1"], H0)] == pytest.approx(w1, rel=1e-9)
     assert factors[(ids["b2"], H0)] == pytest.approx(w1, rel=1e-9)
@@ -197,6 +202,24 @@ def test_park_and_nodal_factors_and_emissions_match_the_hand_computation(session
     assert p0.energy_tce == pytest.approx(((1000 - 200) * 0.1229 + gas_kgce) / 1000, rel=1e-12)
     assert p0.energy_tce_equivalent == pytest.approx(((1000 - 200) * 0.300 + gas_kgce) / 1000, rel=1e-12)
     assert b0.energy_tce == pytest.approx((400 * 0.1229 + 10 * 40_000 / 29_307.6) / 1000, rel=1e-12)
+
+    # Carbon balance, by hand. H0: in = 1000 × 0.5306 + 64.9506 = 595.5506 kg; out = A 600 f0
+    # + B 400 f0 + stored 300 f0 (B0 load 1100 − 1100 = 0, B1 1300 − 400 − 600 − 300 = 0,
+    # B2 400 − 400 = 0: no public load) = 1300 f0. H1: in = 500 × 0.5306 = 265.3 kg; out =
+    # A 700 v1 + public 150 v1 at B1 (850 in, 700 to A) + export 100 × 0.5306 at B0 −
+    # 250 f0 leaving the battery = 400 × 0.5306 + 250 f0 + 53.06 − 250 f0 = 265.3 kg.
+    balance = carbon_balance(session, ids["park"], H0, H0 + 2 * HOUR)
+    assert (balance.unbalanced_hours, balance.largest_residual_kg) == (0, 0.0)
+    stored = {h.hour_start: h.model_dump() for h in balance.hours}
+    assert stored[H0]["carbon_in_kg"] == pytest.approx(1000 * GRID + chp_kg, rel=1e-12)
+    assert stored[H0]["enterprises_kg"] == pytest.approx(1000 * f0, rel=1e-9)
+    assert stored[H0]["storage_change_kg"] == pytest.approx(300 * f0, rel=1e-9)
+    assert stored[H0]["public_kg"] == pytest.approx(0.0, abs=1e-9)
+    assert stored[H1]["carbon_in_kg"] == pytest.approx(500 * GRID, rel=1e-12)
+    assert stored[H1]["public_kg"] == pytest.approx(150 * v1, rel=1e-9)
+    assert stored[H1]["export_kg"] == pytest.approx(100 * GRID, rel=1e-9)
+    assert stored[H1]["storage_change_kg"] == pytest.approx(-250 * f0, rel=1e-9)
+    assert assert_conserved(session) == 2
 
     # Idempotent: a second run gives the same numbers.
     recompute_hours(session, H0, H0 + timedelta(hours=2), GAP)
@@ -312,6 +335,8 @@ def test_virtual_meter_is_main_minus_tenant_and_a_missing_source_is_a_gap(sessio
             VirtualMeterTerm(virtual_meter_id=virtual.id, source_meter_id=tenant_meter.id, coefficient=-1.0),
         ]
     )
+    grid = make_meter(session, park, "VG", MeterRole.GRID_IMPORT)
+    write_register(session, grid, "energy_import_kwh", H0, [600, 500])
     write_register(session, main, "energy_import_kwh", H0, [600, 500])
     write_register(session, tenant_meter, "energy_import_kwh", H0, [150])  # silent in H1
     recompute_hours(session, H0, H0 + timedelta(hours=2), GAP)

@@ -156,6 +156,12 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
     assert all(0.0 <= f <= 0.5500 for f in factors)  # east-China grid 2023 at most, PV lowers it
     meters = httpx.get(f"{base}/api/v1/meters", headers=OPERATOR, timeout=10).json()
     assert len(meters) >= 150
+    # Every kilogram of the demo's week is allocated exactly once (issue 14 §1).
+    balance = httpx.get(f"{base}/api/v1/carbon-balance", headers=OPERATOR, timeout=10).json()
+    assert len(balance["hours"]) >= 7 * 24 - 1
+    assert all(h["residual_kg"] == 0.0 for h in balance["hours"]), balance["largest_residual_kg"]
+    assert (balance["unbalanced_hours"], balance["largest_residual_kg"]) == (0, 0.0)
+    assert sum(h["carbon_in_kg"] for h in balance["hours"]) > 0
 
     browser = _browser()
     try:

@@ -21,6 +21,7 @@ from services.api.app import create_app
 from services.carbon.indicators import compute_indicators
 from services.carbon.pipeline import recompute_hours
 from services.core.models import CarbonReopenedRange, EmissionHourly, MeterRole, Role
+from tests.carbon_balance import conserved  # noqa: F401 (fixture)
 from tests.factories import (
     make_buses,
     make_enterprise,
@@ -37,6 +38,8 @@ GRID = 0.5306  # MEE/NBS 2023 national
 GAS = 389.31 * 0.01532 * 0.99 * 44 / 12 / 10  # GB/T 32150 defaults, kgCO2/m³
 # the same NCV in tce: 389.31 GJ/10⁴Nm³ = 38 931 kJ/m³ ÷ 29 307.6 kJ/kgce (GB/T 2589 §3.1)
 GAS_KGCE = 38_931 / 29_307.6  # 1.32836 kgce/m³
+
+pytestmark = pytest.mark.usefixtures("conserved")  # every hour computed here balances
 
 
 def _park(factory: sessionmaker[Session]) -> dict[str, Any]:

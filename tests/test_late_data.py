@@ -19,6 +19,7 @@ from services.core.db import libpq_url
 from services.core.models import CarbonReopenedRange, MeterRole, Reading
 from services.core.settings import Settings
 from services.ingest.processor import Payload, TelemetryProcessor
+from tests.carbon_balance import conserved  # noqa: F401 (fixture)
 from tests.factories import TEST_GATEWAY, make_enterprise, make_meter, make_park, write_register
 
 H0 = datetime(2026, 11, 19, 0, 0, tzinfo=UTC)  # 08:00 Asia/Shanghai, two days before today
@@ -40,6 +41,8 @@ FROM coverage_hourly
 ORDER BY 1, 2, 3, 4
 """
 )
+
+pytestmark = pytest.mark.usefixtures("conserved")  # every hour computed here balances
 
 
 Key = tuple[str, int, int, datetime]

@@ -82,9 +82,14 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
     SELECT hour_start, factor_kg_per_kwh AS factor FROM carbon_factor_hourly
     WHERE park_id = :park_id AND bus_id IS NULL AND hour_start >= :lo AND hour_start < :hi
 ), counted AS MATERIALIZED (  -- the park's enterprise meters that count: a small set, hashed
-    SELECT m.id, m.enterprise_id, m.bus_id, m.green_supply, m.role FROM meter m
+    SELECT m.id, m.enterprise_id, m.bus_id, m.green_supply,
+           -- an enterprise's own PV or wind behind its main meter: generation it consumes
+           CASE WHEN m.role IN ('pv', 'wind') THEN 'own_generation' ELSE m.role::text END AS role
+    FROM meter m
     WHERE m.park_id = :park_id AND m.enterprise_id IS NOT NULL
-      AND m.role IN ('enterprise_main', 'gas', 'heat') AND {COUNTED_METER_SQL}
+      AND (m.role IN ('enterprise_main', 'gas', 'heat')
+           OR (m.role IN ('pv', 'wind') AND m.position = 'behind_meter' AND NOT m.virtual))
+      AND {COUNTED_METER_SQL}
 ), metered AS (  -- one scan of the hours: net kWh of each main meter, m³ and GJ of the others
     SELECT ie.hour_start, m.enterprise_id, m.bus_id, m.green_supply, m.role,
            sum(CASE WHEN ie.quantity = 'energy_export_kwh' THEN -ie.value ELSE ie.value END) AS amount,
@@ -93,14 +98,18 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
     WHERE ie.hour_start >= :lo AND ie.hour_start < :hi
       -- one index range scan over the hours, filtered in the index (an OR of pairs alone
       -- makes the planner OR three bitmap scans of the whole range)
-      AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh', 'volume_m3', 'heat_gj')
+      AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh', 'volume_m3', 'heat_gj', 'generation_kwh')
       AND ((m.role = 'enterprise_main' AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh'))
+           OR (m.role = 'own_generation' AND ie.quantity = 'generation_kwh')
            OR (m.role = 'gas' AND ie.quantity = 'volume_m3') OR (m.role = 'heat' AND ie.quantity = 'heat_gj'))
     GROUP BY ie.hour_start, m.enterprise_id, m.bus_id, m.green_supply, m.role
 ), parts AS (
     SELECT x.hour_start, x.enterprise_id,
-           CASE WHEN x.role = 'enterprise_main' THEN x.amount ELSE 0 END AS kwh,
+           -- consumption: net of its main meters plus what it generated behind them
+           CASE WHEN x.role IN ('enterprise_main', 'own_generation') THEN x.amount ELSE 0 END AS kwh,
            CASE WHEN x.role = 'enterprise_main' THEN x.imported ELSE 0 END AS imported_kwh,
+           CASE WHEN x.role = 'enterprise_main' THEN x.imported - x.amount ELSE 0 END AS exported_kwh,
+           CASE WHEN x.role = 'own_generation' THEN x.amount ELSE 0 END AS own_kwh,
            -- Electricity taken from the park grid at its node's factor. An export is not credited:
            -- it already entered that node's mix at zero (INJECTIONS_SQL, nodal.py), and a credit
            -- on top would allocate its carbon twice (grid 100 kWh → F 150, E exports 50: F
@@ -119,6 +128,8 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
     LEFT JOIN verified_gas vg ON vg.enterprise_id = x.enterprise_id AND vg.hour_start = x.hour_start
 ), usage AS (
     SELECT hour_start, enterprise_id, sum(kwh) AS kwh, sum(imported_kwh) AS imported_kwh,
+           -- its own renewable generation it consumed (what it exported left with the park mix)
+           greatest(sum(own_kwh) - sum(exported_kwh), 0) AS own_consumed_kwh,
            sum(location_kg) AS location_kg,
            sum(green_line_kwh) AS green_line_kwh, sum(gas_m3) AS gas_m3, sum(gas_kg) AS gas_kg,
            sum(gas_kgce) AS gas_kgce, sum(heat_gj) AS heat_gj
@@ -136,7 +147,7 @@ SELECT :park_id, enterprise_id, hour_start, kwh, gas_m3, heat_gj,
        gas_kg,
        location_kg + heat_gj * :heat_ef,
        (imported_kwh - green_kwh) * :residual_ef + heat_gj * :heat_ef,
-       green_kwh, green_kwh,
+       green_kwh, green_kwh + own_consumed_kwh,
        (kwh * :el_ce + gas_kgce + heat_gj * :heat_ce) / 1000.0,
        (kwh * :el_ce_eq + gas_kgce + heat_gj * :heat_ce) / 1000.0
 FROM green
@@ -150,23 +161,25 @@ WITH {VERIFIED_GAS_CTE}, boundary_fuel AS (  -- gas entering the park (incl. CHP
            sum(ie.value) FILTER (WHERE m.role = 'gas') AS gas_m3,
            sum(ie.value * {GAS_FACTOR_SQL}) FILTER (WHERE m.role = 'gas') AS gas_kg,
            sum(ie.value * coalesce(vg.kgce_per_m3, :gas_ce)) FILTER (WHERE m.role = 'gas') AS gas_kgce,
-           sum(ie.value) FILTER (WHERE m.role = 'heat' AND m.parent_meter_id IS NULL) AS heat_gj
+           sum(ie.value) FILTER (WHERE m.role = 'heat') AS heat_gj
     FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
     {VERIFIED_GAS_JOIN}
-    LEFT JOIN meter parent ON parent.id = m.parent_meter_id
-    WHERE m.park_id = :park_id AND NOT m.virtual
-      AND ((m.role = 'gas' AND ie.quantity = 'volume_m3'
-            AND (m.parent_meter_id IS NULL OR parent.role = 'chp'))
-           OR (m.role = 'heat' AND ie.quantity = 'heat_gj'))
+    -- the boundary is explicit per meter (meter.position): a CHP fed through a boundary gas
+    -- meter has its own fuel meter inside, counted once at the boundary
+    WHERE m.park_id = :park_id AND NOT m.virtual AND m.position = 'boundary'
+      AND ((m.role = 'gas' AND ie.quantity = 'volume_m3') OR (m.role = 'heat' AND ie.quantity = 'heat_gj'))
       AND ie.hour_start >= :lo AND ie.hour_start < :hi
     GROUP BY ie.hour_start
 ), balance AS (
     SELECT hour_start,
            (inputs->>'grid_import_kwh')::float8 AS grid, (inputs->>'grid_export_kwh')::float8 AS export,
            (inputs->>'green_import_kwh')::float8 AS green_line,
-           (inputs->>'pv_kwh')::float8 + (inputs->>'wind_kwh')::float8 AS renewable,
+           (inputs->>'pv_kwh')::float8 + (inputs->>'wind_kwh')::float8
+               + (inputs->>'behind_meter_kwh')::float8 AS renewable,
            (inputs->>'chp_kwh')::float8 AS chp,
-           (inputs->>'storage_discharge_kwh')::float8 - (inputs->>'storage_charge_kwh')::float8 AS storage_net
+           -- a battery's losses were bought at the boundary: consumed when they are realised
+           (inputs->>'storage_discharge_kwh')::float8 - (inputs->>'storage_charge_kwh')::float8
+               + (inputs->>'storage_loss_kwh')::float8 AS storage_net
     FROM carbon_factor_hourly
     WHERE park_id = :park_id AND bus_id IS NULL AND hour_start >= :lo AND hour_start < :hi
 ), certificates AS (
@@ -208,6 +221,30 @@ FROM park
 )
 
 
+# A battery's losses (storage.py) are its owning enterprise's consumption: added to its row
+# of the hour (created when it had none), from the park factor's stored battery inputs.
+STORAGE_LOSSES_SQL = text(
+    """
+INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh, gas_m3, heat_gj,
+                             scope1_kg, scope2_kg, scope2_market_kg, green_kwh, non_fossil_kwh,
+                             energy_tce, energy_tce_equivalent)
+SELECT :park_id, (u->>'enterprise_id')::int, f.hour_start, sum((u->>'loss_kwh')::float8), 0, 0,
+       0, sum((u->>'loss_kg')::float8), sum((u->>'loss_kwh')::float8) * :residual_ef, 0, 0,
+       sum((u->>'loss_kwh')::float8) * :el_ce / 1000.0, sum((u->>'loss_kwh')::float8) * :el_ce_eq / 1000.0
+FROM carbon_factor_hourly f CROSS JOIN LATERAL jsonb_array_elements(f.inputs->'storage') u
+WHERE f.park_id = :park_id AND f.bus_id IS NULL AND f.hour_start >= :lo AND f.hour_start < :hi
+  AND u->>'enterprise_id' IS NOT NULL AND (u->>'loss_kwh')::float8 > 0
+GROUP BY 2, 3
+ON CONFLICT ON CONSTRAINT uq_emission_entity_hour DO UPDATE SET
+    electricity_kwh = emission_hourly.electricity_kwh + EXCLUDED.electricity_kwh,
+    scope2_kg = emission_hourly.scope2_kg + EXCLUDED.scope2_kg,
+    scope2_market_kg = emission_hourly.scope2_market_kg + EXCLUDED.scope2_market_kg,
+    energy_tce = emission_hourly.energy_tce + EXCLUDED.energy_tce,
+    energy_tce_equivalent = emission_hourly.energy_tce_equivalent + EXCLUDED.energy_tce_equivalent
+"""
+)
+
+
 def compute_emissions(
     session: Session,
     park_id: int,
@@ -233,6 +270,7 @@ def compute_emissions(
     }
     clear_hours(session, "emission_hourly", start, end, park_id)
     session.execute(ENTERPRISE_EMISSIONS_SQL, params)
+    session.execute(STORAGE_LOSSES_SQL, params)
     session.execute(PARK_EMISSIONS_SQL, params)
 
 

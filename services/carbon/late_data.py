@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.carbon.park_factor import STORAGE_MEMORY, any_storage
+from services.carbon.park_factor import any_storage
+from services.carbon.storage import STORAGE_MEMORY
 from services.core.hours import HOUR
 
 # Re-opened hours one hourly run recomputes at most (a month: ~5 s for 1 000 meters, see

@@ -3,19 +3,23 @@
 Every hour, from interval energy (kWh in the hour = average kW, so the solver's MW are
 MWh/h): branches are the park's lines with their feeder meters (import = from → to,
 export = to → from, the net decides the direction); injections are what enters the
-park's buses with a known intensity — grid import points at the grid factor, green lines,
-PV and wind at 0, each CHP unit at its own fuel intensity, battery discharge at the
-intensity the park engine gave it (park_factor.py) and enterprise exports at 0 (an
-enterprise exports only its behind-the-meter PV in the modelled parks; documented
-assumption). w = (P_N − P_Bᵀ)⁻¹ P_Gᵀ E_G is solved by services/carbon/cef.py.
+park's buses with a known intensity — grid import points at the grid factor, green lines
+(less what dedicated green meters take), PV and wind on the park's network at 0, each CHP
+unit at its own fuel intensity, battery discharge at the carbon it stored (storage.py) and
+enterprise exports at 0 (an enterprise exports only its behind-the-meter generation, whose
+carbon is its own; documented assumption). w = (P_N − P_Bᵀ)⁻¹ P_Gᵀ E_G is solved by
+services/carbon/cef.py.
 
 A bus that carries no power in an hour (no flux: e.g. its feeder meters sent nothing) gets
 no factor (NULL, ``no_flux`` in its inputs); consumers there fall back to the park factor.
+Each bus's load (inflow − outflow) is returned with its factor for the hour's carbon
+balance (balance.py).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import text
@@ -23,14 +27,11 @@ from sqlalchemy.orm import Session
 
 from services.carbon import factors
 from services.carbon.cef import solve_flows
-from services.carbon.derived import clear_hours
 from services.carbon.factors import Coefficient
 from services.carbon.park_factor import (
     CHP_ELECTRICITY_KG_SQL,
     CHP_UNITS_SQL,
     FactorRecord,
-    ParkHour,
-    store_factors,
 )
 
 BRANCH_FLOWS_SQL = text(
@@ -44,25 +45,45 @@ GROUP BY ie.hour_start, l.id, l.from_bus_id, l.to_bus_id
 """
 )
 
-# Injections by bus with their kind; the intensity is attached in Python (grid factor,
-# storage intensity of the hour) except for CHP, whose per-unit CO2 comes from SQL.
+# Injections by bus with their kind; the intensity is attached in Python (grid factor)
+# except for CHP, whose per-unit CO2 comes from SQL. Batteries are added per hour from
+# their lots; a green line's dedicated users are netted off it at its bus.
 INJECTIONS_SQL = text(
     f"""
 SELECT ie.hour_start, m.bus_id,
        CASE WHEN m.role = 'grid_import' AND NOT m.green_supply THEN 'grid'
-            WHEN m.role = 'storage' THEN 'storage'
+            WHEN m.role = 'grid_import' THEN 'green'
             ELSE 'zero' END AS kind,
        sum(ie.value) AS kwh, 0.0 AS kg
 FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
 WHERE m.park_id = :park_id AND m.bus_id IS NOT NULL AND ie.hour_start >= :lo AND ie.hour_start < :hi
+  AND NOT m.virtual
   AND ((m.role = 'grid_import' AND ie.quantity = 'energy_import_kwh')
-       OR (m.role IN ('pv', 'wind') AND ie.quantity = 'generation_kwh')
-       OR (m.role = 'storage' AND ie.quantity = 'storage_discharge_kwh')
-       OR (m.role = 'enterprise_main' AND NOT m.virtual AND ie.quantity = 'energy_export_kwh'))
+       OR (m.role IN ('pv', 'wind') AND m.position <> 'behind_meter' AND ie.quantity = 'generation_kwh')
+       OR (m.role = 'enterprise_main' AND ie.quantity = 'energy_export_kwh'))
 GROUP BY 1, 2, 3
 UNION ALL
 SELECT hour_start, bus_id, 'chp', kwh, {CHP_ELECTRICITY_KG_SQL}
 FROM ({CHP_UNITS_SQL}) chp WHERE bus_id IS NOT NULL
+"""
+)
+
+# What leaves each bus to a known destination in the hour: enterprise meters (pooled, or on
+# a dedicated green line) and the park's exports to the grid.
+BUS_OFFTAKES_SQL = text(
+    """
+SELECT ie.hour_start, m.bus_id,
+       CASE WHEN m.role = 'grid_import' THEN 'export'
+            WHEN m.green_supply THEN 'dedicated_green' ELSE 'enterprise' END AS kind,
+       sum(ie.value) AS kwh
+FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
+WHERE m.park_id = :park_id AND ie.hour_start >= :lo AND ie.hour_start < :hi
+  AND ((m.role = 'grid_import' AND ie.quantity = 'energy_export_kwh')
+       OR (m.role = 'enterprise_main' AND ie.quantity = 'energy_import_kwh'
+           AND NOT EXISTS (  -- the meters enterprise emissions count (emissions.COUNTED_METER_SQL)
+               SELECT 1 FROM virtual_meter_term t JOIN meter v ON v.id = t.virtual_meter_id
+               WHERE t.source_meter_id = m.id AND v.enterprise_id = m.enterprise_id AND v.role = m.role)))
+GROUP BY 1, 2, 3
 """
 )
 
@@ -74,74 +95,116 @@ UNION SELECT bus_id FROM meter WHERE park_id = :park_id AND bus_id IS NOT NULL
 """
 )
 
+METHOD_SOURCE = "周天睿 等, 电力系统自动化 2012, 36(11): 44–49"
 
-def compute_nodal_factors(
-    session: Session,
-    park_id: int,
-    start: datetime,
-    end: datetime,
-    grid: Coefficient,
-    park_hours: list[ParkHour],
-) -> int:
-    """Recompute the bus factors of a park for hours in [start, end). Idempotent.
-    Returns the number of bus-hours written."""
-    clear_hours(session, "carbon_factor_hourly", start, end, park_id, nodes="buses")
-    has_lines = session.execute(
-        text("SELECT EXISTS (SELECT 1 FROM line WHERE park_id = :p)"), {"p": park_id}
-    ).scalar_one()
-    if not has_lines:
-        return 0  # no metered topology: the park factor is the only factor
-    params = {"park_id": park_id, "lo": start, "hi": end, "gas_ef": factors.gas_emission_kg_per_m3()}
-    buses = [str(b) for b in session.execute(PARK_BUSES_SQL, params).scalars()]
-    branches: dict[datetime, list[tuple[str, str, float]]] = defaultdict(list)
-    for row in session.execute(BRANCH_FLOWS_SQL, params).all():
-        branches[row.hour_start].append((str(row.from_bus_id), str(row.to_bus_id), row.kwh / 1000))
-    storage_intensity = {h.hour_start: h.result.storage_intensity for h in park_hours}
-    injections: dict[datetime, list[tuple[str, float, float]]] = defaultdict(list)
-    for row in session.execute(INJECTIONS_SQL, params).all():
-        if row.kwh <= 0:
-            continue
-        if row.kind == "grid":
-            intensity = grid.value
-        elif row.kind == "storage":
-            # 0.0 (charged from PV) is an intensity; only a battery without history takes the grid's
-            stored = storage_intensity.get(row.hour_start)
-            intensity = grid.value if stored is None else stored
-        elif row.kind == "chp":
-            intensity = row.kg / row.kwh
-        else:
-            intensity = 0.0
-        injections[row.hour_start].append((str(row.bus_id), row.kwh / 1000, intensity))
-    records: list[FactorRecord] = []
-    for hour in sorted(set(branches) | set(injections)):
-        if not injections[hour]:
-            continue  # nothing entered the park's grid: no intensity to state
+
+@dataclass(slots=True)
+class Offtakes:
+    """Per bus (None: a meter without a bus) of one hour: kWh to enterprises and exports."""
+
+    enterprise: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
+    dedicated_green: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
+    export: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
+
+
+def load_offtakes(session: Session, park_id: int, start: datetime, end: datetime) -> dict[datetime, Offtakes]:
+    out: dict[datetime, Offtakes] = defaultdict(Offtakes)
+    for row in session.execute(BUS_OFFTAKES_SQL, {"park_id": park_id, "lo": start, "hi": end}):
+        getattr(out[row.hour_start], row.kind)[row.bus_id] += float(row.kwh)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class NodalHour:
+    records: list[FactorRecord]
+    factors: dict[int, float | None]  # bus id → kgCO2/kWh (None: no flux)
+    loads: dict[int, float]  # bus id → kWh leaving the network there (inflow − outflow)
+
+
+@dataclass(slots=True)
+class Topology:
+    """A park's metered network over a range: buses, branch flows and fixed injections."""
+
+    buses: list[str]
+    branches: dict[datetime, list[tuple[str, str, float]]]
+    injections: dict[datetime, list[tuple[str, float, float]]]
+
+    @classmethod
+    def load(
+        cls, session: Session, park_id: int, start: datetime, end: datetime, grid: Coefficient
+    ) -> Topology | None:
+        """None when the park has no lines: its park factor is its only factor."""
+        has_lines = session.execute(
+            text("SELECT EXISTS (SELECT 1 FROM line WHERE park_id = :p)"), {"p": park_id}
+        ).scalar_one()
+        if not has_lines:
+            return None
+        params = {"park_id": park_id, "lo": start, "hi": end, "gas_ef": factors.gas_emission_kg_per_m3()}
+        buses = [str(b) for b in session.execute(PARK_BUSES_SQL, params).scalars()]
+        branches: dict[datetime, list[tuple[str, str, float]]] = defaultdict(list)
+        for row in session.execute(BRANCH_FLOWS_SQL, params).all():
+            branches[row.hour_start].append((str(row.from_bus_id), str(row.to_bus_id), row.kwh / 1000))
+        injections: dict[datetime, list[tuple[str, float, float]]] = defaultdict(list)
+        for row in session.execute(INJECTIONS_SQL, params).all():
+            if row.kwh <= 0:
+                continue
+            intensity = grid.value if row.kind == "grid" else row.kg / row.kwh if row.kind == "chp" else 0.0
+            kind_bus = str(row.bus_id) if row.kind != "green" else f"green:{row.bus_id}"
+            injections[row.hour_start].append((kind_bus, row.kwh / 1000, intensity))
+        return cls(buses, branches, injections)
+
+    def solve_hour(
+        self,
+        hour: datetime,
+        storage: list[tuple[int, float, float]],
+        dedicated_green_kwh: float,
+        grid: Coefficient,
+    ) -> NodalHour | None:
+        """Bus factors of one hour; ``storage``: (bus id, kWh discharged, kgCO2 it carries).
+        None when nothing entered the park's network (no intensity to state)."""
+        injections: list[tuple[str, float, float]] = []
+        dedicated = dedicated_green_kwh / 1000
+        for bus, p_mw, intensity in self.injections.get(hour, []):
+            if bus.startswith("green:"):
+                bus = bus.removeprefix("green:")
+                taken = min(dedicated, p_mw)
+                dedicated -= taken
+                p_mw -= taken
+            if p_mw > 0:
+                injections.append((bus, p_mw, intensity))
+        injections += [(str(b), kwh / 1000, kg / kwh) for b, kwh, kg in storage if kwh > 0]
+        if not injections:
+            return None
+        branches = self.branches.get(hour, [])
         hour_buses = list(
-            dict.fromkeys(
-                [b for f, t, _ in branches[hour] for b in (f, t)] + [bus for bus, _, _ in injections[hour]]
-            )
+            dict.fromkeys([b for f, t, _ in branches for b in (f, t)] + [bus for bus, _, _ in injections])
         )
-        result = solve_flows(hour_buses, branches[hour], injections[hour], [])
+        result = solve_flows(hour_buses, branches, injections, [])
         inflow: dict[str, float] = defaultdict(float)
+        outflow: dict[str, float] = defaultdict(float)
         injected: dict[str, float] = defaultdict(float)
-        for from_bus, to_bus, p_mw in branches[hour]:
-            inflow[to_bus if p_mw >= 0 else from_bus] += abs(p_mw) * 1000
-        for bus, p_mw, _ in injections[hour]:
+        for from_bus, to_bus, p_mw in branches:
+            source, sink = (from_bus, to_bus) if p_mw >= 0 else (to_bus, from_bus)
+            inflow[sink] += abs(p_mw) * 1000
+            outflow[source] += abs(p_mw) * 1000
+        for bus, p_mw, _ in injections:
             injected[bus] += p_mw * 1000
-        for bus in buses:
+        records: list[FactorRecord] = []
+        bus_factors: dict[int, float | None] = {}
+        for bus in self.buses:
             value = result.nodes.get(bus)
             no_flux = bus in result.no_flux_buses or bus not in result.nodes
+            bus_factors[int(bus)] = None if no_flux else value
             inputs = {
                 "branch_inflow_kwh": inflow[bus],
+                "branch_outflow_kwh": outflow[bus],
                 "injected_kwh": injected[bus],
                 "no_flux": no_flux,
                 "grid_factor_kg_per_kwh": grid.value,
-                "method_source": "周天睿 等, 电力系统自动化 2012, 36(11): 44–49",
+                "method_source": METHOD_SOURCE,
             }
             records.append(
-                FactorRecord(
-                    bus_id=int(bus), hour_start=hour, factor=None if no_flux else value, inputs=inputs
-                )
+                FactorRecord(bus_id=int(bus), hour_start=hour, factor=bus_factors[int(bus)], inputs=inputs)
             )
-    store_factors(session, park_id, "carbon_emission_flow", records)
-    return len(records)
+        loads = {int(b): injected[b] + inflow[b] - outflow[b] for b in self.buses}
+        return NodalHour(records, bus_factors, loads)

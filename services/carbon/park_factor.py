@@ -1,29 +1,30 @@
-"""The park's hourly 电碳因子 (location-based, supply-mix method with storage and CHP).
+"""The park's hourly 电碳因子 (location-based, supply-mix method with storage and CHP):
+the supplies entering the park's own network and the intensity of each.
 
     factor = Σ (supply_k × EF_k) / Σ supply_k
 
-Supplies and their intensities (carbon-method.md §1–§2, docs/carbon-method.md §4):
+Supplies and their intensities (carbon-method.md §1–§2, docs/carbon-method.md §4–§5):
 - grid import at the park's MEE/NBS grid factor (region, year);
-- grid import over a green line (绿电专线, meter ``green_supply``), on-site PV and wind: 0;
-- on-site fossil generation (``chp`` meters): the CO2 of the fuel metered by its gas
-  meters (GB/T 32150 defaults), the electricity's share by the energy method
-  E_el × 3.6 ÷ (E_el × 3.6 + heat out, MJ) when the unit's heat output is metered;
-- battery discharge: the intensity of the energy it stored, i.e. the charge-weighted
-  factor of the energy charged over the previous 24 hours (a park battery cycles about
-  daily); with nothing charged in that window it passes the hour's mix through.
+- grid import over a green line (绿电专线, meter ``green_supply``) at 0, less what enterprise
+  meters on a dedicated green line take directly (they are allocated 0 themselves: the same
+  kWh cannot also dilute everybody else's mix);
+- PV and wind on the park's network at 0; generation behind an enterprise's main meter
+  (``position = behind_meter``) belongs to its owner and enters the park's mix only as what
+  that enterprise's main meter exports (at 0);
+- on-site fossil generation (``chp`` meters on the park's network): the CO2 of the fuel
+  metered by its gas meters (GB/T 32150 defaults), the electricity's share by the energy
+  method E_el × 3.6 ÷ (E_el × 3.6 + heat out, MJ) when the unit's heat output is metered;
+- battery discharge: the carbon it stored (services/carbon/storage.py).
 Exports leave at the hour's mix intensity: they change the park's consumption, not its
-factor. Charging is a consumption at the hour's factor.
+factor. Charging is a consumption at the factor of the battery's bus.
 
 Each hour's inputs (every supply, the factors used and their sources) are stored with it.
-The storage window makes an hour depend on the 24 before it; ``STORAGE_MEMORY`` is what
-late data re-opens after an hour in a park with storage (services/carbon/late_data.py).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypedDict
 
 import orjson
@@ -31,13 +32,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.carbon import factors
-from services.carbon.derived import clear_hours
-from services.carbon.factors import Coefficient
 
-STORAGE_MEMORY = timedelta(hours=24)
-
-# Per CHP unit and hour: its electricity, the fuel of the gas meters under it and its
-# metered heat output; the CO2 allocated to electricity (kg) by the energy method.
+# Per CHP unit on the park's network and hour: its electricity, the fuel of the gas meters
+# under it and its metered heat output; the CO2 allocated to electricity (kg) by the energy
+# method. A CHP behind an enterprise's meter is that enterprise's own plant (its gas is its
+# scope 1, its electricity its own consumption).
 CHP_UNITS_SQL = """
 SELECT ie.hour_start, c.id AS chp_meter_id, c.bus_id,
        coalesce(sum(ie.value) FILTER (WHERE f.role = 'chp' AND ie.quantity = 'generation_kwh'), 0) AS kwh,
@@ -50,7 +49,8 @@ JOIN (  -- the unit's own meter and the meters under it, as equi-joins (hashable
     SELECT id, parent_meter_id, role FROM meter WHERE parent_meter_id IS NOT NULL AND role IN ('gas', 'heat')
 ) f ON f.unit = c.id
 JOIN interval_energy ie ON ie.meter_id = f.id
-WHERE c.role = 'chp' AND c.park_id = :park_id AND ie.hour_start >= :lo AND ie.hour_start < :hi
+WHERE c.role = 'chp' AND c.position <> 'behind_meter' AND c.park_id = :park_id
+  AND ie.hour_start >= :lo AND ie.hour_start < :hi
 GROUP BY ie.hour_start, c.id, c.bus_id
 """
 # kgCO2 of a CHP unit's hour allocated to its electricity, over a row of CHP_UNITS_SQL: the
@@ -75,22 +75,31 @@ chp_hour AS (
                                       AND m.green_supply), 0) AS green_import_kwh,
       coalesce(sum(ie.value) FILTER (WHERE m.role = 'grid_import'
                                       AND ie.quantity = 'energy_export_kwh'), 0) AS grid_export_kwh,
-      coalesce(sum(ie.value) FILTER (WHERE m.role = 'pv' AND ie.quantity = 'generation_kwh'), 0) AS pv_kwh,
-      coalesce(sum(ie.value) FILTER (WHERE m.role = 'wind'
-                                      AND ie.quantity = 'generation_kwh'), 0) AS wind_kwh,
-      coalesce(sum(ie.value) FILTER (WHERE m.role = 'storage'
+      coalesce(sum(ie.value) FILTER (WHERE m.role = 'pv' AND ie.quantity = 'generation_kwh'
+                                      AND m.position <> 'behind_meter'), 0) AS pv_kwh,
+      coalesce(sum(ie.value) FILTER (WHERE m.role = 'wind' AND ie.quantity = 'generation_kwh'
+                                      AND m.position <> 'behind_meter'), 0) AS wind_kwh,
+      coalesce(sum(ie.value) FILTER (WHERE m.role IN ('pv', 'wind') AND ie.quantity = 'generation_kwh'
+                                      AND m.position = 'behind_meter'), 0) AS behind_meter_kwh,
+      coalesce(sum(ie.value) FILTER (WHERE m.role = 'enterprise_main' AND ie.quantity = 'energy_export_kwh'
+                                      ), 0) AS enterprise_export_kwh,
+      coalesce(sum(ie.value) FILTER (WHERE m.role = 'enterprise_main' AND m.green_supply
+                                      AND ie.quantity = 'energy_import_kwh'), 0) AS dedicated_green_kwh,
+      coalesce(sum(ie.value) FILTER (WHERE m.role = 'storage' AND m.position <> 'behind_meter'
                                       AND ie.quantity = 'storage_charge_kwh'), 0) AS storage_charge_kwh,
-      coalesce(sum(ie.value) FILTER (WHERE m.role = 'storage'
+      coalesce(sum(ie.value) FILTER (WHERE m.role = 'storage' AND m.position <> 'behind_meter'
                                       AND ie.quantity = 'storage_discharge_kwh'), 0) AS storage_discharge_kwh
     FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
-    WHERE m.park_id = :park_id AND ie.hour_start >= :lo AND ie.hour_start < :hi
-      AND m.role IN ('grid_import', 'pv', 'wind', 'storage')
+    WHERE m.park_id = :park_id AND ie.hour_start >= :lo AND ie.hour_start < :hi AND NOT m.virtual
+      AND m.role IN ('grid_import', 'pv', 'wind', 'storage', 'enterprise_main')
     GROUP BY ie.hour_start
 )
 SELECT coalesce(s.hour_start, c.hour_start) AS hour_start,
        coalesce(s.grid_import_kwh, 0) AS grid_import_kwh, coalesce(s.green_import_kwh, 0) AS green_import_kwh,
        coalesce(s.grid_export_kwh, 0) AS grid_export_kwh, coalesce(s.pv_kwh, 0) AS pv_kwh,
-       coalesce(s.wind_kwh, 0) AS wind_kwh,
+       coalesce(s.wind_kwh, 0) AS wind_kwh, coalesce(s.behind_meter_kwh, 0) AS behind_meter_kwh,
+       coalesce(s.enterprise_export_kwh, 0) AS enterprise_export_kwh,
+       coalesce(s.dedicated_green_kwh, 0) AS dedicated_green_kwh,
        coalesce(c.chp_kwh, 0) AS chp_kwh, coalesce(c.chp_fuel_m3, 0) AS chp_fuel_m3,
        coalesce(c.chp_heat_gj, 0) AS chp_heat_gj, coalesce(c.chp_kg, 0) AS chp_kg,
        coalesce(s.storage_charge_kwh, 0) AS storage_charge_kwh,
@@ -100,13 +109,28 @@ ORDER BY 1
 """
 )
 
-# The storage window's history before a recomputed range: earlier hours' charge and factor.
-STORAGE_HISTORY_SQL = text(
+# Each battery on the park's network, per hour: what it charged and discharged, where it
+# sits and who owns it (its losses are its owner's consumption, storage.py).
+STORAGE_UNITS_SQL = text(
     """
-SELECT hour_start, factor_kg_per_kwh AS factor, (inputs->>'storage_charge_kwh')::float8 AS charge_kwh
-FROM carbon_factor_hourly
-WHERE park_id = :park_id AND bus_id IS NULL AND hour_start >= :lo AND hour_start < :hi
-ORDER BY hour_start
+SELECT ie.hour_start, m.id AS meter_id, m.bus_id, m.enterprise_id,
+       coalesce(sum(ie.value) FILTER (WHERE ie.quantity = 'storage_charge_kwh'), 0) AS charge_kwh,
+       coalesce(sum(ie.value) FILTER (WHERE ie.quantity = 'storage_discharge_kwh'), 0) AS discharge_kwh
+FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
+WHERE m.park_id = :park_id AND m.role = 'storage' AND m.position <> 'behind_meter' AND NOT m.virtual
+  AND ie.quantity IN ('storage_charge_kwh', 'storage_discharge_kwh')
+  AND ie.hour_start >= :lo AND ie.hour_start < :hi
+GROUP BY ie.hour_start, m.id, m.bus_id, m.enterprise_id
+"""
+)
+
+# Where the batteries' lots stood at the end of the last hour before a range (storage.py).
+STORAGE_STATE_SQL = text(
+    """
+SELECT inputs->'storage_pools' FROM carbon_factor_hourly
+WHERE park_id = :park_id AND bus_id IS NULL AND hour_start < :hi AND hour_start >= :lo
+  AND inputs ? 'storage_pools'
+ORDER BY hour_start DESC LIMIT 1
 """
 )
 
@@ -125,98 +149,54 @@ class HourSupply:
     grid_export_kwh: float = 0.0
     pv_kwh: float = 0.0
     wind_kwh: float = 0.0
+    behind_meter_kwh: float = 0.0  # generated behind enterprise meters (not a park supply)
+    enterprise_export_kwh: float = 0.0  # what enterprises' main meters sent into the park grid
+    dedicated_green_kwh: float = 0.0  # taken by enterprise meters on a dedicated green line
     chp_kwh: float = 0.0
     chp_kg: float = 0.0  # CO2 of the CHP fuel allocated to its electricity
     storage_charge_kwh: float = 0.0
     storage_discharge_kwh: float = 0.0
 
     @property
-    def generation_kwh(self) -> float:
-        """Everything entering the park's grid except storage discharge."""
-        return self.grid_import_kwh + self.green_import_kwh + self.pv_kwh + self.wind_kwh + self.chp_kwh
+    def green_in_mix_kwh(self) -> float:
+        """Green-line supply left for the park's mix after its dedicated users took theirs."""
+        return max(self.green_import_kwh - self.dedicated_green_kwh, 0.0)
 
-
-@dataclass(frozen=True, slots=True)
-class HourFactor:
-    factor: float | None  # kgCO2/kWh, None when nothing was supplied
-    storage_intensity: float | None  # what the discharged energy carried
-
-
-def hour_factor(supply: HourSupply, grid_factor: float, stored_intensity: float | None) -> HourFactor:
-    """The supply-mix factor of one hour. ``stored_intensity`` comes from ``StorageWindow``."""
-    fresh_carbon = supply.grid_import_kwh * grid_factor + supply.chp_kg
-    fresh = supply.generation_kwh
-    mix = fresh_carbon / fresh if fresh > 0 else None
-    discharge = supply.storage_discharge_kwh
-    intensity = stored_intensity if stored_intensity is not None else mix
-    if discharge > 0 and intensity is None:
-        intensity = grid_factor  # a battery discharging with no history and no other supply
-    total = fresh + discharge
-    if total <= 0:
-        return HourFactor(None, intensity if discharge > 0 else None)
-    carbon = fresh_carbon + discharge * (intensity or 0.0)
-    return HourFactor(carbon / total, intensity if discharge > 0 else None)
-
-
-class StorageWindow:
-    """Charge-weighted intensity of the energy charged in the last ``STORAGE_MEMORY``."""
-
-    def __init__(self) -> None:
-        self._charges: deque[tuple[datetime, float, float]] = deque()  # hour, kWh, kgCO2
-
-    def add(self, hour: datetime, charge_kwh: float, factor: float | None) -> None:
-        if charge_kwh > 0 and factor is not None:
-            self._charges.append((hour, charge_kwh, charge_kwh * factor))
-
-    def intensity(self, hour: datetime) -> float | None:
-        while self._charges and self._charges[0][0] < hour - STORAGE_MEMORY:
-            self._charges.popleft()
-        kwh = sum(c[1] for c in self._charges)
-        return sum(c[2] for c in self._charges) / kwh if kwh > 0 else None
-
-
-@dataclass(frozen=True, slots=True)
-class ParkHour:
-    hour_start: datetime
-    supply: HourSupply
-    result: HourFactor
-
-
-def compute_park_factors(
-    session: Session, park_id: int, start: datetime, end: datetime, grid: Coefficient
-) -> list[ParkHour]:
-    """Recompute the park factor for hours in [start, end), in time order. Idempotent."""
-    clear_hours(session, "carbon_factor_hourly", start, end, park_id, nodes="park")
-    window = StorageWindow()
-    for earlier in session.execute(
-        STORAGE_HISTORY_SQL, {"park_id": park_id, "lo": start - STORAGE_MEMORY, "hi": start}
-    ):
-        window.add(earlier.hour_start, earlier.charge_kwh or 0.0, earlier.factor)
-    gas_ef = factors.gas_emission_kg_per_m3()
-    rows = session.execute(
-        PARK_SUPPLY_SQL, {"park_id": park_id, "lo": start, "hi": end, "gas_ef": gas_ef}
-    ).mappings()
-    hours: list[ParkHour] = []
-    records: list[FactorRecord] = []
-    for row in rows:
-        values = {k: float(v) for k, v in row.items() if k != "hour_start"}
-        supply = HourSupply(**{k: v for k, v in values.items() if k in HourSupply.__dataclass_fields__})
-        result = hour_factor(supply, grid.value, window.intensity(row["hour_start"]))
-        window.add(row["hour_start"], supply.storage_charge_kwh, result.factor)
-        hours.append(ParkHour(row["hour_start"], supply, result))
-        inputs: dict[str, object] = {
-            **values,
-            "grid_factor_kg_per_kwh": grid.value,
-            "grid_factor_source": grid.source,
-            "chp_gas_kg_per_m3": gas_ef,
-            "chp_gas_source": factors.GAS_NCV_GJ_PER_10K_NM3.source,
-            "storage_intensity_kg_per_kwh": result.storage_intensity,
-        }
-        records.append(
-            FactorRecord(bus_id=None, hour_start=row["hour_start"], factor=result.factor, inputs=inputs)
+    @property
+    def fresh_kwh(self) -> float:
+        """Everything entering the park's pooled network except storage discharge."""
+        return (
+            self.grid_import_kwh
+            + self.green_in_mix_kwh
+            + self.pv_kwh
+            + self.wind_kwh
+            + self.chp_kwh
+            + self.enterprise_export_kwh
         )
-    store_factors(session, park_id, "supply_mix", records)
-    return hours
+
+    def fresh_kg(self, grid_factor: float) -> float:
+        return self.grid_import_kwh * grid_factor + self.chp_kg
+
+
+def mix_factor(
+    supply: HourSupply, grid_factor: float, discharge_kwh: float, discharge_kg: float
+) -> float | None:
+    """The supply-mix factor of one hour, the batteries' discharge carrying ``discharge_kg``."""
+    total = supply.fresh_kwh + discharge_kwh
+    if total <= 0:
+        return None
+    return (supply.fresh_kg(grid_factor) + discharge_kg) / total
+
+
+def supply_rows(session: Session, park_id: int, start: datetime, end: datetime) -> dict[datetime, HourSupply]:
+    rows = session.execute(
+        PARK_SUPPLY_SQL,
+        {"park_id": park_id, "lo": start, "hi": end, "gas_ef": factors.gas_emission_kg_per_m3()},
+    ).mappings()
+    fields = HourSupply.__dataclass_fields__
+    return {
+        row["hour_start"]: HourSupply(**{k: float(v) for k, v in row.items() if k in fields}) for row in rows
+    }
 
 
 class FactorRecord(TypedDict):

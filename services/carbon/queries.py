@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 
 from services.carbon.coverage import COVERAGE_TARGET, uncovered_enterprises
 from services.carbon.schemas import (
+    BalanceOut,
     CoverageOut,
     EnterpriseCoverage,
+    HourlyBalance,
     HourlyEmission,
     HourlyFactor,
     ParkOverview,
@@ -42,6 +44,44 @@ def factor_feed(
     elif node != "all":
         query = query.where(Bus.code == node)
     return [(code, hour, value) for code, hour, value in session.execute(query).all()]
+
+
+BALANCE_TERMS = ("carbon_in_kg", "enterprises_kg", "public_kg", "export_kg", "storage_change_kg")
+
+
+def carbon_balance(session: Session, park_id: int, start: datetime, end: datetime) -> BalanceOut:
+    """The park's hourly carbon balance over [start, end) (services/carbon/balance.py)."""
+    rows = session.execute(
+        select(
+            CarbonFactorHourly.hour_start,
+            CarbonFactorHourly.factor_kg_per_kwh,
+            CarbonFactorHourly.inputs["balance"],
+            CarbonFactorHourly.conservation_residual_kg,
+        )
+        .where(
+            CarbonFactorHourly.park_id == park_id,
+            CarbonFactorHourly.bus_id.is_(None),
+            CarbonFactorHourly.hour_start >= start,
+            CarbonFactorHourly.hour_start < end,
+        )
+        .order_by(CarbonFactorHourly.hour_start)
+    ).all()
+    hours = [
+        HourlyBalance(
+            hour_start=hour,
+            factor_kg_per_kwh=factor,
+            **{term: float((balance or {}).get(term) or 0.0) for term in BALANCE_TERMS},
+            residual_kg=residual,
+        )
+        for hour, factor, balance, residual in rows
+    ]
+    residuals = [h.residual_kg for h in hours if h.residual_kg]
+    return BalanceOut(
+        hours=hours,
+        unbalanced_hours=len(residuals),
+        total_residual_kg=sum(residuals),
+        largest_residual_kg=max((abs(r) for r in residuals), default=0.0),
+    )
 
 
 def park_factors(session: Session, park_id: int, start: datetime, end: datetime) -> list[HourlyFactor]:

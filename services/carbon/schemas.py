@@ -64,6 +64,27 @@ class ParkOverview(BaseModel):
     carbon_factors: list[HourlyFactor]
 
 
+class HourlyBalance(BaseModel):
+    """One hour's carbon balance of the park, kgCO2 (services/carbon/balance.py): carbon in
+    = enterprises + public + exports + storage change; ``residual_kg`` is 0 when conserved."""
+
+    hour_start: datetime
+    factor_kg_per_kwh: float | None
+    carbon_in_kg: float
+    enterprises_kg: float
+    public_kg: float
+    export_kg: float
+    storage_change_kg: float
+    residual_kg: float | None  # None: not computed (hours before the balance existed)
+
+
+class BalanceOut(BaseModel):
+    hours: list[HourlyBalance]
+    unbalanced_hours: int
+    total_residual_kg: float
+    largest_residual_kg: float
+
+
 class FactorRecord(BaseModel):
     """Shaped like the Carbon Aware SDK's emissions records: {location, time, duration, value}."""
 

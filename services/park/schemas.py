@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
 
-from services.core.models import MeterRole
+from services.core.models import MeterPosition, MeterRole
 from services.core.quantities import QUANTITIES, Carrier
 
 
@@ -34,6 +34,7 @@ class MeterOut(BaseModel):
     parent_meter_id: int | None
     green_supply: bool
     active: bool
+    position: str
 
 
 # The closed vocabulary as an enum in the OpenAPI document (services/core/quantities.py).
@@ -67,6 +68,11 @@ class MeterIn(BaseModel):
     ct_ratio: StrictFloat = Field(default=1.0, gt=0, le=1e6)
     pt_ratio: StrictFloat = Field(default=1.0, gt=0, le=1e6)
     green_supply: StrictBool = False
+    position: MeterPosition | None = Field(
+        default=None,
+        description="boundary | park_network | behind_meter (an enterprise's own PV, CHP or "
+        "battery); inferred from role and parent when not given",
+    )
     register_max: StrictFloat | None = Field(default=None, gt=0, le=1e15)
     rated_max_per_hour: StrictFloat | None = Field(default=None, gt=0, le=1e9)
     value_limits: dict[QuantityCode, tuple[StrictFloat, StrictFloat]] | None = Field(

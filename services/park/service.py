@@ -26,7 +26,8 @@ def register_meter(session: Session, principal: Principal, body: MeterIn) -> Met
         )
         if gateway_id is None:
             raise NotFound(f"gateway {body.gateway!r} not found")
-    meter = Meter(park_id=park_id, **body.model_dump(exclude={"gateway"}), gateway_id=gateway_id, active=True)
+    fields = body.model_dump(exclude={"gateway"}, exclude_none=True)  # no position: inferred
+    meter = Meter(park_id=park_id, **fields, gateway_id=gateway_id, active=True)
     session.add(meter)
     session.flush()
     audit.record(session, principal, "meter.register", f"meter:{meter.code}", meter_id=meter.id)

@@ -9,10 +9,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from services.access.dependencies import FactorReader
+from services.access.dependencies import FactorReader, ParkReader
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.carbon import queries
-from services.carbon.schemas import FactorRecord
+from services.carbon.schemas import BalanceOut, FactorRecord
 from services.core.db import SessionDep
 from services.core.errors import Forbidden, InvalidRange, NotAuthenticated, NotFound, responses
 from services.core.params import TimeRangeDep
@@ -68,3 +68,16 @@ def carbon_factors(
     for r in records:
         writer.writerow([r.location, r.time.isoformat(), r.duration, "" if r.value is None else r.value])
     return Response(out.getvalue(), media_type="text/csv")
+
+
+@router.get(
+    "/carbon-balance",
+    response_model=BalanceOut,
+    responses=responses(NotAuthenticated, Forbidden, InvalidRange),
+)
+def carbon_balance(session: SessionDep, principal: ParkReader, period: TimeRangeDep) -> BalanceOut:
+    """The park's carbon balance per hour, kgCO2: what entered (grid import × its factor, the
+    CHP electricity's fuel, opening storage) against what was allocated (enterprises, public
+    load, exports, storage change). ``residual_kg`` is 0 in an hour whose carbon is allocated
+    exactly once; anything else points at the method or at the park's metering."""
+    return queries.carbon_balance(session, principal.park, period.start, period.end)

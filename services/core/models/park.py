@@ -20,8 +20,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.core.models.base import Base, pg_enum
@@ -41,6 +43,44 @@ class MeterRole(enum.StrEnum):
     STORAGE = "storage"  # 储能
     GAS = "gas"  # 天然气表
     HEAT = "heat"  # 热/蒸汽表
+
+
+class MeterPosition(enum.StrEnum):
+    """Where a meter sits relative to the park's boundary and its enterprises' meters. Set
+    per meter (inferred at registration, changeable) so the engine never guesses it from the
+    wiring: a CHP fed through a boundary gas meter, or an enterprise's rooftop PV, would
+    otherwise be counted twice or enter the park's mix (docs/carbon-method.md §5)."""
+
+    BOUNDARY = "boundary"  # 关口: energy crossing the park boundary (grid, gas, heat bought)
+    PARK_NETWORK = "park_network"  # on the park's own network: feeders, park PV, batteries
+    BEHIND_METER = "behind_meter"  # behind an enterprise's main meter (its own PV, CHP, battery)
+
+
+def infer_position(role: str, parent_role: str | None) -> MeterPosition:
+    """The position a meter most likely has, from its role and its parent's role."""
+    if role == MeterRole.GRID_IMPORT:
+        return MeterPosition.BOUNDARY
+    if role == MeterRole.GAS:
+        # a fuel meter naming a CHP unit feeds it from outside unless set otherwise
+        return MeterPosition.BOUNDARY if parent_role in (None, MeterRole.CHP) else MeterPosition.PARK_NETWORK
+    if role == MeterRole.HEAT:
+        # heat bought from outside, unless it is a CHP unit's output (made inside)
+        return MeterPosition.BOUNDARY if parent_role is None else MeterPosition.PARK_NETWORK
+    if parent_role in (MeterRole.ENTERPRISE_MAIN, MeterRole.SUBMETER) or role == MeterRole.SUBMETER:
+        return MeterPosition.BEHIND_METER
+    return MeterPosition.PARK_NETWORK
+
+
+def _position_default(context: DefaultExecutionContext) -> str:
+    """Column default of ``meter.position``: ``infer_position`` on the row being inserted."""
+    row = context.get_current_parameters()
+    parent_id = row.get("parent_meter_id")
+    parent_role = None
+    if parent_id is not None:
+        parent_role = context.connection.execute(
+            text("SELECT role::text FROM meter WHERE id = :id"), {"id": parent_id}
+        ).scalar_one_or_none()
+    return infer_position(str(row["role"]), parent_role).value
 
 
 class Park(Base):
@@ -162,6 +202,10 @@ class Meter(Base):
     # A virtual meter has no register: its interval energy is Σ coefficient × source meter
     # (``VirtualMeterTerm``), e.g. an enterprise = its main meter − a tenant's sub-meter.
     virtual: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Inferred from role and parent when not given (``infer_position``), then stored.
+    position: Mapped[MeterPosition] = mapped_column(
+        pg_enum(MeterPosition, "meter_position"), default=_position_default, server_default="park_network"
+    )
 
     enterprise: Mapped[Enterprise | None] = relationship(back_populates="meters")
     # Codes are the gateway's names for its meters: unique within a park, not across parks.
