@@ -23,7 +23,7 @@ HOUR = timedelta(hours=1)
 GAP = timedelta(minutes=60)
 GRID = 0.5306  # MEE/NBS 2023 national, kgCO2/kWh
 RESIDUAL = 0.6096  # MEE/NBS 2023 excluding market-traded non-fossil
-GAS = 389.31 * 0.01532 * 0.99 * 44 / 12 / 10  # GB/T 32150 defaults, kgCO2/m³
+GAS = 389.31 * 0.0153 * 0.99 * 44 / 12 / 10  # GB/T 32150 defaults, kgCO2/m³
 
 
 def _park_factors(session: Session, park_id: int) -> dict[datetime, CarbonFactorHourly]:
@@ -128,7 +128,7 @@ def test_generation_behind_an_enterprise_meter_stays_with_its_owner(session: Ses
 
 def test_the_park_boundary_is_set_per_meter_so_chp_fuel_counts_once(session: Session) -> None:
     """A park-owned boundary gas meter G takes 100 m³; behind it the CHP unit's fuel meter
-    (60 m³) and enterprise A's gas meter (40 m³). Park scope 1 = 100 × 2.16502 = 216.502 kg
+    (60 m³) and enterprise A's gas meter (40 m³). Park scope 1 = 100 × 2.16219 = 216.219 kg
     (was G + the CHP's meter + A's, 200 m³, when the boundary was "has no parent"); A's own
     scope 1 is its 40 m³; the CHP's fuel is in its electricity (60 m³, no heat metered)."""
     park = make_park(session)
@@ -155,7 +155,7 @@ def test_the_park_boundary_is_set_per_meter_so_chp_fuel_counts_once(session: Ses
     assert emissions[(None, H0)].scope1_kg == pytest.approx(100 * GAS, rel=1e-12)
     assert emissions[(None, H0)].gas_m3 == pytest.approx(100.0)
     assert emissions[(a.id, H0)].scope1_kg == pytest.approx(40 * GAS, rel=1e-12)
-    # A's electricity: (100 × 0.5306 + 60 × 2.16502) / 300, all the CHP's fuel on 200 kWh
+    # A's electricity: (100 × 0.5306 + 60 × 2.16219) / 300, all the CHP's fuel on 200 kWh
     factor = (100 * GRID + 60 * GAS) / 300
     assert _park_factors(session, park.id)[H0].factor_kg_per_kwh == pytest.approx(factor, rel=1e-12)
     assert emissions[(a.id, H0)].scope2_kg == pytest.approx(300 * factor, rel=1e-12)

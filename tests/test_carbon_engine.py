@@ -46,7 +46,7 @@ pytestmark = pytest.mark.usefixtures("conserved")  # every hour of every test ba
 
 GRID = 0.5306  # MEE/NBS 2023 national
 RESIDUAL = 0.6096  # MEE/NBS 2023 excluding market-traded non-fossil
-GAS = 389.31 * 0.01532 * 0.99 * 44 / 12 / 10  # GB/T 32150 defaults → kgCO2/m³ (2.16502)
+GAS = 389.31 * 0.0153 * 0.99 * 44 / 12 / 10  # GB/T 32150 defaults → kgCO2/m³ (2.16219)
 # the same NCV in tce: 389.31 GJ/10⁴Nm³ = 38 931 kJ/m³ ÷ 29 307.6 kJ/kgce (GB/T 2589 §3.1)
 GAS_KGCE = 38_931 / 29_307.6  # 1.32836 kgce/m³
 HEAT = 110.0  # kgCO2/GJ

@@ -35,7 +35,7 @@ from tests.factories import (
 H0 = datetime(2026, 11, 18, 0, 0, tzinfo=UTC)
 PERIOD = {"start": H0.isoformat(), "end": (H0 + timedelta(hours=2)).isoformat()}
 GRID = 0.5306  # MEE/NBS 2023 national
-GAS = 389.31 * 0.01532 * 0.99 * 44 / 12 / 10  # GB/T 32150 defaults, kgCO2/m³
+GAS = 389.31 * 0.0153 * 0.99 * 44 / 12 / 10  # GB/T 32150 defaults, kgCO2/m³
 # the same NCV in tce: 389.31 GJ/10⁴Nm³ = 38 931 kJ/m³ ÷ 29 307.6 kJ/kgce (GB/T 2589 §3.1)
 GAS_KGCE = 38_931 / 29_307.6  # 1.32836 kgce/m³
 

@@ -22,6 +22,7 @@ down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+TIMESTAMPTZ = sa.DateTime(timezone=True)
 POSITION = postgresql.ENUM("boundary", "park_network", "behind_meter", name="meter_position")
 
 
@@ -44,9 +45,33 @@ WHERE m2.id = m.id
     )
     op.alter_column("meter", "position", nullable=False, server_default="park_network")
     op.add_column("carbon_factor_hourly", sa.Column("conservation_residual_kg", sa.Double(), nullable=True))
+    op.create_table(
+        "fuel_use",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("park_id", sa.Integer(), nullable=False),
+        sa.Column("enterprise_id", sa.Integer(), nullable=False),
+        sa.Column("fuel", sa.String(32), nullable=False),
+        sa.Column("amount_t", sa.Double(), nullable=False),
+        sa.Column("valid_from", TIMESTAMPTZ, nullable=False),
+        sa.Column("valid_to", TIMESTAMPTZ, nullable=False),
+        sa.Column("reference", sa.String(200), nullable=False),
+        sa.Column("ncv_gj_per_t", sa.Double(), nullable=True),
+        sa.Column("carbon_content_tc_per_gj", sa.Double(), nullable=True),
+        sa.Column("oxidation_rate", sa.Double(), nullable=True),
+        sa.Column("source", sa.Text(), nullable=True),
+        sa.CheckConstraint("valid_from < valid_to", name="ck_fuel_use_period"),
+        sa.CheckConstraint("amount_t > 0", name="ck_fuel_use_amount"),
+        sa.ForeignKeyConstraint(["park_id"], ["park.id"], name="fk_fuel_use_park_id_park", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprise.id"], name="fk_fuel_use_enterprise_id_enterprise", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_fuel_use"),
+    )
+    op.create_index("ix_fuel_use_enterprise_id", "fuel_use", ["enterprise_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("fuel_use")
     op.drop_column("carbon_factor_hourly", "conservation_residual_kg")
     op.drop_column("meter", "position")
     POSITION.drop(op.get_bind())

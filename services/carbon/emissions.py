@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -245,6 +246,57 @@ ON CONFLICT ON CONSTRAINT uq_emission_entity_hour DO UPDATE SET
 )
 
 
+# Reported fuel (coal, oil products, LPG; fuel_use) spread evenly over its period, per hour
+# and enterprise: kgCO2 = t × NCV × CC × OF × 44/12 × 1000 and kgce = t × NCV × 10⁶ ÷ 29 307.6,
+# the verified parameters given with the report or the fuel's defaults (fuels.csv).
+FUEL_USE_CTE = f"""fuel_defaults AS (
+    SELECT * FROM jsonb_to_recordset(CAST(:fuels AS jsonb)) AS d(fuel text, ncv float8, cc float8, ofr float8)
+), fuel_hours AS (
+    SELECT h.hour_start, u.enterprise_id,
+           sum(share * coalesce(u.ncv_gj_per_t, d.ncv) * coalesce(u.carbon_content_tc_per_gj, d.cc)
+               * coalesce(u.oxidation_rate, d.ofr) * 44.0 / 12.0 * 1000.0) AS kg,
+           sum(share * coalesce(u.ncv_gj_per_t, d.ncv) * 1e6 / {factors.KJ_PER_KGCE}) AS kgce
+    FROM fuel_use u JOIN fuel_defaults d ON d.fuel = u.fuel
+    JOIN generate_series(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz) - interval '1 hour',
+                         interval '1 hour') AS h(hour_start)
+      ON u.valid_from < h.hour_start + interval '1 hour' AND u.valid_to > h.hour_start
+    CROSS JOIN LATERAL (
+        SELECT u.amount_t * extract(epoch FROM least(u.valid_to, h.hour_start + interval '1 hour')
+                                              - greatest(u.valid_from, h.hour_start))
+               / extract(epoch FROM u.valid_to - u.valid_from) AS share
+    ) s
+    WHERE u.park_id = :park_id
+    GROUP BY h.hour_start, u.enterprise_id
+)"""
+# Added to the enterprise's row of the hour and to the park's (the fuel crossed the park's
+# boundary when it was delivered), created where the hour had none.
+FUEL_USE_SQL = text(
+    f"""
+WITH {FUEL_USE_CTE}, rows AS (
+    SELECT hour_start, enterprise_id, kg, kgce FROM fuel_hours
+    UNION ALL
+    SELECT hour_start, NULL, sum(kg), sum(kgce) FROM fuel_hours GROUP BY hour_start
+)
+INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh, gas_m3, heat_gj,
+                             scope1_kg, scope2_kg, scope2_market_kg, green_kwh, non_fossil_kwh,
+                             energy_tce, energy_tce_equivalent)
+SELECT :park_id, enterprise_id, hour_start, 0, 0, 0, kg, 0, 0, 0, 0, kgce / 1000.0, kgce / 1000.0
+FROM rows
+ON CONFLICT ON CONSTRAINT uq_emission_entity_hour DO UPDATE SET
+    scope1_kg = emission_hourly.scope1_kg + EXCLUDED.scope1_kg,
+    energy_tce = emission_hourly.energy_tce + EXCLUDED.energy_tce,
+    energy_tce_equivalent = emission_hourly.energy_tce_equivalent + EXCLUDED.energy_tce_equivalent
+"""
+)
+FUEL_DEFAULTS = orjson.dumps(
+    [
+        {"fuel": f.code, "ncv": f.ncv_gj_per_unit, "cc": f.carbon_content_tc_per_gj, "ofr": f.oxidation_rate}
+        for f in factors.FUELS.values()
+        if f.code in factors.REPORTED_FUELS
+    ]
+).decode()
+
+
 def compute_emissions(
     session: Session,
     park_id: int,
@@ -272,6 +324,7 @@ def compute_emissions(
     session.execute(ENTERPRISE_EMISSIONS_SQL, params)
     session.execute(STORAGE_LOSSES_SQL, params)
     session.execute(PARK_EMISSIONS_SQL, params)
+    session.execute(FUEL_USE_SQL, {**params, "fuels": FUEL_DEFAULTS})
 
 
 # One meter's hours: its energy, the factor applied and the emissions that follow, by the

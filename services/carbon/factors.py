@@ -1,15 +1,28 @@
-"""Emission factors and energy coefficients, each with its public source.
+"""Emission factors and energy coefficients, each with its public source, read from the
+versioned data files in ``services/carbon/data/`` (not Python constants):
 
-Sources are summarised in shared/reference/carbon-method.md and docs/carbon-method.md.
-Values marked ``verified=False`` were seen only in secondary sources: they stay
-configurable and the UI labels them.
+- ``grid_factors.csv``: grid factors by kind (average, residual mix), region and year, with
+  the announcement and its publication month;
+- ``fuels.csv``: fossil fuel defaults for scope 1 (GB/T 32150-2015 Appendix B, Table B.1),
+  from whose NCV the energy (tce) is derived too;
+- ``coefficients.csv``: tce coefficients (GB/T 2589-2020) and purchased heat.
+
+``DATA_VERSION`` fingerprints the files: results store it, and a changed file is what
+``parkcarbon carbon restate`` recomputes for. Values marked ``verified=false`` were seen
+only in secondary sources: they stay configurable and the API and UI label them.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from services.core.errors import Conflict
+
+DATA_DIR = Path(__file__).parent / "data"
+DATA_FILES = ("grid_factors.csv", "fuels.csv", "coefficients.csv")
 
 
 class UnknownFactor(Conflict):
@@ -24,32 +37,49 @@ class Coefficient:
     unit: str
     source: str
     verified: bool = True
+    published: str | None = None  # YYYY-MM of the announcement, where known
 
 
-MEE_NBS_2021 = "生态环境部、国家统计局 公告2024年第12号 (2021年电力二氧化碳排放因子)"
-MEE_NBS_2022 = "生态环境部、国家统计局 2022年电力二氧化碳排放因子 (2024-12 发布)"
-MEE_NBS_2023 = "生态环境部、国家统计局 2023年电力二氧化碳排放因子 (2025-12 发布)"
+def read_rows(name: str, directory: Path = DATA_DIR) -> list[dict[str, str]]:
+    """The rows of a data file; lines starting with ``#`` document it."""
+    with (directory / name).open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(line for line in handle if not line.startswith("#")))
 
-# Location-based grid factors, kgCO2/kWh, by (region key, year).
-GRID_FACTORS: dict[tuple[str, int], Coefficient] = {
-    ("national", 2021): Coefficient(0.5568, "kgCO2/kWh", MEE_NBS_2021),
-    ("national", 2022): Coefficient(0.5366, "kgCO2/kWh", MEE_NBS_2022),
-    ("national", 2023): Coefficient(0.5306, "kgCO2/kWh", MEE_NBS_2023),
-    ("north", 2023): Coefficient(0.6361, "kgCO2/kWh", MEE_NBS_2023 + " 华北"),
-    ("northeast", 2023): Coefficient(0.5122, "kgCO2/kWh", MEE_NBS_2023 + " 东北"),
-    ("east", 2023): Coefficient(0.5500, "kgCO2/kWh", MEE_NBS_2023 + " 华东"),
-    ("central", 2023): Coefficient(0.5271, "kgCO2/kWh", MEE_NBS_2023 + " 华中"),
-    ("northwest", 2023): Coefficient(0.5543, "kgCO2/kWh", MEE_NBS_2023 + " 西北"),
-    ("south", 2023): Coefficient(0.4042, "kgCO2/kWh", MEE_NBS_2023 + " 南方"),
-    ("southwest", 2023): Coefficient(0.2472, "kgCO2/kWh", MEE_NBS_2023 + " 西南"),
-    ("north", 2022): Coefficient(0.6776, "kgCO2/kWh", MEE_NBS_2022 + " 华北"),
-    ("northeast", 2022): Coefficient(0.5564, "kgCO2/kWh", MEE_NBS_2022 + " 东北"),
-    ("east", 2022): Coefficient(0.5617, "kgCO2/kWh", MEE_NBS_2022 + " 华东"),
-    ("central", 2022): Coefficient(0.5395, "kgCO2/kWh", MEE_NBS_2022 + " 华中"),
-    ("northwest", 2022): Coefficient(0.5857, "kgCO2/kWh", MEE_NBS_2022 + " 西北"),
-    ("south", 2022): Coefficient(0.3869, "kgCO2/kWh", MEE_NBS_2022 + " 南方"),
-    ("southwest", 2022): Coefficient(0.2268, "kgCO2/kWh", MEE_NBS_2022 + " 西南"),
-    ("jiangsu", 2023): Coefficient(0.5827, "kgCO2/kWh", "江苏省 2023 (secondary source)", False),
+
+def data_version(directory: Path = DATA_DIR) -> str:
+    digest = hashlib.sha256()
+    for name in DATA_FILES:
+        digest.update((directory / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+DATA_VERSION = data_version()
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() == "true"
+
+
+def grid_factor_table(directory: Path = DATA_DIR) -> dict[tuple[str, str, int], Coefficient]:
+    """(kind, region, year) → factor, kgCO2/kWh."""
+    return {
+        (row["kind"], row["region"], int(row["year"])): Coefficient(
+            float(row["value"]),
+            "kgCO2/kWh",
+            row["source"],
+            _truthy(row["verified"]),
+            row["published"] or None,
+        )
+        for row in read_rows("grid_factors.csv", directory)
+    }
+
+
+GRID_TABLE = grid_factor_table()
+GRID_FACTORS = {(region, year): c for (kind, region, year), c in GRID_TABLE.items() if kind == "average"}
+RESIDUAL_MIX_FACTORS = {
+    year: c
+    for (kind, region, year), c in GRID_TABLE.items()
+    if kind == "residual_mix" and region == "national"
 }
 
 
@@ -61,13 +91,81 @@ def grid_factor(region: str, year: int) -> Coefficient:
         raise UnknownFactor(f"no grid factor for {region}/{year}; known: {known}") from None
 
 
-# Natural gas combustion, GB/T 32150-2015 method E = AD × NCV × CC × OF × 44/12 with the
-# defaults NCV 389.31 GJ/10⁴Nm³, CC 0.01532 tC/GJ, OF 99 % (carbon-method.md §4):
-# 389.31 × 0.01532 × 0.99 × 44/12 = 21.6502 tCO2/10⁴Nm³ = 2.16502 kgCO2/Nm³.
-GAS_NCV_GJ_PER_10K_NM3 = Coefficient(389.31, "GJ/10⁴Nm³", "GB/T 32150-2015 附录 (default)", False)
-GAS_CARBON_CONTENT_TC_PER_GJ = Coefficient(0.01532, "tC/GJ", "GB/T 32150-2015 附录 (default)", False)
-GAS_OXIDATION_RATE = Coefficient(0.99, "1", "GB/T 32150-2015 附录 (default)", False)
+def residual_mix_factor(year: int) -> Coefficient:
+    try:
+        return RESIDUAL_MIX_FACTORS[year]
+    except KeyError:
+        known = ", ".join(str(y) for y in sorted(RESIDUAL_MIX_FACTORS))
+        raise UnknownFactor(f"no residual-mix factor for {year}; known: {known}") from None
+
+
+COEFFICIENTS = {
+    row["name"]: Coefficient(float(row["value"]), row["unit"], row["source"], _truthy(row["verified"]))
+    for row in read_rows("coefficients.csv")
+}
+# GB/T 2589-2020 reference coefficients for tonnes of standard coal equivalent.
+ELECTRICITY_KGCE_PER_KWH = COEFFICIENTS["electricity_kgce_per_kwh"]
+# 等价值: electricity counted at the coal thermal plants burn to supply it (供电标准煤耗 of the
+# year), configurable as PARKCARBON_ELECTRICITY_EQUIVALENT_KGCE_PER_KWH.
+ELECTRICITY_KGCE_PER_KWH_EQUIVALENT = COEFFICIENTS["electricity_kgce_per_kwh_equivalent"]
+HEAT_KGCE_PER_GJ = COEFFICIENTS["heat_kgce_per_gj"]
+# Purchased heat/steam, national ETS practice (carbon-method.md §2).
+HEAT_KG_PER_GJ = COEFFICIENTS["heat_kg_per_gj"]
+# 1 kgce = 29 307.6 kJ (7 000 kcal × 4.1868 kJ/kcal, GB/T 2589-2020 §3.1).
+KJ_PER_KGCE = COEFFICIENTS["kj_per_kgce"].value
 CO2_PER_C = 44.0 / 12.0
+# Electricity's share of a CHP unit's fuel emissions by the energy (calorific) method:
+# E_el × 3.6 MJ/kWh ÷ (E_el × 3.6 + heat out). 3.6 MJ/kWh is exact (1 kWh = 3.6 MJ).
+MJ_PER_KWH = 3.6
+
+
+@dataclass(frozen=True, slots=True)
+class Fuel:
+    """A fossil fuel's GB/T 32150 defaults; ``unit`` is its activity unit (t or 10^4Nm3)."""
+
+    code: str
+    name_zh: str
+    unit: str
+    ncv_gj_per_unit: float
+    carbon_content_tc_per_gj: float
+    oxidation_rate: float
+    source: str
+    verified: bool
+
+    @property
+    def kg_co2_per_unit(self) -> float:
+        """E = NCV × CC × OF × 44/12 (GB/T 32150-2015 §6), tCO2 per unit × 1000 = kgCO2."""
+        return self.ncv_gj_per_unit * self.carbon_content_tc_per_gj * self.oxidation_rate * CO2_PER_C * 1000.0
+
+    @property
+    def kgce_per_unit(self) -> float:
+        """The same NCV in kgce: GJ × 10⁶ kJ ÷ 29 307.6 kJ/kgce (GB/T 2589-2020 §3.1)."""
+        return self.ncv_gj_per_unit * 1e6 / KJ_PER_KGCE
+
+
+FUELS = {
+    row["fuel"]: Fuel(
+        row["fuel"],
+        row["name_zh"],
+        row["unit"],
+        float(row["ncv_gj_per_unit"]),
+        float(row["carbon_content_tc_per_gj"]),
+        float(row["oxidation_rate"]),
+        row["source"],
+        _truthy(row["verified"]),
+    )
+    for row in read_rows("fuels.csv")
+}
+# Fuels reported by mass (t); natural gas is metered (m³) and has its own path.
+REPORTED_FUELS = tuple(code for code, fuel in FUELS.items() if fuel.unit == "t")
+
+# Natural gas combustion, GB/T 32150-2015 with its Table B.1 defaults NCV 389.31 GJ/10⁴Nm³,
+# CC 0.0153 tC/GJ (15.3 ×10⁻³; the 0.01532 of the 2011 provincial inventory guidelines is
+# another table), OF 99 %: 389.31 × 0.0153 × 0.99 × 44/12 = 21.62189 tCO2/10⁴Nm³.
+_GAS = FUELS["natural_gas"]
+GAS_NCV_GJ_PER_10K_NM3 = Coefficient(_GAS.ncv_gj_per_unit, "GJ/10⁴Nm³", _GAS.source, _GAS.verified)
+GAS_CARBON_CONTENT_TC_PER_GJ = Coefficient(_GAS.carbon_content_tc_per_gj, "tC/GJ", _GAS.source, _GAS.verified)
+GAS_OXIDATION_RATE = Coefficient(_GAS.oxidation_rate, "1", _GAS.source, _GAS.verified)
 
 
 def gas_emission_kg_per_m3(
@@ -85,51 +183,13 @@ def gas_emission_kg_per_m3(
 GAS_EMISSION_SQL = (
     "fp.ncv_gj_per_10k_nm3 * fp.carbon_content_tc_per_gj * fp.oxidation_rate * 44.0 / 12.0 / 10.0"
 )
-
-
-# Residual mix for market-based scope 2: the national factor excluding market-traded
-# non-fossil electricity (MEE/NBS publish it with the average; carbon-method.md §2).
-RESIDUAL_MIX_FACTORS: dict[int, Coefficient] = {
-    2021: Coefficient(0.5942, "kgCO2/kWh", MEE_NBS_2021 + " 不包括市场化交易的非化石能源电量"),
-    2022: Coefficient(0.5856, "kgCO2/kWh", MEE_NBS_2022 + " 不包括市场化交易的非化石能源电量"),
-    2023: Coefficient(0.6096, "kgCO2/kWh", MEE_NBS_2023 + " 不包括市场化交易的非化石能源电量"),
-}
-
-
-def residual_mix_factor(year: int) -> Coefficient:
-    try:
-        return RESIDUAL_MIX_FACTORS[year]
-    except KeyError:
-        known = ", ".join(str(y) for y in sorted(RESIDUAL_MIX_FACTORS))
-        raise UnknownFactor(f"no residual-mix factor for {year}; known: {known}") from None
-
-
-# Electricity's share of a CHP unit's fuel emissions by the energy (calorific) method:
-# E_el × 3.6 MJ/kWh ÷ (E_el × 3.6 + heat out). 3.6 MJ/kWh is exact (1 kWh = 3.6 MJ).
-MJ_PER_KWH = 3.6
-
-
-# Purchased heat/steam, national ETS practice (carbon-method.md §2).
-HEAT_KG_PER_GJ = Coefficient(110.0, "kgCO2/GJ", "全国碳市场核算指南 热力排放因子 0.11 tCO2/GJ", False)
-
-# GB/T 2589-2020 reference coefficients for tonnes of standard coal equivalent.
-ELECTRICITY_KGCE_PER_KWH = Coefficient(0.1229, "kgce/kWh", "GB/T 2589-2020 附录A 电力(当量值)")
-# 等价值: electricity counted at the coal thermal plants burn to supply it (供电标准煤耗 of the
-# year). About 0.30–0.31 kgce/kWh in recent years (carbon-method.md §3, unverified against
-# the official statistics): configurable as PARKCARBON_ELECTRICITY_EQUIVALENT_KGCE_PER_KWH.
-ELECTRICITY_KGCE_PER_KWH_EQUIVALENT = Coefficient(
-    0.300, "kgce/kWh", "GB/T 2589-2020 电力(等价值), 火电供电标准煤耗 ≈ 0.30 kgce/kWh", False
-)
-# 1 kgce = 29 307.6 kJ (7 000 kcal × 4.1868 kJ/kcal, GB/T 2589-2020 §3.1). Natural gas is
-# converted with the same NCV scope 1 uses, so energy and emissions describe one gas:
+# Natural gas in tce from the same NCV scope 1 uses, so energy and emissions describe one gas:
 # 389.31 GJ/10⁴Nm³ = 38 931 kJ/m³ → 38 931 / 29 307.6 = 1.32836 kgce/m³ (not GB/T 2589's
 # 1.2143 for 气田天然气 at 35 544 kJ/m³, a different gas: 8.6 % less energy for the same CO2).
-KJ_PER_KGCE = 29_307.6
 GAS_TCE_SQL = f"fp.ncv_gj_per_10k_nm3 * 100.0 / {KJ_PER_KGCE}"  # kgce/m³ of a fuel_parameter row
 NATURAL_GAS_KGCE_PER_M3 = Coefficient(
     GAS_NCV_GJ_PER_10K_NM3.value * 100.0 / KJ_PER_KGCE,
     "kgce/m³",
-    "GB/T 2589-2020 §3.1 (29 307.6 kJ/kgce) on the GB/T 32150-2015 NCV 389.31 GJ/10⁴Nm³",
+    f"GB/T 2589-2020 §3.1 (29 307.6 kJ/kgce) on the NCV of {_GAS.source}",
     False,
 )
-HEAT_KGCE_PER_GJ = Coefficient(34.12, "kgce/GJ", "GB/T 2589-2020 附录A 热力 0.03412 kgce/MJ")

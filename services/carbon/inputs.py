@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from services.access import audit
 from services.access.policy import Principal
 from services.core.errors import Conflict, InvalidInput, NotFound
-from services.core.models import FuelParameter, GreenCertificate, IndicatorThreshold, Park
+from services.core.models import FuelParameter, FuelUse, GreenCertificate, IndicatorThreshold, Park
 from services.core.reopened_hours import reopen_range
 from services.core.settings import get_settings
 
-Dated = TypeVar("Dated", FuelParameter, GreenCertificate)
+Dated = TypeVar("Dated", FuelParameter, GreenCertificate, FuelUse)
 
 
 def _record_dated(session: Session, record: Dated) -> Dated:
@@ -45,6 +45,20 @@ def fuel_parameters(session: Session, enterprise_id: int) -> Sequence[FuelParame
         select(FuelParameter)
         .where(FuelParameter.enterprise_id == enterprise_id)
         .order_by(FuelParameter.valid_from)
+    ).all()
+
+
+def add_fuel_use(
+    session: Session, principal: Principal, park_id: int, enterprise_id: int, values: dict[str, Any]
+) -> FuelUse:
+    record = _record_dated(session, FuelUse(park_id=park_id, enterprise_id=enterprise_id, **values))
+    audit.record(session, principal, "fuel_use.add", f"enterprise:{enterprise_id}", id=record.id)
+    return record
+
+
+def fuel_uses(session: Session, enterprise_id: int) -> Sequence[FuelUse]:
+    return session.scalars(
+        select(FuelUse).where(FuelUse.enterprise_id == enterprise_id).order_by(FuelUse.valid_from, FuelUse.id)
     ).all()
 
 

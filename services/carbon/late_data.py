@@ -5,8 +5,9 @@ Ingest records the hours of every accepted reading older than the current hour a
 changed input of past hours (a verified fuel parameter, a certificate) records its range.
 The hourly job then recomputes, besides its usual look-back, the re-opened ranges widened by
 the reading window (a reading changes the segments to its neighbours, up to the maximum
-gap on either side) and, in parks with storage, the following ``STORAGE_MEMORY`` of park
-factors and emissions (the discharge intensity remembers 24 hours of charging).
+gap on either side) and, in parks with storage, the following ``STORAGE_REACH`` of park
+factors and emissions (a battery's lots live a day, and which lots a later discharge takes,
+first in first out, depends on the day before it: two days).
 
 A run takes at most ``CATCH_UP`` of re-opened hours, oldest first, so a range of years is
 worked off over several runs instead of making one run last hours; a range is shortened by
@@ -26,6 +27,8 @@ from sqlalchemy.orm import Session
 from services.carbon.park_factor import any_storage
 from services.carbon.storage import STORAGE_MEMORY
 from services.core.hours import HOUR
+
+STORAGE_REACH = 2 * STORAGE_MEMORY
 
 # Re-opened hours one hourly run recomputes at most (a month: ~5 s for 1 000 meters, see
 # `parkcarbon bench carbon`); the rest waits for the next runs.
@@ -92,7 +95,7 @@ def plan_recompute(
     energy = merge([(start, end)] + [(lo - reach, min(hi + reach, end)) for lo, hi in taken])
     downstream: list[tuple[datetime, datetime]] = []
     if any_storage(session):
-        tails = merge((hi, min(hi + STORAGE_MEMORY, end)) for _, hi in energy if hi < end)
+        tails = merge((hi, min(hi + STORAGE_REACH, end)) for _, hi in energy if hi < end)
         downstream = subtract(tails, energy)
     return RecomputePlan(energy, downstream, marks)
 

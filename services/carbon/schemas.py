@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
+from services.carbon.factors import REPORTED_FUELS
 from services.carbon.indicators import Indicators, ScoreLine
 from services.core.params import EARLIEST, LATEST
 from services.park.schemas import EnterpriseOut
@@ -155,7 +156,7 @@ class FuelParameterIn(Validity):
         gt=0, le=1000, description="低位发热量, GJ/10⁴Nm³ (default 389.31)"
     )
     carbon_content_tc_per_gj: StrictFloat = Field(
-        gt=0, lt=0.1, description="单位热值含碳量, tC/GJ (default 0.01532)"
+        gt=0, lt=0.1, description="单位热值含碳量, tC/GJ (default 0.0153, GB/T 32150-2015 表B.1)"
     )
     oxidation_rate: StrictFloat = Field(gt=0, le=1, description="碳氧化率 (default 0.99)")
     source: str = Field(
@@ -164,6 +165,45 @@ class FuelParameterIn(Validity):
 
 
 class FuelParameterOut(FuelParameterIn):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    enterprise_id: int
+
+
+# Fuels an enterprise reports by mass: the rows of services/carbon/data/fuels.csv in tonnes
+# (checked against the file at import, so the OpenAPI enum and the data agree).
+FuelCode = Literal[
+    "anthracite", "bituminous_coal", "lignite", "washed_coal", "fuel_oil", "diesel", "gasoline", "lpg"
+]
+assert set(get_args(FuelCode)) == set(REPORTED_FUELS), "fuels.csv and FuelCode disagree"
+
+
+class FuelUseIn(Validity):
+    """Fuel burnt over [valid_from, valid_to), with verified parameters where the enterprise
+    has them (all three, or none: the GB/T 32150-2015 表B.1 defaults of the fuel)."""
+
+    fuel: FuelCode
+    amount_t: StrictFloat = Field(gt=0, le=1e7, description="消耗量, t")
+    reference: str = Field(min_length=1, max_length=200, description="invoice, delivery note or ledger entry")
+    ncv_gj_per_t: StrictFloat | None = Field(default=None, gt=0, le=100, description="低位发热量, GJ/t")
+    carbon_content_tc_per_gj: StrictFloat | None = Field(default=None, gt=0, lt=0.1, description="tC/GJ")
+    oxidation_rate: StrictFloat | None = Field(default=None, gt=0, le=1, description="碳氧化率")
+    source: str | None = Field(default=None, min_length=1, max_length=500, description="verified report")
+
+    @model_validator(mode="after")
+    def _all_or_none_verified(self) -> FuelUseIn:
+        given = [
+            v is not None for v in (self.ncv_gj_per_t, self.carbon_content_tc_per_gj, self.oxidation_rate)
+        ]
+        if any(given) and not (all(given) and self.source):
+            raise ValueError(
+                "verified parameters come together: ncv_gj_per_t, carbon_content_tc_per_gj, "
+                "oxidation_rate and their source"
+            )
+        return self
+
+
+class FuelUseOut(FuelUseIn):
     model_config = ConfigDict(from_attributes=True)
     id: int
     enterprise_id: int

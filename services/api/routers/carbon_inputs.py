@@ -15,6 +15,8 @@ from services.carbon.schemas import (
     EstimationPolicyOut,
     FuelParameterIn,
     FuelParameterOut,
+    FuelUseIn,
+    FuelUseOut,
     GreenCertificateIn,
     GreenCertificateOut,
 )
@@ -46,6 +48,26 @@ def add_fuel_parameter(
 )
 def list_fuel_parameters(owner: ReadableEnterprise, session: SessionDep) -> list[FuelParameterOut]:
     return [FuelParameterOut.model_validate(r) for r in inputs.fuel_parameters(session, owner)]
+
+
+@router.post(
+    "/enterprises/{enterprise_id}/fuel-uses",
+    response_model=FuelUseOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
+)
+def add_fuel_use(
+    owner: ReportableEnterprise, body: FuelUseIn, session: SessionDep, principal: Reporter
+) -> FuelUseOut:
+    """Report coal, oil products or LPG burnt over a period (scope 1, GB/T 32150); the hours
+    it covers are recomputed."""
+    record = inputs.add_fuel_use(session, principal, principal.park, owner, body.model_dump())
+    return FuelUseOut.model_validate(record)
+
+
+@router.get("/enterprises/{enterprise_id}/fuel-uses", response_model=list[FuelUseOut], responses=ERRORS)
+def list_fuel_uses(owner: ReadableEnterprise, session: SessionDep) -> list[FuelUseOut]:
+    return [FuelUseOut.model_validate(r) for r in inputs.fuel_uses(session, owner)]
 
 
 @router.post(

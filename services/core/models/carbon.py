@@ -162,6 +162,31 @@ class FuelParameter(Base):
     source: Mapped[str] = mapped_column(Text)
 
 
+class FuelUse(Base):
+    """Fossil fuel an enterprise reports burning over [valid_from, valid_to): coal, oil
+    products and LPG are bought in batches, not metered. Scope 1 at the fuel's GB/T 32150
+    defaults (services/carbon/data/fuels.csv) or the verified parameters given with it,
+    spread evenly over the period's hours."""
+
+    __tablename__ = "fuel_use"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"))
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"), index=True)
+    fuel: Mapped[str] = mapped_column(String(32))
+    amount_t: Mapped[float] = mapped_column(Double)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reference: Mapped[str] = mapped_column(String(200))  # invoice, delivery note, ledger entry
+    ncv_gj_per_t: Mapped[float | None] = mapped_column(Double)
+    carbon_content_tc_per_gj: Mapped[float | None] = mapped_column(Double)
+    oxidation_rate: Mapped[float | None] = mapped_column(Double)
+    source: Mapped[str | None] = mapped_column(Text)  # of verified parameters, when given
+    __table_args__ = (
+        CheckConstraint("valid_from < valid_to", name="ck_fuel_use_period"),
+        CheckConstraint("amount_t > 0", name="ck_fuel_use_amount"),
+    )
+
+
 class CarbonReopenedRange(Base):
     """Hours [range_start, range_end) whose results are stale: an input for them changed
     after they closed (a late reading, a verified fuel parameter). One row a range, however
