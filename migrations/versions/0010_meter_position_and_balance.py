@@ -61,9 +61,14 @@ WHERE m2.id = m.id
         sa.Column("source", sa.Text(), nullable=True),
         sa.CheckConstraint("valid_from < valid_to", name="ck_fuel_use_period"),
         sa.CheckConstraint("amount_t > 0", name="ck_fuel_use_amount"),
-        sa.ForeignKeyConstraint(["park_id"], ["park.id"], name="fk_fuel_use_park_id_park", ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
-            ["enterprise_id"], ["enterprise.id"], name="fk_fuel_use_enterprise_id_enterprise", ondelete="CASCADE"
+            ["park_id"], ["park.id"], name="fk_fuel_use_park_id_park", ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"],
+            ["enterprise.id"],
+            name="fk_fuel_use_enterprise_id_enterprise",
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_fuel_use"),
     )
