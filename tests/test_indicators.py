@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.api.app import create_app
 from services.carbon.indicators import compute_indicators
 from services.carbon.pipeline import recompute_hours
-from services.core.models import CarbonReopenedRange, EmissionHourly, MeterRole, Role
+from services.core.models import CarbonReopenedRange, EmissionHourly, GreenCertificate, MeterRole, Role
 from tests.carbon_balance import conserved  # noqa: F401 (fixture)
 from tests.factories import (
     make_buses,
@@ -301,3 +301,77 @@ def test_shares_count_energy_consumed_in_the_park_not_exported(
         values = compute_indicators(s, park.id, H0, H0 + timedelta(hours=1))
     assert values.non_fossil_share == pytest.approx(1.0, rel=1e-12)
     assert values.clean_energy_share == pytest.approx(1.0, rel=1e-12)
+
+
+def test_every_policy_combination_of_the_core_indicator_is_reported_and_worked(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Issue 14 §2. One hour: grid 1 000 kWh in and 200 out, park PV 500, enterprise A takes
+    1 300 kWh and burns 100 m³ of gas; A holds a 100 kWh 绿证 for the hour.
+    Park factor 530.6 / 1 500 = 0.353733; the exports carry 200 × 0.353733 = 70.747 kg;
+    A is allocated 1 300 × 0.353733 = 459.853 kg; scope 1 = 100 × 2.162189 = 216.219 kg.
+    Scope 2 by export treatment: net purchase 800 × 0.5306 = 424.48; mix 530.6 − 70.747 =
+    459.853 (= what the consumers carry); gross import 530.6. Certificates deduct 100 × 0.5306.
+    Energy: 当量值 1 300 × 0.1229 + 100 × 1.328359 = 292.606 kgce, 等价值 1 300 × 0.300 +
+    132.836 = 522.836; renewables consumed 500 × 1 300/1 500 + 100 = 533.333 kWh come off
+    the energy under certificates_and_renewables. The park's 2 563 tce/a is below 20 万: the
+    ≤ 0.20 line for smaller parks applies on every basis."""
+    with session_factory() as s:
+        park = make_park(s, "national", 2023)
+        a = make_enterprise(s, park)
+        grid = make_meter(s, park, "POL-GRID", MeterRole.GRID_IMPORT)
+        pv = make_meter(s, park, "POL-PV", MeterRole.PV)
+        main = make_meter(s, park, "POL-A", MeterRole.ENTERPRISE_MAIN, a)
+        gas = make_meter(s, park, "POL-A-GAS", MeterRole.GAS, a)
+        write_register(s, grid, "energy_import_kwh", H0, [1000.0])
+        write_register(s, grid, "energy_export_kwh", H0, [200.0])
+        write_register(s, pv, "generation_kwh", H0, [500.0])
+        write_register(s, main, "energy_import_kwh", H0, [1300.0])
+        write_register(s, gas, "volume_m3", H0, [100.0])
+        s.add(
+            GreenCertificate(
+                park_id=park.id,
+                enterprise_id=a.id,
+                kind="gec",
+                reference="GEC-POLICY-1",
+                valid_from=H0,
+                valid_to=H0 + timedelta(hours=1),
+                kwh=100.0,
+            )
+        )
+        s.flush()
+        recompute_hours(s, H0, H0 + timedelta(hours=1), timedelta(minutes=60))
+        values = compute_indicators(s, park.id, H0, H0 + timedelta(hours=1))
+        s.commit()
+    grid_ef, f = 0.5306, 530.6 / 1500
+    scope1 = 100 * GAS
+    scope2 = {"net_purchase": 800 * grid_ef, "mix": 530.6 - 200 * f, "gross_import": 530.6}
+    assert scope2["mix"] == pytest.approx(1300 * f, rel=1e-12)
+    gas_kgce = 100 * 38_931 / 29_307.6
+    energy = {"calorific": 1300 * 0.1229 + gas_kgce, "equivalent": 1300 * 0.300 + gas_kgce}
+    coefficient = {"calorific": 0.1229, "equivalent": 0.300}
+    renewables = 500 * 1300 / 1500 + 100
+    assert len(values.policy_variants) == 3 * 3 * 2
+    for v in values.policy_variants:
+        kg = scope1 + scope2[v.export_treatment]
+        kgce = energy[v.energy_basis]
+        if v.green_deduction != "none":
+            kg -= 100 * grid_ef
+        if v.green_deduction == "certificates_and_renewables":
+            kgce -= renewables * coefficient[v.energy_basis]
+        assert v.emissions_t == pytest.approx(kg / 1000, rel=1e-9), v
+        assert v.energy_tce == pytest.approx(kgce / 1000, rel=1e-9), v
+        assert v.carbon_per_energy == pytest.approx(kg / kgce, rel=1e-9), v
+        assert v.annual_energy_tce == pytest.approx(kgce / 1000 * 8760, rel=1e-9)
+        assert v.threshold == 0.20
+        assert v.met is False
+        assert v.configured == (
+            (v.export_treatment, v.green_deduction, v.energy_basis) == ("net_purchase", "none", "calorific")
+        )
+    # the configured defaults are the indicator; the park total against the sum of its parts:
+    # A 216.219 + 459.853 kg, no public load — net purchase credits the export 106.12 kg at the
+    # grid's 0.5306 where it carried 70.747 kg: the park total is 35.373 kg below its parts
+    assert values.carbon_per_energy == pytest.approx((scope1 + scope2["net_purchase"]) / energy["calorific"])
+    assert values.emissions_t == pytest.approx((scope1 + scope2["net_purchase"]) / 1000, rel=1e-9)
+    assert values.sum_of_parts_t == pytest.approx((scope1 + 1300 * f) / 1000, rel=1e-9)
+    assert values.park_minus_parts_t == pytest.approx(-(200 * grid_ef - 200 * f) / 1000, rel=1e-9)

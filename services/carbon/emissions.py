@@ -35,6 +35,7 @@ from services.carbon import factors
 from services.carbon.derived import clear_hours
 from services.carbon.factors import GAS_EMISSION_SQL, GAS_TCE_SQL, Coefficient
 from services.carbon.interval_energy import QUALITY_RANK
+from services.carbon.policies import EXPORT_SCOPE2_SQL, ExportTreatment
 
 # Gas kgCO2 and kgce per m³ of each enterprise with verified parameters, per hour of the range
 # (the record starting latest wins): one NCV for both; joined by hash, the defaults (:gas_ef,
@@ -174,6 +175,7 @@ WITH {VERIFIED_GAS_CTE}, boundary_fuel AS (  -- gas entering the park (incl. CHP
 ), balance AS (
     SELECT hour_start,
            (inputs->>'grid_import_kwh')::float8 AS grid, (inputs->>'grid_export_kwh')::float8 AS export,
+           coalesce((inputs->'balance'->>'export_kg')::float8, 0) AS export_kg,
            (inputs->>'green_import_kwh')::float8 AS green_line,
            (inputs->>'pv_kwh')::float8 + (inputs->>'wind_kwh')::float8
                + (inputs->>'behind_meter_kwh')::float8 AS renewable,
@@ -189,12 +191,12 @@ WITH {VERIFIED_GAS_CTE}, boundary_fuel AS (  -- gas entering the park (incl. CHP
     SELECT hour_start FROM balance UNION SELECT hour_start FROM boundary_fuel
 ), park AS (
     SELECT h.hour_start,
-           coalesce(b.grid - b.export, 0) AS net_purchase,
+           coalesce(b.grid, 0) AS imp, coalesce(b.export, 0) AS exp, coalesce(b.export_kg, 0) AS exp_kg,
            coalesce(b.green_line, 0) AS green_line, coalesce(b.renewable, 0) AS renewable,
            coalesce(b.chp, 0) AS chp,
            coalesce(b.grid + b.green_line + b.renewable + b.chp + b.storage_net - b.export, 0) AS kwh,
            coalesce(b.grid + b.green_line + b.renewable + b.chp + b.storage_net, 0) AS supplied,
-           least(greatest(coalesce(b.grid - b.export, 0), 0), coalesce(c.kwh, 0)) AS certified,
+           least(coalesce(b.grid, 0), coalesce(c.kwh, 0)) AS certified,
            coalesce(f.gas_m3, 0) AS gas_m3, coalesce(f.gas_kg, 0) AS gas_kg,
            coalesce(f.gas_kgce, 0) AS gas_kgce, coalesce(f.heat_gj, 0) AS heat_gj
     FROM hours h
@@ -207,8 +209,10 @@ INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh
                              energy_tce, energy_tce_equivalent)
 SELECT :park_id, NULL, hour_start, kwh, gas_m3, heat_gj,
        gas_kg,
-       net_purchase * :grid_ef + heat_gj * :heat_ef,
-       (net_purchase - certified) * :residual_ef + heat_gj * :heat_ef,
+       -- location-based: the park's export treatment (policies.py); market-based: what was
+       -- imported less certified kWh, exports not credited (their attribute left with them)
+       {EXPORT_SCOPE2_SQL} + heat_gj * :heat_ef,
+       (imp - certified) * :residual_ef + heat_gj * :heat_ef,
        green_line + certified,
        -- Non-fossil electricity consumed in the park: exports leave with the hour's mix, so
        -- only the consumed share of green-line and on-site renewable supply counts (PV 1 000,
@@ -305,6 +309,7 @@ def compute_emissions(
     grid: Coefficient,
     residual: Coefficient,
     electricity_equivalent_kgce_per_kwh: float = factors.ELECTRICITY_KGCE_PER_KWH_EQUIVALENT.value,
+    export_treatment: ExportTreatment = "net_purchase",
 ) -> None:
     """Recompute enterprise and park emissions for hours in [start, end). Idempotent."""
     params = {
@@ -317,6 +322,7 @@ def compute_emissions(
         "heat_ef": factors.HEAT_KG_PER_GJ.value,
         "el_ce": factors.ELECTRICITY_KGCE_PER_KWH.value,
         "el_ce_eq": electricity_equivalent_kgce_per_kwh,
+        "export_treatment": export_treatment,
         "gas_ce": factors.NATURAL_GAS_KGCE_PER_M3.value,
         "heat_ce": factors.HEAT_KGCE_PER_GJ.value,
     }

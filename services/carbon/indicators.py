@@ -1,9 +1,10 @@
 """Zero-carbon park indicators over a period, and the park's scorecard against tiers.
 
 - 单位能耗碳排放 (tCO2/tce) = park CO2 (scope 1 + location-based scope 2) ÷ comprehensive
-  energy consumption (910号 附件 core indicator), on the 当量值 basis by default
-  (GB/T 2589-2020: 综合能耗 counts electricity at its calorific value) or 等价值
-  (``PARKCARBON_INDICATOR_ENERGY_BASIS=equivalent``); both values are reported.
+  energy consumption (910号 附件 core indicator), under the park's configured policies
+  (policies.py: export treatment, green-power deduction, energy basis 当量值/等价值), and
+  on every combination of them (``policy_variants``), each judged against the size tier
+  that applies on its own energy basis.
 - 非化石能源消费占比 = non-fossil electricity (green line, PV, wind, certified) ÷ energy,
   and 清洁能源消费占比 adds natural gas; both on the 等价值 basis, as China's energy
   statistics count primary electricity at the thermal coal rate (so a kWh of PV weighs
@@ -22,14 +23,21 @@ import operator
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.carbon import factors
-
-EnergyBasis = Literal["calorific", "equivalent"]
+from services.carbon.policies import (
+    ENERGY_BASES,
+    EXPORT_TREATMENTS,
+    GREEN_DEDUCTIONS,
+    EnergyBasis,
+    ExportTreatment,
+    GreenDeduction,
+)
+from services.core.models import Park
 
 PERIOD_SQL = text(
     """
@@ -40,9 +48,30 @@ SELECT count(*) AS hours,
        coalesce(sum(energy_tce_equivalent), 0) AS energy_tce_equivalent,
        coalesce(sum(electricity_kwh), 0) AS electricity_kwh,
        coalesce(sum(non_fossil_kwh), 0) AS non_fossil_kwh,
-       coalesce(sum(gas_m3), 0) AS gas_m3
+       coalesce(sum(gas_m3), 0) AS gas_m3,
+       coalesce(sum(scope1_kg), 0) AS scope1_kg,
+       coalesce(sum(heat_gj), 0) AS heat_gj,
+       coalesce(sum(green_kwh), 0) AS green_kwh
 FROM emission_hourly
 WHERE park_id = :park_id AND enterprise_id IS NULL AND hour_start >= :lo AND hour_start < :hi
+"""
+)
+
+# What the export treatments and the green deduction need, from the park's factor rows, and
+# what its enterprises were allocated (the "sum of its parts").
+POLICY_INPUTS_SQL = text(
+    """
+SELECT coalesce(sum((inputs->>'grid_import_kwh')::float8), 0) AS imp,
+       coalesce(sum((inputs->>'grid_export_kwh')::float8), 0) AS exp,
+       coalesce(sum((inputs->'balance'->>'export_kg')::float8), 0) AS exp_kg,
+       coalesce(sum((inputs->>'green_import_kwh')::float8), 0) AS green_line_kwh,
+       coalesce(sum((inputs->'balance'->>'public_kg')::float8), 0) AS public_kg,
+       coalesce(sum((inputs->'balance'->>'storage_change_kg')::float8), 0) AS storage_kg,
+       (SELECT coalesce(sum(scope1_kg + scope2_kg), 0) FROM emission_hourly
+        WHERE park_id = :park_id AND enterprise_id IS NOT NULL AND hour_start >= :lo AND hour_start < :hi)
+           AS enterprises_kg
+FROM carbon_factor_hourly
+WHERE park_id = :park_id AND bus_id IS NULL AND hour_start >= :lo AND hour_start < :hi
 """
 )
 
@@ -76,6 +105,23 @@ ORDER BY indicator, tier, coalesce(annual_tce_min, -1), park_id NULLS LAST
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyVariant:
+    """单位能耗碳排放 under one combination of the park's accounting policies."""
+
+    export_treatment: ExportTreatment
+    green_deduction: GreenDeduction
+    energy_basis: EnergyBasis
+    emissions_t: float
+    energy_tce: float
+    annual_energy_tce: float | None
+    carbon_per_energy: float | None  # tCO2/tce
+    threshold: float | None  # of the size tier that applies on this basis
+    threshold_source: str | None
+    met: bool | None
+    configured: bool  # the park's own choice
+
+
+@dataclass(frozen=True, slots=True)
 class Indicators:
     start: datetime
     end: datetime
@@ -96,6 +142,14 @@ class Indicators:
     storage_capacity_kwh: float
     average_daily_kwh: float | None
     storage_ratio: float | None
+    export_treatment: ExportTreatment
+    green_deduction: GreenDeduction
+    # the park's total against the sum of what its enterprises, public load and batteries were
+    # allocated: differs by the export treatment, the CHP fuel's heat share, verified gas
+    # parameters against the boundary's defaults, energy in transit in batteries
+    sum_of_parts_t: float
+    park_minus_parts_t: float
+    policy_variants: list[PolicyVariant]
 
     def value_of(self, indicator: str) -> float | None:
         value = asdict(self).get(indicator)
@@ -117,18 +171,74 @@ def compute_indicators(
     end: datetime,
     basis: EnergyBasis = "calorific",
     electricity_equivalent_kgce_per_kwh: float = factors.ELECTRICITY_KGCE_PER_KWH_EQUIVALENT.value,
+    export_treatment: ExportTreatment = "net_purchase",
+    green_deduction: GreenDeduction = "none",
 ) -> Indicators:
     params = {"park_id": park_id, "lo": start, "hi": end}
     p = session.execute(PERIOD_SQL, params).one()
+    q = session.execute(POLICY_INPUTS_SQL, params).one()
     cov = session.execute(COVERAGE_SQL, params).one()
     capacity = float(session.execute(STORAGE_SQL, params).scalar_one())
+    park = session.get(Park, park_id)
+    grid_ef = factors.grid_factor(park.grid_factor_region, park.grid_factor_year).value if park else 0.0
     non_fossil_tce = p.non_fossil_kwh * electricity_equivalent_kgce_per_kwh / 1000.0
     gas_tce = p.gas_m3 * factors.NATURAL_GAS_KGCE_PER_M3.value / 1000.0
     daily = p.electricity_kwh * 24.0 / p.hours if p.hours else None
-    by_basis = {
-        "calorific": _ratio(p.emissions_t, p.energy_tce),
-        "equivalent": _ratio(p.emissions_t, p.energy_tce_equivalent),
+    thresholds = [t for t in session.execute(THRESHOLDS_SQL, params) if t.indicator == "carbon_per_energy"]
+
+    scope2_by_export = {
+        "net_purchase": (q.imp - q.exp) * grid_ef,
+        "mix": q.imp * grid_ef - q.exp_kg,
+        "gross_import": q.imp * grid_ef,
     }
+    certified_kwh = max(p.green_kwh - q.green_line_kwh, 0.0)
+    energy_by_basis = {"calorific": p.energy_tce, "equivalent": p.energy_tce_equivalent}
+    el_kgce = {
+        "calorific": factors.ELECTRICITY_KGCE_PER_KWH.value,
+        "equivalent": electricity_equivalent_kgce_per_kwh,
+    }
+    heat_kg = p.heat_gj * factors.HEAT_KG_PER_GJ.value
+    variants = []
+    for export in EXPORT_TREATMENTS:
+        for deduction in GREEN_DEDUCTIONS:
+            for energy_basis in ENERGY_BASES:
+                kg = p.scope1_kg + scope2_by_export[export] + heat_kg
+                tce = energy_by_basis[energy_basis]
+                if deduction != "none":
+                    kg -= certified_kwh * grid_ef
+                if deduction == "certificates_and_renewables":
+                    tce -= p.non_fossil_kwh * el_kgce[energy_basis] / 1000.0
+                annual = tce * 8760.0 / p.hours if p.hours else None
+                line = _tier_line(thresholds, annual)
+                ratio = _ratio(kg / 1000.0, tce)
+                variants.append(
+                    PolicyVariant(
+                        export_treatment=export,
+                        green_deduction=deduction,
+                        energy_basis=energy_basis,
+                        emissions_t=kg / 1000.0,
+                        energy_tce=tce,
+                        annual_energy_tce=annual,
+                        carbon_per_energy=ratio,
+                        threshold=None if line is None else float(line.value),
+                        threshold_source=None if line is None else line.source,
+                        met=None
+                        if line is None or ratio is None
+                        else COMPARATORS[line.comparator](ratio, line.value),
+                        configured=(export, deduction, energy_basis)
+                        == (export_treatment, green_deduction, basis),
+                    )
+                )
+
+    def chosen(energy_basis: EnergyBasis) -> PolicyVariant:
+        return next(
+            v
+            for v in variants
+            if (v.export_treatment, v.green_deduction, v.energy_basis)
+            == (export_treatment, green_deduction, energy_basis)
+        )
+
+    sum_of_parts_t = (q.enterprises_kg + q.public_kg + q.storage_kg) / 1000.0
     return Indicators(
         start=start,
         end=end,
@@ -137,11 +247,11 @@ def compute_indicators(
         emissions_market_t=float(p.emissions_market_t),
         energy_tce=float(p.energy_tce),
         energy_tce_equivalent=float(p.energy_tce_equivalent),
-        annual_energy_tce=(p.energy_tce * 8760.0 / p.hours) if p.hours else None,
+        annual_energy_tce=chosen(basis).annual_energy_tce,
         energy_basis=basis,
-        carbon_per_energy=by_basis[basis],
-        carbon_per_energy_calorific=by_basis["calorific"],
-        carbon_per_energy_equivalent=by_basis["equivalent"],
+        carbon_per_energy=chosen(basis).carbon_per_energy,
+        carbon_per_energy_calorific=chosen("calorific").carbon_per_energy,
+        carbon_per_energy_equivalent=chosen("equivalent").carbon_per_energy,
         clean_energy_share=_ratio(non_fossil_tce + gas_tce, p.energy_tce_equivalent),
         non_fossil_share=_ratio(non_fossil_tce, p.energy_tce_equivalent),
         enterprise_coverage=None if cov.coverage_ratio is None else float(cov.coverage_ratio),
@@ -151,7 +261,25 @@ def compute_indicators(
         storage_capacity_kwh=capacity,
         average_daily_kwh=daily,
         storage_ratio=_ratio(capacity, daily) if daily is not None else None,
+        export_treatment=export_treatment,
+        green_deduction=green_deduction,
+        sum_of_parts_t=sum_of_parts_t,
+        park_minus_parts_t=float(p.emissions_t) - sum_of_parts_t,
+        policy_variants=variants,
     )
+
+
+def _tier_line(thresholds: list[Any], annual: float | None) -> Any | None:
+    """The first 单位能耗碳排放 line (by tier) whose size band holds ``annual`` tce/a."""
+    for t in sorted(thresholds, key=lambda t: t.tier):
+        if (t.annual_tce_min is not None or t.annual_tce_max is not None) and annual is None:
+            continue
+        if t.annual_tce_min is not None and annual is not None and annual < t.annual_tce_min:
+            continue
+        if t.annual_tce_max is not None and annual is not None and annual >= t.annual_tce_max:
+            continue
+        return t
+    return None
 
 
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {

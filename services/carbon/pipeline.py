@@ -65,7 +65,8 @@ def recompute_hours(
     session.execute(text("SET LOCAL enable_sort = off"))
     computed = compute_interval_energy(session, start, end, max_gap) if energy else None
     factor_hours = unbalanced = 0
-    equivalent = get_settings().electricity_equivalent_kgce_per_kwh
+    settings = get_settings()
+    equivalent = settings.electricity_equivalent_kgce_per_kwh
     for park in session.scalars(select(Park).order_by(Park.id)).all():
         if computed is not None and park.id not in computed.parks:
             # No energy in these hours (a park onboarded later, or silent): nothing to make
@@ -77,7 +78,14 @@ def recompute_hours(
         balances = compute_factors(session, park.id, start, end, grid)
         factor_hours += len(balances)
         compute_emissions(
-            session, park.id, start, end, grid, residual_mix_factor(park.grid_factor_year), equivalent
+            session,
+            park.id,
+            start,
+            end,
+            grid,
+            residual_mix_factor(park.grid_factor_year),
+            equivalent,
+            settings.export_treatment,
         )
         unbalanced += store_balance(session, park.id, start, end, balances)
         compute_coverage(session, park.id, start, end)

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     electricity_equivalent_kgce_per_kwh: float = 0.300
     # 单位能耗碳排放 on GB/T 2589 当量值 ("calorific") or 等价值 ("equivalent"); both are reported.
     indicator_energy_basis: Literal["calorific", "equivalent"] = "calorific"
+    # The park's accounting policies (services/carbon/policies.py, with their sources).
+    export_treatment: Literal["net_purchase", "mix", "gross_import"] = "net_purchase"
+    green_deduction: Literal["none", "certificates", "certificates_and_renewables"] = "none"
     # A gap between two cumulative readings longer than this is not spread over hours.
     interval_max_gap_minutes: int = 60
     # Storage policy (TimescaleDB policies, or the scheduler's own job on plain PostgreSQL).

@@ -29,6 +29,8 @@ def _judged(session: SessionDep, park_id: int, period: TimeRangeDep, settings: S
         period.end,
         settings.indicator_energy_basis,
         settings.electricity_equivalent_kgce_per_kwh,
+        settings.export_treatment,
+        settings.green_deduction,
     )
     return ScorecardOut(indicators=values, scorecard=scorecard(session, park_id, values))
 
@@ -42,7 +44,9 @@ def indicators(
     session: SessionDep, principal: ParkReader, period: TimeRangeDep, settings: SettingsDep
 ) -> ScorecardOut:
     """单位能耗碳排放, clean-energy and non-fossil shares, coverage, storage ratio over the
-    period, and the park's scorecard, each line with its source."""
+    period, and the park's scorecard, each line with its source. ``policy_variants`` gives
+    单位能耗碳排放 under every combination of export treatment, green-power deduction and
+    energy basis (services/carbon/policies.py), each judged on its own size tier."""
     return _judged(session, principal.park, period, settings)
 
 
