@@ -45,6 +45,18 @@ WHERE m2.id = m.id
     )
     op.alter_column("meter", "position", nullable=False, server_default="park_network")
     op.add_column("carbon_factor_hourly", sa.Column("conservation_residual_kg", sa.Double(), nullable=True))
+    op.add_column("meter", sa.Column("certificates_sold", sa.Boolean(), server_default="false", nullable=False))
+    for column in ("imported_kwh", "certified_kwh"):
+        op.add_column("emission_hourly", sa.Column(column, sa.Double(), server_default="0", nullable=False))
+    op.add_column("green_certificate", sa.Column("bundled_meter_id", sa.Integer(), nullable=True))
+    op.create_foreign_key(
+        "fk_green_certificate_bundled_meter_id_meter",
+        "green_certificate",
+        "meter",
+        ["bundled_meter_id"],
+        ["id"],
+        ondelete="SET NULL",
+    )
     op.create_table(
         "fuel_use",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -77,6 +89,11 @@ WHERE m2.id = m.id
 
 def downgrade() -> None:
     op.drop_table("fuel_use")
+    op.drop_constraint("fk_green_certificate_bundled_meter_id_meter", "green_certificate", type_="foreignkey")
+    op.drop_column("green_certificate", "bundled_meter_id")
+    for column in ("imported_kwh", "certified_kwh"):
+        op.drop_column("emission_hourly", column)
+    op.drop_column("meter", "certificates_sold")
     op.drop_column("carbon_factor_hourly", "conservation_residual_kg")
     op.drop_column("meter", "position")
     POSITION.drop(op.get_bind())

@@ -66,6 +66,7 @@ JOIN generate_series(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz) - interv
                      interval '1 hour') AS h(hour_start)
   ON c.valid_from < h.hour_start + interval '1 hour' AND c.valid_to > h.hour_start
 WHERE c.park_id = :park_id
+  AND c.bundled_meter_id IS NULL  -- a green line's own certificate: its kWh are already at zero
 GROUP BY h.hour_start, c.enterprise_id
 """
 
@@ -84,7 +85,7 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
     SELECT hour_start, factor_kg_per_kwh AS factor FROM carbon_factor_hourly
     WHERE park_id = :park_id AND bus_id IS NULL AND hour_start >= :lo AND hour_start < :hi
 ), counted AS MATERIALIZED (  -- the park's enterprise meters that count: a small set, hashed
-    SELECT m.id, m.enterprise_id, m.bus_id, m.green_supply,
+    SELECT m.id, m.enterprise_id, m.bus_id, m.green_supply, m.certificates_sold,
            -- an enterprise's own PV or wind behind its main meter: generation it consumes
            CASE WHEN m.role IN ('pv', 'wind') THEN 'own_generation' ELSE m.role::text END AS role
     FROM meter m
@@ -93,7 +94,7 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
            OR (m.role IN ('pv', 'wind') AND m.position = 'behind_meter' AND NOT m.virtual))
       AND {COUNTED_METER_SQL}
 ), metered AS (  -- one scan of the hours: net kWh of each main meter, m³ and GJ of the others
-    SELECT ie.hour_start, m.enterprise_id, m.bus_id, m.green_supply, m.role,
+    SELECT ie.hour_start, m.enterprise_id, m.bus_id, m.green_supply, m.certificates_sold, m.role,
            sum(CASE WHEN ie.quantity = 'energy_export_kwh' THEN -ie.value ELSE ie.value END) AS amount,
            coalesce(sum(ie.value) FILTER (WHERE ie.quantity <> 'energy_export_kwh'), 0) AS imported
     FROM interval_energy ie JOIN counted m ON m.id = ie.meter_id
@@ -104,7 +105,7 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
       AND ((m.role = 'enterprise_main' AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh'))
            OR (m.role = 'own_generation' AND ie.quantity = 'generation_kwh')
            OR (m.role = 'gas' AND ie.quantity = 'volume_m3') OR (m.role = 'heat' AND ie.quantity = 'heat_gj'))
-    GROUP BY ie.hour_start, m.enterprise_id, m.bus_id, m.green_supply, m.role
+    GROUP BY ie.hour_start, m.enterprise_id, m.bus_id, m.green_supply, m.certificates_sold, m.role
 ), parts AS (
     SELECT x.hour_start, x.enterprise_id,
            -- consumption: net of its main meters plus what it generated behind them
@@ -112,6 +113,8 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
            CASE WHEN x.role = 'enterprise_main' THEN x.imported ELSE 0 END AS imported_kwh,
            CASE WHEN x.role = 'enterprise_main' THEN x.imported - x.amount ELSE 0 END AS exported_kwh,
            CASE WHEN x.role = 'own_generation' THEN x.amount ELSE 0 END AS own_kwh,
+           CASE WHEN x.role = 'own_generation' AND x.certificates_sold THEN x.amount ELSE 0 END
+               AS own_sold_kwh,
            -- Electricity taken from the park grid at its node's factor. An export is not credited:
            -- it already entered that node's mix at zero (INJECTIONS_SQL, nodal.py), and a credit
            -- on top would allocate its carbon twice (grid 100 kWh → F 150, E exports 50: F
@@ -132,6 +135,7 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
     SELECT hour_start, enterprise_id, sum(kwh) AS kwh, sum(imported_kwh) AS imported_kwh,
            -- its own renewable generation it consumed (what it exported left with the park mix)
            greatest(sum(own_kwh) - sum(exported_kwh), 0) AS own_consumed_kwh,
+           sum(own_sold_kwh) AS own_sold_kwh,
            sum(location_kg) AS location_kg,
            sum(green_line_kwh) AS green_line_kwh, sum(gas_m3) AS gas_m3, sum(gas_kg) AS gas_kg,
            sum(gas_kgce) AS gas_kgce, sum(heat_gj) AS heat_gj
@@ -144,14 +148,16 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
 )
 INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh, gas_m3, heat_gj,
                              scope1_kg, scope2_kg, scope2_market_kg, green_kwh, non_fossil_kwh,
-                             energy_tce, energy_tce_equivalent)
+                             energy_tce, energy_tce_equivalent, imported_kwh, certified_kwh)
 SELECT :park_id, enterprise_id, hour_start, kwh, gas_m3, heat_gj,
        gas_kg,
        location_kg + heat_gj * :heat_ef,
-       (imported_kwh - green_kwh) * :residual_ef + heat_gj * :heat_ef,
+       -- own generation whose certificates were sold is no longer zero in the market view
+       (imported_kwh - green_kwh + least(own_sold_kwh, own_consumed_kwh)) * :residual_ef + heat_gj * :heat_ef,
        green_kwh, green_kwh + own_consumed_kwh,
        (kwh * :el_ce + gas_kgce + heat_gj * :heat_ce) / 1000.0,
-       (kwh * :el_ce_eq + gas_kgce + heat_gj * :heat_ce) / 1000.0
+       (kwh * :el_ce_eq + gas_kgce + heat_gj * :heat_ce) / 1000.0,
+       imported_kwh, green_kwh - least(imported_kwh, green_line_kwh)
 FROM green
 """
 )
@@ -180,6 +186,7 @@ WITH {VERIFIED_GAS_CTE}, boundary_fuel AS (  -- gas entering the park (incl. CHP
            (inputs->>'pv_kwh')::float8 + (inputs->>'wind_kwh')::float8
                + (inputs->>'behind_meter_kwh')::float8 AS renewable,
            (inputs->>'chp_kwh')::float8 AS chp,
+           coalesce((inputs->>'sold_generation_kwh')::float8, 0) AS sold,
            -- a battery's losses were bought at the boundary: consumed when they are realised
            (inputs->>'storage_discharge_kwh')::float8 - (inputs->>'storage_charge_kwh')::float8
                + (inputs->>'storage_loss_kwh')::float8 AS storage_net
@@ -193,7 +200,7 @@ WITH {VERIFIED_GAS_CTE}, boundary_fuel AS (  -- gas entering the park (incl. CHP
     SELECT h.hour_start,
            coalesce(b.grid, 0) AS imp, coalesce(b.export, 0) AS exp, coalesce(b.export_kg, 0) AS exp_kg,
            coalesce(b.green_line, 0) AS green_line, coalesce(b.renewable, 0) AS renewable,
-           coalesce(b.chp, 0) AS chp,
+           coalesce(b.chp, 0) AS chp, coalesce(b.sold, 0) AS sold,
            coalesce(b.grid + b.green_line + b.renewable + b.chp + b.storage_net - b.export, 0) AS kwh,
            coalesce(b.grid + b.green_line + b.renewable + b.chp + b.storage_net, 0) AS supplied,
            least(coalesce(b.grid, 0), coalesce(c.kwh, 0)) AS certified,
@@ -206,13 +213,15 @@ WITH {VERIFIED_GAS_CTE}, boundary_fuel AS (  -- gas entering the park (incl. CHP
 )
 INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh, gas_m3, heat_gj,
                              scope1_kg, scope2_kg, scope2_market_kg, green_kwh, non_fossil_kwh,
-                             energy_tce, energy_tce_equivalent)
+                             energy_tce, energy_tce_equivalent, imported_kwh, certified_kwh)
 SELECT :park_id, NULL, hour_start, kwh, gas_m3, heat_gj,
        gas_kg,
        -- location-based: the park's export treatment (policies.py); market-based: what was
        -- imported less certified kWh, exports not credited (their attribute left with them)
        {EXPORT_SCOPE2_SQL} + heat_gj * :heat_ef,
-       (imp - certified) * :residual_ef + heat_gj * :heat_ef,
+       -- on-site generation whose certificates were sold, in the share the park consumed
+       (imp - certified + CASE WHEN supplied > 0 THEN sold * least(greatest(kwh, 0) / supplied, 1) ELSE 0 END)
+           * :residual_ef + heat_gj * :heat_ef,
        green_line + certified,
        -- Non-fossil electricity consumed in the park: exports leave with the hour's mix, so
        -- only the consumed share of green-line and on-site renewable supply counts (PV 1 000,
@@ -220,7 +229,8 @@ SELECT :park_id, NULL, hour_start, kwh, gas_m3, heat_gj,
        least(greatest(kwh, 0),
              CASE WHEN supplied > 0 THEN (green_line + renewable) * kwh / supplied ELSE 0 END + certified),
        ((kwh - chp) * :el_ce + gas_kgce + heat_gj * :heat_ce) / 1000.0,
-       ((kwh - chp) * :el_ce_eq + gas_kgce + heat_gj * :heat_ce) / 1000.0
+       ((kwh - chp) * :el_ce_eq + gas_kgce + heat_gj * :heat_ce) / 1000.0,
+       imp + green_line, certified  -- all electricity taken from outside; the certificates on it
 FROM park
 """
 )
@@ -232,16 +242,18 @@ STORAGE_LOSSES_SQL = text(
     """
 INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh, gas_m3, heat_gj,
                              scope1_kg, scope2_kg, scope2_market_kg, green_kwh, non_fossil_kwh,
-                             energy_tce, energy_tce_equivalent)
+                             energy_tce, energy_tce_equivalent, imported_kwh)
 SELECT :park_id, (u->>'enterprise_id')::int, f.hour_start, sum((u->>'loss_kwh')::float8), 0, 0,
        0, sum((u->>'loss_kg')::float8), sum((u->>'loss_kwh')::float8) * :residual_ef, 0, 0,
-       sum((u->>'loss_kwh')::float8) * :el_ce / 1000.0, sum((u->>'loss_kwh')::float8) * :el_ce_eq / 1000.0
+       sum((u->>'loss_kwh')::float8) * :el_ce / 1000.0, sum((u->>'loss_kwh')::float8) * :el_ce_eq / 1000.0,
+       sum((u->>'loss_kwh')::float8)
 FROM carbon_factor_hourly f CROSS JOIN LATERAL jsonb_array_elements(f.inputs->'storage') u
 WHERE f.park_id = :park_id AND f.bus_id IS NULL AND f.hour_start >= :lo AND f.hour_start < :hi
   AND u->>'enterprise_id' IS NOT NULL AND (u->>'loss_kwh')::float8 > 0
 GROUP BY 2, 3
 ON CONFLICT ON CONSTRAINT uq_emission_entity_hour DO UPDATE SET
     electricity_kwh = emission_hourly.electricity_kwh + EXCLUDED.electricity_kwh,
+    imported_kwh = emission_hourly.imported_kwh + EXCLUDED.imported_kwh,
     scope2_kg = emission_hourly.scope2_kg + EXCLUDED.scope2_kg,
     scope2_market_kg = emission_hourly.scope2_market_kg + EXCLUDED.scope2_market_kg,
     energy_tce = emission_hourly.energy_tce + EXCLUDED.energy_tce,

@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.carbon import factors
+from services.carbon.certificates import CertificateMatching, green_matching
 from services.carbon.policies import (
     ENERGY_BASES,
     EXPORT_TREATMENTS,
@@ -127,7 +128,7 @@ class Indicators:
     end: datetime
     hours: int
     emissions_t: float  # scope 1 + location-based scope 2
-    emissions_market_t: float  # scope 1 + market-based scope 2
+    emissions_market_t: float  # scope 1 + market-based scope 2 (certificates matched as configured)
     energy_tce: float  # 当量值
     energy_tce_equivalent: float  # 等价值
     annual_energy_tce: float | None  # the period's energy scaled to a year (tier applicability)
@@ -173,6 +174,7 @@ def compute_indicators(
     electricity_equivalent_kgce_per_kwh: float = factors.ELECTRICITY_KGCE_PER_KWH_EQUIVALENT.value,
     export_treatment: ExportTreatment = "net_purchase",
     green_deduction: GreenDeduction = "none",
+    certificate_matching: CertificateMatching = "annual",
 ) -> Indicators:
     params = {"park_id": park_id, "lo": start, "hi": end}
     p = session.execute(PERIOD_SQL, params).one()
@@ -239,12 +241,17 @@ def compute_indicators(
         )
 
     sum_of_parts_t = (q.enterprises_kg + q.public_kg + q.storage_kg) / 1000.0
+    market_t = float(p.emissions_market_t)
+    if certificate_matching == "annual":  # the rows hold the hourly matching (certificates.py)
+        park_matching = [m for m in green_matching(session, park_id, start, end) if m.enterprise_id is None]
+        if park_matching:
+            market_t += (park_matching[0].market_kg_annual - park_matching[0].market_kg_hourly) / 1000.0
     return Indicators(
         start=start,
         end=end,
         hours=int(p.hours),
         emissions_t=float(p.emissions_t),
-        emissions_market_t=float(p.emissions_market_t),
+        emissions_market_t=market_t,
         energy_tce=float(p.energy_tce),
         energy_tce_equivalent=float(p.energy_tce_equivalent),
         annual_energy_tce=chosen(basis).annual_energy_tce,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from services.access import audit
 from services.access.policy import Principal
 from services.core.errors import Conflict, InvalidInput, NotFound
-from services.core.models import FuelParameter, FuelUse, GreenCertificate, IndicatorThreshold, Park
+from services.core.models import FuelParameter, FuelUse, GreenCertificate, IndicatorThreshold, Meter, Park
 from services.core.reopened_hours import reopen_range
 from services.core.settings import get_settings
 
@@ -74,6 +74,14 @@ def add_green_certificate(
     )
     if taken is not None:
         raise Conflict(f"{values['kind']} {values['reference']!r} is registered already: it counts once")
+    bundled = values.get("bundled_meter_id")
+    if bundled is not None:
+        # the certificate of a green line's own electricity: that line's meter, in this park
+        line = session.scalar(
+            select(Meter).where(Meter.id == bundled, Meter.park_id == principal.park, Meter.green_supply)
+        )
+        if line is None or (enterprise_id is not None and line.enterprise_id not in (None, enterprise_id)):
+            raise NotFound(f"no green-line meter {bundled} for this certificate")
     record = _record_dated(
         session, GreenCertificate(park_id=principal.park, enterprise_id=enterprise_id, **values)
     )

@@ -81,6 +81,8 @@ chp_hour AS (
                                       AND m.position <> 'behind_meter'), 0) AS wind_kwh,
       coalesce(sum(ie.value) FILTER (WHERE m.role IN ('pv', 'wind') AND ie.quantity = 'generation_kwh'
                                       AND m.position = 'behind_meter'), 0) AS behind_meter_kwh,
+      coalesce(sum(ie.value) FILTER (WHERE m.role IN ('pv', 'wind') AND ie.quantity = 'generation_kwh'
+                                      AND m.certificates_sold), 0) AS sold_generation_kwh,
       coalesce(sum(ie.value) FILTER (WHERE m.role = 'enterprise_main' AND ie.quantity = 'energy_export_kwh'
                                       ), 0) AS enterprise_export_kwh,
       coalesce(sum(ie.value) FILTER (WHERE m.role = 'enterprise_main' AND m.green_supply
@@ -99,6 +101,7 @@ SELECT coalesce(s.hour_start, c.hour_start) AS hour_start,
        coalesce(s.grid_export_kwh, 0) AS grid_export_kwh, coalesce(s.pv_kwh, 0) AS pv_kwh,
        coalesce(s.wind_kwh, 0) AS wind_kwh, coalesce(s.behind_meter_kwh, 0) AS behind_meter_kwh,
        coalesce(s.enterprise_export_kwh, 0) AS enterprise_export_kwh,
+       coalesce(s.sold_generation_kwh, 0) AS sold_generation_kwh,
        coalesce(s.dedicated_green_kwh, 0) AS dedicated_green_kwh,
        coalesce(c.chp_kwh, 0) AS chp_kwh, coalesce(c.chp_fuel_m3, 0) AS chp_fuel_m3,
        coalesce(c.chp_heat_gj, 0) AS chp_heat_gj, coalesce(c.chp_kg, 0) AS chp_kg,
@@ -152,6 +155,7 @@ class HourSupply:
     behind_meter_kwh: float = 0.0  # generated behind enterprise meters (not a park supply)
     enterprise_export_kwh: float = 0.0  # what enterprises' main meters sent into the park grid
     dedicated_green_kwh: float = 0.0  # taken by enterprise meters on a dedicated green line
+    sold_generation_kwh: float = 0.0  # PV/wind whose certificates were sold (market view)
     chp_kwh: float = 0.0
     chp_kg: float = 0.0  # CO2 of the CHP fuel allocated to its electricity
     storage_charge_kwh: float = 0.0

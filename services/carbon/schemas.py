@@ -86,6 +86,22 @@ class BalanceOut(BaseModel):
     largest_residual_kg: float
 
 
+class GreenMatchingOut(BaseModel):
+    """Green certificates against purchased electricity over the period, kWh and kgCO2
+    (services/carbon/certificates.py): annual matching (the default) and hourly matching,
+    the 24/7 score, and market-based scope 2 under each."""
+
+    model_config = ConfigDict(from_attributes=True)
+    enterprise_id: int | None  # None: the park
+    imported_kwh: float
+    certificates_kwh: float
+    matched_annual_kwh: float
+    matched_hourly_kwh: float
+    hourly_score: float | None
+    market_kg_annual: float
+    market_kg_hourly: float
+
+
 class FactorRecord(BaseModel):
     """Shaped like the Carbon Aware SDK's emissions records: {location, time, duration, value}."""
 
@@ -215,6 +231,13 @@ class GreenCertificateIn(Validity):
     kind: Literal["gec", "green_power_contract"]
     reference: str = Field(min_length=1, max_length=200, description="certificate or contract number")
     kwh: StrictFloat = Field(gt=0, le=1e10)
+    bundled_meter_id: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=2_147_483_647,
+        description="the green line (绿电专线) whose own electricity this certificate comes with: "
+        "its kWh are already at zero, so the certificate adds none",
+    )
 
 
 class GreenCertificateOut(GreenCertificateIn):

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # The park's accounting policies (services/carbon/policies.py, with their sources).
     export_treatment: Literal["net_purchase", "mix", "gross_import"] = "net_purchase"
     green_deduction: Literal["none", "certificates", "certificates_and_renewables"] = "none"
+    # 绿证 matched to the year's purchase (default) or hour by hour (services/carbon/certificates.py)
+    certificate_matching: Literal["annual", "hourly"] = "annual"
     # A gap between two cumulative readings longer than this is not spread over hours.
     interval_max_gap_minutes: int = 60
     # Storage policy (TimescaleDB policies, or the scheduler's own job on plain PostgreSQL).

@@ -8,9 +8,10 @@ from services.access.dependencies import Reader
 from services.access.policy import visible_enterprise
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.carbon import queries as carbon_queries
+from services.carbon.certificates import green_matching
 from services.carbon.emissions import meter_emissions
 from services.carbon.factors import grid_factor
-from services.carbon.schemas import HourlyEmission, MeterEmission
+from services.carbon.schemas import GreenMatchingOut, HourlyEmission, MeterEmission
 from services.core.db import SessionDep
 from services.core.errors import Forbidden, InvalidRange, NotAuthenticated, NotFound, responses
 from services.core.params import IdPath, OptionalIdQuery, TimeRangeDep
@@ -50,6 +51,25 @@ def list_meters(
     if only is not None:
         queries.enterprise(session, principal.park, only)  # another park's enterprise: 404
     return [MeterOut.model_validate(m) for m in queries.meters(session, principal.park, only)]
+
+
+@router.get(
+    "/green-matching",
+    response_model=list[GreenMatchingOut],
+    responses=responses(NotAuthenticated, Forbidden, NotFound, InvalidRange),
+)
+def green_certificate_matching(
+    session: SessionDep, principal: Reader, period: TimeRangeDep, enterprise_id: OptionalIdQuery = None
+) -> list[GreenMatchingOut]:
+    """绿证/绿电 against purchased electricity over the period: matched annually (the
+    default; within each calendar year) and hour by hour, the hourly matching score (24/7)
+    and market-based scope 2 under each. One enterprise, or the park and all its
+    enterprises (the park's readers only)."""
+    only = visible_enterprise(principal, enterprise_id)
+    if only is not None:
+        queries.enterprise(session, principal.park, only)
+    rows = green_matching(session, principal.park, period.start, period.end, only)
+    return [GreenMatchingOut.model_validate(r) for r in rows]
 
 
 @router.get(

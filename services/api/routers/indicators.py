@@ -31,6 +31,7 @@ def _judged(session: SessionDep, park_id: int, period: TimeRangeDep, settings: S
         settings.electricity_equivalent_kgce_per_kwh,
         settings.export_treatment,
         settings.green_deduction,
+        settings.certificate_matching,
     )
     return ScorecardOut(indicators=values, scorecard=scorecard(session, park_id, values))
 

@@ -104,6 +104,11 @@ class EmissionHourly(Base):
     scope2_market_kg: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
     green_kwh: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
     non_fossil_kwh: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
+    # Electricity taken from the park's grid (an enterprise's imports; the park's grid import)
+    # and the certificate kWh matched to it in the hour (hourly matching): the period's
+    # annual matching and the 24/7 score are computed from them (certificates.py).
+    imported_kwh: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
+    certified_kwh: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
         UniqueConstraint(
@@ -144,6 +149,9 @@ class GreenCertificate(Base):
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     valid_to: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     kwh: Mapped[float] = mapped_column(Double)
+    # The certificate that comes with a green line's own electricity (绿电直连/专线 with its
+    # GEC): the attribute of kWh already counted at zero, so it adds no green kWh of its own.
+    bundled_meter_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id", ondelete="SET NULL"))
 
 
 class FuelParameter(Base):

@@ -202,6 +202,9 @@ class Meter(Base):
     # A virtual meter has no register: its interval energy is Σ coefficient × source meter
     # (``VirtualMeterTerm``), e.g. an enterprise = its main meter − a tenant's sub-meter.
     virtual: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # PV or wind whose green certificates were sold: its kWh are no longer zero-carbon in the
+    # market-based view (their attribute went with the certificates).
+    certificates_sold: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     # Inferred from role and parent when not given (``infer_position``), then stored.
     position: Mapped[MeterPosition] = mapped_column(
         pg_enum(MeterPosition, "meter_position"), default=_position_default, server_default="park_network"
