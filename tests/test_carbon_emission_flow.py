@@ -37,13 +37,16 @@ def test_three_buses_by_hand() -> None:
     assert result.nodes["B"] == pytest.approx(54 / 110)
     assert result.nodes["C"] == pytest.approx(0.47272727272727)
     assert result.load_t_per_h == pytest.approx(98.0)
-    assert result.injection_t_per_h == pytest.approx(98.0)
+    # the balance from the nodal intensities themselves, not the solver's own sums
+    loads = {"A": 40, "B": 30, "C": 100}
+    assert sum(mw * result.nodes[bus] for bus, mw in loads.items()) == pytest.approx(98.0, rel=1e-12)
     assert result.branch_flows[1]["carbon_t_per_h"] == pytest.approx(80 * 54 / 110)
 
 
 # MATPOWER case14 (Washington IEEE 14-bus test case): loads Pd (MW) and branches
-# (from, to, x p.u., tap ratio; 0 = no transformer). Generators at 1 (slack), 2 (40 MW),
-# 3, 6, 8 (synchronous condensers, 0 MW).
+# (from, to, x p.u., tap ratio; 0 = no transformer). Generators at 1 (slack), 2, 3, 6, 8:
+# MATPOWER's dispatch (2: 40 MW, 3, 6, 8 synchronous condensers at 0 MW), and one where
+# every unit runs (1/2/3/6/8 at 120/40/60/19/20 MW; the loads total 259 MW).
 CASE14_LOADS = {
     2: 21.7,
     3: 94.2,
@@ -65,10 +68,15 @@ CASE14_BRANCHES = [
     (9, 14, 0.27038, 0), (10, 11, 0.19207, 0), (12, 13, 0.19988, 0), (13, 14, 0.34802, 0),
 ]  # fmt: skip
 GEN_INTENSITY = {1: 0.875, 2: 0.525, 3: 0.0, 6: 0.520, 8: 0.0}  # E_G = [875, 525, 0, 520, 0] g/kWh
-GEN_FIXED = {2: 40.0, 3: 0.0, 6: 0.0, 8: 0.0}
+DISPATCHES = {
+    "matpower": {2: 40.0, 3: 0.0, 6: 0.0, 8: 0.0},
+    "all_running": {2: 40.0, 3: 60.0, 6: 19.0, 8: 20.0},
+}
 
 
-def _dc_power_flow() -> tuple[dict[int, float], list[tuple[int, int, float]], np.ndarray]:
+def _dc_power_flow(
+    fixed: dict[int, float],
+) -> tuple[dict[int, float], list[tuple[int, int, float]], np.ndarray]:
     """DC power flow as MATPOWER's rundcpf: B from 1/(x·tap), slack at bus 1 (lossless)."""
     n = 14
     b = np.zeros((n, n))
@@ -79,7 +87,7 @@ def _dc_power_flow() -> tuple[dict[int, float], list[tuple[int, int, float]], np
         b[f - 1, t - 1] -= y
         b[t - 1, f - 1] -= y
     p = np.zeros(n)
-    for bus, mw in GEN_FIXED.items():
+    for bus, mw in fixed.items():
         p[bus - 1] += mw
     for bus, mw in CASE14_LOADS.items():
         p[bus - 1] -= mw
@@ -88,8 +96,8 @@ def _dc_power_flow() -> tuple[dict[int, float], list[tuple[int, int, float]], np
     flows = [
         (f, t, 100.0 * (theta[f - 1] - theta[t - 1]) / (x * (tap or 1.0))) for f, t, x, tap in CASE14_BRANCHES
     ]
-    gens = dict(GEN_FIXED)
-    gens[1] = sum(CASE14_LOADS.values()) - sum(GEN_FIXED.values())
+    gens = dict(fixed)
+    gens[1] = sum(CASE14_LOADS.values()) - sum(fixed.values())
     return gens, flows, theta
 
 
@@ -111,8 +119,9 @@ def _trace(
     return w
 
 
-def test_ieee_14_bus_nodal_intensities() -> None:
-    gens, flows, theta = _dc_power_flow()
+@pytest.mark.parametrize("dispatch", sorted(DISPATCHES))
+def test_ieee_14_bus_nodal_intensities(dispatch: str) -> None:
+    gens, flows, theta = _dc_power_flow(DISPATCHES[dispatch])
     network = Network.model_validate(
         {
             "branches": [{"from": str(f), "to": str(t), "p_mw": p} for f, t, p in flows],
@@ -127,16 +136,29 @@ def test_ieee_14_bus_nodal_intensities() -> None:
     expected = _trace(gens, flows, theta)
     for bus in range(1, 15):
         assert result.nodes[str(bus)] == pytest.approx(expected[bus], abs=1e-9), bus
-    # carbon balance: what the loads are charged equals what the plants emit
-    generated = gens[1] * 0.875 + gens[2] * 0.525
-    assert result.load_t_per_h == pytest.approx(generated, rel=1e-9)
-    assert result.injection_t_per_h == pytest.approx(generated, rel=1e-9)
-    assert result.nodes["8"] == 0.0  # synchronous condenser bus: no flux, its own (zero) intensity
-    assert result.no_flux_buses == ["8"]
+    # carbon balance, by hand: MATPOWER's slack makes 259 − 40 = 219 MW at 0.875 and bus 2
+    # 40 at 0.525: 191.625 + 21 = 212.625 tCO2/h. All running: 120 × 0.875 + 40 × 0.525 +
+    # 60 × 0 + 19 × 0.520 + 20 × 0 = 105 + 21 + 9.88 = 135.88 tCO2/h. Charged to the loads
+    # at the nodal intensities (summed here, not by the solver):
+    generated = {"matpower": 212.625, "all_running": 135.88}[dispatch]
+    charged = sum(mw * result.nodes[str(bus)] for bus, mw in CASE14_LOADS.items())
+    assert charged == pytest.approx(generated, rel=1e-9)
     assert result.nodes["1"] == pytest.approx(0.875)  # the slack bus is fed by its plant only
     mixed = result.nodes["14"]
     assert mixed is not None
-    assert 0.525 < mixed < 0.875  # every load bus mixes the two plants
+    if dispatch == "matpower":
+        assert gens[1] == pytest.approx(219.0)
+        assert result.nodes["8"] == 0.0  # synchronous condenser bus: no flux, its own (zero) intensity
+        assert result.no_flux_buses == ["8"]
+        assert 0.525 < mixed < 0.875  # every load bus mixes the two plants
+    else:
+        assert gens[1] == pytest.approx(120.0)
+        assert result.no_flux_buses == []
+        # bus 8 is a leaf fed only by its own 20 MW at zero: all of it flows to bus 7
+        assert result.nodes["8"] == pytest.approx(0.0, abs=1e-12)
+        flow_87 = next(p for f, t, p in flows if (f, t) == (7, 8))
+        assert flow_87 == pytest.approx(-20.0, rel=1e-9)
+        assert 0.0 < mixed < 0.875
 
 
 def test_the_cli_reads_the_documented_json(tmp_path: Path) -> None:

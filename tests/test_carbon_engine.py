@@ -448,7 +448,10 @@ def test_parallel_recompute_equals_sequential_across_storage_seams(
                 CarbonFactorHourly.hour_start == evening,
             )
         ).one()
-    assert row.inputs["storage_intensity_kg_per_kwh"] is not None
+    # 02:00 on day 2 discharges 90 kWh first in, first out from day 1's noon lots (day 1's
+    # night took day 0's), charged at B1 when the feeder brought 500 kWh at 0.5306 and PV 300
+    # at 0: (500 × 0.5306 + 300 × 0) / 800 = 0.331625 kgCO2/kWh
+    assert row.inputs["storage_intensity_kg_per_kwh"] == pytest.approx(500 * GRID / 800, rel=1e-12)
 
 
 def test_a_battery_charged_from_pv_discharges_at_zero_at_its_bus(session: Session) -> None:
