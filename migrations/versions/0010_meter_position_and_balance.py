@@ -45,7 +45,9 @@ WHERE m2.id = m.id
     )
     op.alter_column("meter", "position", nullable=False, server_default="park_network")
     op.add_column("carbon_factor_hourly", sa.Column("conservation_residual_kg", sa.Double(), nullable=True))
-    op.add_column("meter", sa.Column("certificates_sold", sa.Boolean(), server_default="false", nullable=False))
+    op.add_column(
+        "meter", sa.Column("certificates_sold", sa.Boolean(), server_default="false", nullable=False)
+    )
     for column in ("imported_kwh", "certified_kwh"):
         op.add_column("emission_hourly", sa.Column(column, sa.Double(), server_default="0", nullable=False))
     op.add_column("green_certificate", sa.Column("bundled_meter_id", sa.Integer(), nullable=True))
@@ -85,9 +87,62 @@ WHERE m2.id = m.id
         sa.PrimaryKeyConstraint("id", name="pk_fuel_use"),
     )
     op.create_index("ix_fuel_use_enterprise_id", "fuel_use", ["enterprise_id"])
+    op.create_table(
+        "grid_factor_feed",
+        sa.Column("region", sa.String(32), nullable=False),
+        sa.Column("hour_start", TIMESTAMPTZ, nullable=False),
+        sa.Column("value_kg_per_kwh", sa.Double(), nullable=False),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("imported_at", TIMESTAMPTZ, server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("region", "hour_start", name="pk_grid_factor_feed"),
+    )
+    op.create_table(
+        "emission_version",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("park_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", TIMESTAMPTZ, server_default=sa.func.now(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("data_version", sa.String(32), nullable=False),
+        sa.Column("hours", sa.Integer(), nullable=False),
+        sa.Column("report", postgresql.JSONB(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["park_id"], ["park.id"], name="fk_emission_version_park_id_park", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_emission_version"),
+    )
+    op.create_index("ix_emission_version_park_id", "emission_version", ["park_id"])
+    op.create_table(
+        "emission_hourly_version",
+        sa.Column("id", sa.BigInteger(), primary_key=True),
+        sa.Column("version_id", sa.Integer(), nullable=False),
+        sa.Column("enterprise_id", sa.Integer(), nullable=True),
+        sa.Column("hour_start", TIMESTAMPTZ, nullable=False),
+        sa.Column("electricity_kwh", sa.Double(), nullable=False),
+        sa.Column("scope1_kg", sa.Double(), nullable=False),
+        sa.Column("scope2_kg", sa.Double(), nullable=False),
+        sa.Column("scope2_market_kg", sa.Double(), nullable=False),
+        sa.Column("energy_tce", sa.Double(), nullable=False),
+        sa.Column("grid_factor_kg_per_kwh", sa.Double(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["version_id"],
+            ["emission_version.id"],
+            name="fk_emission_hourly_version_version_id_emission_version",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_emission_hourly_version"),
+    )
+    op.create_index("ix_emission_hourly_version_version_id", "emission_hourly_version", ["version_id"])
+    op.create_table(
+        "factor_data_applied",
+        sa.Column("version", sa.String(32), nullable=False),
+        sa.Column("applied_at", TIMESTAMPTZ, server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("version", name="pk_factor_data_applied"),
+    )
 
 
 def downgrade() -> None:
+    for table in ("factor_data_applied", "emission_hourly_version", "emission_version", "grid_factor_feed"):
+        op.drop_table(table)
     op.drop_table("fuel_use")
     op.drop_constraint("fk_green_certificate_bundled_meter_id_meter", "green_certificate", type_="foreignkey")
     op.drop_column("green_certificate", "bundled_meter_id")

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.carbon.factors import residual_mix_factor
+from services.carbon.grid_ladder import GridLadder
 from services.core.models import Park
 
 CertificateMatching = Literal["annual", "hourly"]
@@ -75,20 +75,18 @@ def green_matching(
     if park is None:
         return []
     tz = ZoneInfo(park.timezone)
-    residual = residual_mix_factor(park.grid_factor_year).value
+    ladder = GridLadder(park.grid_factor_region, tz)
     params = {"park_id": park_id, "lo": start, "hi": end, "tz": park.timezone, "enterprise_id": enterprise_id}
     years: dict[int | None, dict[int, dict[str, float]]] = {}
     for row in session.execute(YEARLY_SQL, params).mappings():
-        years.setdefault(row["enterprise_id"], {})[row["year"]] = {
-            k: float(row[k] or 0.0) for k in row
-        }
+        years.setdefault(row["enterprise_id"], {})[row["year"]] = {k: float(row[k] or 0.0) for k in row}
     certificates = session.execute(CERTIFICATES_SQL, params).all()
     out = []
     for who, by_year in sorted(years.items(), key=lambda item: (item[0] is not None, item[0] or 0)):
         if enterprise_id is not None and who != enterprise_id:
             continue
         held = [c for c in certificates if who is None or c.enterprise_id == who]
-        matched = total = 0.0
+        matched = total = annual_correction_kg = 0.0
         for year, sums_of_year in by_year.items():
             y0 = max(datetime(year, 1, 1, tzinfo=tz), start)
             y1 = min(datetime(year + 1, 1, 1, tzinfo=tz), end)
@@ -100,7 +98,9 @@ def green_matching(
             )
             total += kwh
             purchased = sums_of_year["imported_kwh"] - sums_of_year["green_line_kwh"]
-            matched += min(kwh, max(purchased, 0.0))
+            matched_year = min(kwh, max(purchased, 0.0))
+            matched += matched_year
+            annual_correction_kg += (sums_of_year["hourly_kwh"] - matched_year) * ladder.residual(year).value
         sums = {k: sum(r[k] for r in by_year.values()) for k in ("imported_kwh", "hourly_kwh", "market_kg")}
         use = sum(r["electricity_kwh"] for r in by_year.values())
         carbon_free = sum(r["carbon_free_kwh"] for r in by_year.values())
@@ -112,7 +112,7 @@ def green_matching(
                 matched_annual_kwh=matched,
                 matched_hourly_kwh=sums["hourly_kwh"],
                 hourly_score=min(carbon_free / use, 1.0) if use > 0 else None,
-                market_kg_annual=sums["market_kg"] + (sums["hourly_kwh"] - matched) * residual,
+                market_kg_annual=sums["market_kg"] + annual_correction_kg,
                 market_kg_hourly=sums["market_kg"],
             )
         )

@@ -81,8 +81,11 @@ ENTERPRISE_EMISSIONS_SQL = text(
 WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by index per meter-hour
     SELECT bus_id, hour_start, factor_kg_per_kwh AS factor FROM carbon_factor_hourly
     WHERE park_id = :park_id AND bus_id IS NOT NULL AND hour_start >= :lo AND hour_start < :hi
-), park_factor AS MATERIALIZED (
-    SELECT hour_start, factor_kg_per_kwh AS factor FROM carbon_factor_hourly
+), park_factor AS MATERIALIZED (  -- with the hour's grid factor and residual mix (grid_ladder.py)
+    SELECT hour_start, factor_kg_per_kwh AS factor,
+           (inputs->>'grid_factor_kg_per_kwh')::float8 AS grid,
+           (inputs->>'residual_mix_kg_per_kwh')::float8 AS residual
+    FROM carbon_factor_hourly
     WHERE park_id = :park_id AND bus_id IS NULL AND hour_start >= :lo AND hour_start < :hi
 ), counted AS MATERIALIZED (  -- the park's enterprise meters that count: a small set, hashed
     SELECT m.id, m.enterprise_id, m.bus_id, m.green_supply, m.certificates_sold,
@@ -120,7 +123,7 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
            -- on top would allocate its carbon twice (grid 100 kWh → F 150, E exports 50: F
            -- 53.06 kg, E 0, not −17.69; issue 14 §1).
            CASE WHEN x.role <> 'enterprise_main' OR x.green_supply THEN 0
-                ELSE x.imported * coalesce(bf.factor, pf.factor, :grid_ef) END AS location_kg,
+                ELSE x.imported * coalesce(bf.factor, pf.factor, pf.grid, :grid_ef) END AS location_kg,
            CASE WHEN x.role = 'enterprise_main' AND x.green_supply THEN x.imported ELSE 0 END
                AS green_line_kwh,
            CASE WHEN x.role = 'gas' THEN x.amount ELSE 0 END AS gas_m3,
@@ -142,9 +145,11 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
     FROM parts GROUP BY hour_start, enterprise_id
 ), certificates AS ({CERTIFICATES_SQL}
 ), green AS (
-    SELECT u.*, least(u.imported_kwh, u.green_line_kwh + coalesce(c.kwh, 0)) AS green_kwh
+    SELECT u.*, least(u.imported_kwh, u.green_line_kwh + coalesce(c.kwh, 0)) AS green_kwh,
+           coalesce(pf.residual, :residual_ef) AS residual_ef
     FROM usage u
     LEFT JOIN certificates c ON c.hour_start = u.hour_start AND c.enterprise_id = u.enterprise_id
+    LEFT JOIN park_factor pf ON pf.hour_start = u.hour_start
 )
 INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh, gas_m3, heat_gj,
                              scope1_kg, scope2_kg, scope2_market_kg, green_kwh, non_fossil_kwh,
@@ -153,7 +158,7 @@ SELECT :park_id, enterprise_id, hour_start, kwh, gas_m3, heat_gj,
        gas_kg,
        location_kg + heat_gj * :heat_ef,
        -- own generation whose certificates were sold is no longer zero in the market view
-       (imported_kwh - green_kwh + least(own_sold_kwh, own_consumed_kwh)) * :residual_ef + heat_gj * :heat_ef,
+       (imported_kwh - green_kwh + least(own_sold_kwh, own_consumed_kwh)) * residual_ef + heat_gj * :heat_ef,
        green_kwh, green_kwh + own_consumed_kwh,
        (kwh * :el_ce + gas_kgce + heat_gj * :heat_ce) / 1000.0,
        (kwh * :el_ce_eq + gas_kgce + heat_gj * :heat_ce) / 1000.0,
@@ -187,6 +192,8 @@ WITH {VERIFIED_GAS_CTE}, boundary_fuel AS (  -- gas entering the park (incl. CHP
                + (inputs->>'behind_meter_kwh')::float8 AS renewable,
            (inputs->>'chp_kwh')::float8 AS chp,
            coalesce((inputs->>'sold_generation_kwh')::float8, 0) AS sold,
+           (inputs->>'grid_factor_kg_per_kwh')::float8 AS grid_ef,
+           (inputs->>'residual_mix_kg_per_kwh')::float8 AS residual_ef,
            -- a battery's losses were bought at the boundary: consumed when they are realised
            (inputs->>'storage_discharge_kwh')::float8 - (inputs->>'storage_charge_kwh')::float8
                + (inputs->>'storage_loss_kwh')::float8 AS storage_net
@@ -201,6 +208,7 @@ WITH {VERIFIED_GAS_CTE}, boundary_fuel AS (  -- gas entering the park (incl. CHP
            coalesce(b.grid, 0) AS imp, coalesce(b.export, 0) AS exp, coalesce(b.export_kg, 0) AS exp_kg,
            coalesce(b.green_line, 0) AS green_line, coalesce(b.renewable, 0) AS renewable,
            coalesce(b.chp, 0) AS chp, coalesce(b.sold, 0) AS sold,
+           coalesce(b.grid_ef, :grid_ef) AS grid_ef, coalesce(b.residual_ef, :residual_ef) AS residual_ef,
            coalesce(b.grid + b.green_line + b.renewable + b.chp + b.storage_net - b.export, 0) AS kwh,
            coalesce(b.grid + b.green_line + b.renewable + b.chp + b.storage_net, 0) AS supplied,
            least(coalesce(b.grid, 0), coalesce(c.kwh, 0)) AS certified,
@@ -221,7 +229,7 @@ SELECT :park_id, NULL, hour_start, kwh, gas_m3, heat_gj,
        {EXPORT_SCOPE2_SQL} + heat_gj * :heat_ef,
        -- on-site generation whose certificates were sold, in the share the park consumed
        (imp - certified + CASE WHEN supplied > 0 THEN sold * least(greatest(kwh, 0) / supplied, 1) ELSE 0 END)
-           * :residual_ef + heat_gj * :heat_ef,
+           * residual_ef + heat_gj * :heat_ef,
        green_line + certified,
        -- Non-fossil electricity consumed in the park: exports leave with the hour's mix, so
        -- only the consumed share of green-line and on-site renewable supply counts (PV 1 000,
@@ -244,7 +252,8 @@ INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh
                              scope1_kg, scope2_kg, scope2_market_kg, green_kwh, non_fossil_kwh,
                              energy_tce, energy_tce_equivalent, imported_kwh)
 SELECT :park_id, (u->>'enterprise_id')::int, f.hour_start, sum((u->>'loss_kwh')::float8), 0, 0,
-       0, sum((u->>'loss_kg')::float8), sum((u->>'loss_kwh')::float8) * :residual_ef, 0, 0,
+       0, sum((u->>'loss_kg')::float8),
+       sum((u->>'loss_kwh')::float8 * (f.inputs->>'residual_mix_kg_per_kwh')::float8), 0, 0,
        sum((u->>'loss_kwh')::float8) * :el_ce / 1000.0, sum((u->>'loss_kwh')::float8) * :el_ce_eq / 1000.0,
        sum((u->>'loss_kwh')::float8)
 FROM carbon_factor_hourly f CROSS JOIN LATERAL jsonb_array_elements(f.inputs->'storage') u

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from services.carbon import factors
 from services.carbon.derived import clear_hours
-from services.carbon.factors import Coefficient
+from services.carbon.grid_ladder import GridLadder
 from services.carbon.nodal import NodalHour, Offtakes, Topology, load_offtakes
 from services.carbon.park_factor import (
     STORAGE_STATE_SQL,
@@ -114,7 +114,7 @@ def _public_and_exports(
 
 
 def compute_factors(
-    session: Session, park_id: int, start: datetime, end: datetime, grid: Coefficient
+    session: Session, park_id: int, start: datetime, end: datetime, ladder: GridLadder
 ) -> dict[datetime, BalanceTerms]:
     """Recompute the park's and buses' factors for hours in [start, end), in time order, and
     return each hour's balance terms. Idempotent."""
@@ -137,7 +137,7 @@ def compute_factors(
     for meter_id, lots in (state or {}).items():
         if int(meter_id) in pools:
             pools[int(meter_id)] = BatteryPool.from_state(lots)
-    topology = Topology.load(session, park_id, start, end, grid)
+    topology = Topology.load(session, park_id, start, end)
     offtakes = load_offtakes(session, park_id, start, end)
     gas_ef = factors.gas_emission_kg_per_m3()
 
@@ -146,6 +146,8 @@ def compute_factors(
     balances: dict[datetime, BalanceTerms] = {}
     for hour in sorted(set(supplies) | set(unit_hours) | set(offtakes)):
         supply = supplies.get(hour, HourSupply())
+        rung = ladder.for_hour(hour)
+        grid = rung.factor
         terms = BalanceTerms(carbon_in_kg=supply.fresh_kg(grid.value))
         fresh_mix = supply.fresh_kg(grid.value) / supply.fresh_kwh if supply.fresh_kwh > 0 else None
         # a battery discharging energy no lot accounts for: at the hour's fresh mix, else the grid's
@@ -184,7 +186,7 @@ def compute_factors(
             )
         factor = mix_factor(supply, grid.value, total_discharge_kwh, total_discharge_kg)
         nodal = (
-            topology.solve_hour(hour, discharged, supply.dedicated_green_kwh, grid)
+            topology.solve_hour(hour, discharged, supply.dedicated_green_kwh, grid.value)
             if topology is not None
             else None
         )
@@ -208,8 +210,8 @@ def compute_factors(
         balances[hour] = terms
         inputs: dict[str, object] = {
             **{name: getattr(supply, name) for name in HourSupply.__dataclass_fields__},
-            "grid_factor_kg_per_kwh": grid.value,
-            "grid_factor_source": grid.source,
+            **rung.as_inputs(),
+            "factor_data_version": factors.DATA_VERSION,
             "chp_gas_kg_per_m3": gas_ef,
             "chp_gas_source": factors.GAS_NCV_GJ_PER_10K_NM3.source,
             "storage_intensity_kg_per_kwh": total_discharge_kg / total_discharge_kwh

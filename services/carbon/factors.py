@@ -22,7 +22,7 @@ from pathlib import Path
 from services.core.errors import Conflict
 
 DATA_DIR = Path(__file__).parent / "data"
-DATA_FILES = ("grid_factors.csv", "fuels.csv", "coefficients.csv")
+DATA_FILES = ("grid_factors.csv", "grid_regions.csv", "fuels.csv", "coefficients.csv")
 
 
 class UnknownFactor(Conflict):

@@ -38,7 +38,6 @@ from services.carbon.policies import (
     ExportTreatment,
     GreenDeduction,
 )
-from services.core.models import Park
 
 PERIOD_SQL = text(
     """
@@ -63,7 +62,11 @@ WHERE park_id = :park_id AND enterprise_id IS NULL AND hour_start >= :lo AND hou
 POLICY_INPUTS_SQL = text(
     """
 SELECT coalesce(sum((inputs->>'grid_import_kwh')::float8), 0) AS imp,
-       coalesce(sum((inputs->>'grid_export_kwh')::float8), 0) AS exp,
+       -- at each hour's own grid factor (grid_ladder.py)
+       coalesce(sum((inputs->>'grid_import_kwh')::float8 * (inputs->>'grid_factor_kg_per_kwh')::float8), 0)
+           AS imp_kg,
+       coalesce(sum((inputs->>'grid_export_kwh')::float8 * (inputs->>'grid_factor_kg_per_kwh')::float8), 0)
+           AS exp_grid_kg,
        coalesce(sum((inputs->'balance'->>'export_kg')::float8), 0) AS exp_kg,
        coalesce(sum((inputs->>'green_import_kwh')::float8), 0) AS green_line_kwh,
        coalesce(sum((inputs->'balance'->>'public_kg')::float8), 0) AS public_kg,
@@ -181,19 +184,28 @@ def compute_indicators(
     q = session.execute(POLICY_INPUTS_SQL, params).one()
     cov = session.execute(COVERAGE_SQL, params).one()
     capacity = float(session.execute(STORAGE_SQL, params).scalar_one())
-    park = session.get(Park, park_id)
-    grid_ef = factors.grid_factor(park.grid_factor_region, park.grid_factor_year).value if park else 0.0
+    # the period's import-weighted grid factor, for certificates that match the period as a whole
+    grid_ef = q.imp_kg / q.imp if q.imp > 0 else 0.0
     non_fossil_tce = p.non_fossil_kwh * electricity_equivalent_kgce_per_kwh / 1000.0
     gas_tce = p.gas_m3 * factors.NATURAL_GAS_KGCE_PER_M3.value / 1000.0
     daily = p.electricity_kwh * 24.0 / p.hours if p.hours else None
     thresholds = [t for t in session.execute(THRESHOLDS_SQL, params) if t.indicator == "carbon_per_energy"]
 
     scope2_by_export = {
-        "net_purchase": (q.imp - q.exp) * grid_ef,
-        "mix": q.imp * grid_ef - q.exp_kg,
-        "gross_import": q.imp * grid_ef,
+        "net_purchase": q.imp_kg - q.exp_grid_kg,
+        "mix": q.imp_kg - q.exp_kg,
+        "gross_import": q.imp_kg,
     }
-    certified_kwh = max(p.green_kwh - q.green_line_kwh, 0.0)
+    park_matching = next(
+        (m for m in green_matching(session, park_id, start, end) if m.enterprise_id is None), None
+    )
+    certified_kwh = 0.0
+    if park_matching is not None:
+        certified_kwh = (
+            park_matching.matched_annual_kwh
+            if certificate_matching == "annual"
+            else park_matching.matched_hourly_kwh
+        )
     energy_by_basis = {"calorific": p.energy_tce, "equivalent": p.energy_tce_equivalent}
     el_kgce = {
         "calorific": factors.ELECTRICITY_KGCE_PER_KWH.value,
@@ -242,10 +254,8 @@ def compute_indicators(
 
     sum_of_parts_t = (q.enterprises_kg + q.public_kg + q.storage_kg) / 1000.0
     market_t = float(p.emissions_market_t)
-    if certificate_matching == "annual":  # the rows hold the hourly matching (certificates.py)
-        park_matching = [m for m in green_matching(session, park_id, start, end) if m.enterprise_id is None]
-        if park_matching:
-            market_t += (park_matching[0].market_kg_annual - park_matching[0].market_kg_hourly) / 1000.0
+    if certificate_matching == "annual" and park_matching is not None:  # rows hold the hourly matching
+        market_t += (park_matching.market_kg_annual - park_matching.market_kg_hourly) / 1000.0
     return Indicators(
         start=start,
         end=end,

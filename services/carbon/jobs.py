@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.carbon.interval_energy import implausible_readings, reading_window
 from services.carbon.late_data import clear_marks, plan_recompute
 from services.carbon.pipeline import recompute_hours
+from services.carbon.restate import restate_if_factors_changed
 from services.core.db import unit_of_work
 from services.core.hours import HOUR, floor_hour
 from services.core.settings import Settings
@@ -99,8 +100,17 @@ class ScheduledJob:
     misfire_grace_time: int | None = None
 
 
+def restate_job(factory: sessionmaker[Session], settings: Settings) -> None:
+    """Restate the stored hours once the factor files changed (services/carbon/restate.py)."""
+    restated = restate_if_factors_changed(factory, timedelta(minutes=settings.interval_max_gap_minutes))
+    if restated:
+        log.info("restate_done", parks=[r.park for r in restated], hours=sum(r.hours for r in restated))
+
+
 def scheduled_jobs(settings: Settings) -> list[ScheduledJob]:
     return [
         ScheduledJob("hourly_carbon", hourly_carbon_job, hourly_carbon_trigger(settings), 1800),
+        # twenty past every hour: after the hourly job, so the two never hold the same hours
+        ScheduledJob("factor_restate", restate_job, CronTrigger(minute=20, timezone=settings.timezone), 3000),
         ScheduledJob("readings_retention", retention_job, retention_trigger(settings)),
     ]

@@ -18,6 +18,7 @@ balance (balance.py).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from services.carbon import factors
 from services.carbon.cef import solve_flows
-from services.carbon.factors import Coefficient
 from services.carbon.park_factor import (
     CHP_ELECTRICITY_KG_SQL,
     CHP_UNITS_SQL,
@@ -95,6 +95,7 @@ UNION SELECT bus_id FROM meter WHERE park_id = :park_id AND bus_id IS NOT NULL
 """
 )
 
+GRID = math.nan  # placeholder intensity of a grid import point
 METHOD_SOURCE = "周天睿 等, 电力系统自动化 2012, 36(11): 44–49"
 
 
@@ -130,9 +131,7 @@ class Topology:
     injections: dict[datetime, list[tuple[str, float, float]]]
 
     @classmethod
-    def load(
-        cls, session: Session, park_id: int, start: datetime, end: datetime, grid: Coefficient
-    ) -> Topology | None:
+    def load(cls, session: Session, park_id: int, start: datetime, end: datetime) -> Topology | None:
         """None when the park has no lines: its park factor is its only factor."""
         has_lines = session.execute(
             text("SELECT EXISTS (SELECT 1 FROM line WHERE park_id = :p)"), {"p": park_id}
@@ -148,7 +147,8 @@ class Topology:
         for row in session.execute(INJECTIONS_SQL, params).all():
             if row.kwh <= 0:
                 continue
-            intensity = grid.value if row.kind == "grid" else row.kg / row.kwh if row.kind == "chp" else 0.0
+            # the grid's intensity is the hour's (grid_ladder.py): NaN until solve_hour sets it
+            intensity = GRID if row.kind == "grid" else row.kg / row.kwh if row.kind == "chp" else 0.0
             kind_bus = str(row.bus_id) if row.kind != "green" else f"green:{row.bus_id}"
             injections[row.hour_start].append((kind_bus, row.kwh / 1000, intensity))
         return cls(buses, branches, injections)
@@ -158,7 +158,7 @@ class Topology:
         hour: datetime,
         storage: list[tuple[int, float, float]],
         dedicated_green_kwh: float,
-        grid: Coefficient,
+        grid: float,
     ) -> NodalHour | None:
         """Bus factors of one hour; ``storage``: (bus id, kWh discharged, kgCO2 it carries).
         None when nothing entered the park's network (no intensity to state)."""
@@ -171,7 +171,7 @@ class Topology:
                 dedicated -= taken
                 p_mw -= taken
             if p_mw > 0:
-                injections.append((bus, p_mw, intensity))
+                injections.append((bus, p_mw, grid if math.isnan(intensity) else intensity))
         injections += [(str(b), kwh / 1000, kg / kwh) for b, kwh, kg in storage if kwh > 0]
         if not injections:
             return None
@@ -200,7 +200,7 @@ class Topology:
                 "branch_outflow_kwh": outflow[bus],
                 "injected_kwh": injected[bus],
                 "no_flux": no_flux,
-                "grid_factor_kg_per_kwh": grid.value,
+                "grid_factor_kg_per_kwh": grid,
                 "method_source": METHOD_SOURCE,
             }
             records.append(

@@ -20,7 +20,7 @@ from services.carbon.coverage import compute_coverage
 from services.carbon.derived import clear_hours
 from services.carbon.emissions import compute_emissions
 from services.carbon.factor_hours import compute_factors
-from services.carbon.factors import grid_factor, residual_mix_factor
+from services.carbon.grid_ladder import TABLES, GridLadder, GridTables
 from services.carbon.interval_energy import compute_interval_energy
 from services.carbon.park_factor import any_storage
 from services.carbon.storage import STORAGE_MEMORY
@@ -47,6 +47,7 @@ def recompute_hours(
     end: datetime,
     max_gap: timedelta,
     energy: bool = True,
+    tables: GridTables = TABLES,
 ) -> RecomputeSummary:
     """Recompute every park for hours in [start, end) (both on hour boundaries). Flushes only.
 
@@ -74,16 +75,17 @@ def recompute_hours(
             clear_derived(session, park.id, start, end)
             compute_coverage(session, park.id, start, end, metered=False)
             continue
-        grid = grid_factor(park.grid_factor_region, park.grid_factor_year)
-        balances = compute_factors(session, park.id, start, end, grid)
+        ladder = GridLadder.for_park(session, park.grid_factor_region, park.timezone, start, end, tables)
+        balances = compute_factors(session, park.id, start, end, ladder)
+        first = ladder.for_hour(start)  # the range's own factors, where an hour has no park row
         factor_hours += len(balances)
         compute_emissions(
             session,
             park.id,
             start,
             end,
-            grid,
-            residual_mix_factor(park.grid_factor_year),
+            first.factor,
+            first.residual,
             equivalent,
             settings.export_treatment,
         )

@@ -53,8 +53,9 @@ SOURCES: dict[str, str] = {
 }
 
 # Park location-based electricity CO2 of an hour under each export treatment, in SQL over
-# grid import ``imp`` and export ``exp`` (kWh), the carbon the exports carried ``exp_kg``.
+# grid import ``imp`` and export ``exp`` (kWh), the hour's grid factor ``grid_ef`` and the
+# carbon the exports carried ``exp_kg``.
 EXPORT_SCOPE2_SQL = (
-    "CASE :export_treatment WHEN 'gross_import' THEN imp * :grid_ef "
-    "WHEN 'mix' THEN imp * :grid_ef - exp_kg ELSE (imp - exp) * :grid_ef END"
+    "CASE :export_treatment WHEN 'gross_import' THEN imp * grid_ef "
+    "WHEN 'mix' THEN imp * grid_ef - exp_kg ELSE (imp - exp) * grid_ef END"
 )

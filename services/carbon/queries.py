@@ -18,7 +18,7 @@ from services.carbon.schemas import (
     HourlyFactor,
     ParkOverview,
 )
-from services.core.models import Bus, CarbonFactorHourly, CoverageHourly, EmissionHourly
+from services.core.models import Bus, CarbonFactorHourly, CoverageHourly, EmissionHourly, EmissionVersion
 from services.core.quantities import POWER_MAX_KW
 from services.park import queries as register
 from services.park.schemas import EnterpriseOut
@@ -81,6 +81,17 @@ def carbon_balance(session: Session, park_id: int, start: datetime, end: datetim
         unbalanced_hours=len(residuals),
         total_residual_kg=sum(residuals),
         largest_residual_kg=max((abs(r) for r in residuals), default=0.0),
+    )
+
+
+def emission_versions(session: Session, park_id: int, limit: int = 50) -> list[EmissionVersion]:
+    return list(
+        session.scalars(
+            select(EmissionVersion)
+            .where(EmissionVersion.park_id == park_id)
+            .order_by(EmissionVersion.id.desc())
+            .limit(limit)
+        )
     )
 
 

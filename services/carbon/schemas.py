@@ -102,6 +102,16 @@ class GreenMatchingOut(BaseModel):
     market_kg_hourly: float
 
 
+class EmissionVersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    created_at: datetime
+    reason: str
+    data_version: str
+    hours: int
+    report: list[dict[str, str | float | int | None]]
+
+
 class FactorRecord(BaseModel):
     """Shaped like the Carbon Aware SDK's emissions records: {location, time, duration, value}."""
 

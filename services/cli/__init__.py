@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import signal
 import sys
 from datetime import datetime, timedelta
@@ -13,7 +14,15 @@ from zoneinfo import ZoneInfo
 import typer
 
 from services.cli.access import token_app, user_app
-from services.cli.common import database_url, mqtt_of, refuse_unsafe, settings_and_logging, wait_for_signal
+from services.cli.common import (
+    database_url,
+    fail,
+    mqtt_of,
+    refuse_unsafe,
+    settings_and_logging,
+    unit_of_work,
+    wait_for_signal,
+)
 
 app = typer.Typer(
     help="parkcarbon — 园区能碳管理平台 (park energy–carbon management platform)",
@@ -184,6 +193,75 @@ def carbon_cef(network_file: Path) -> None:
             typer.echo(f"{network_file}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(orjson.dumps(solve(network).as_json(), option=orjson.OPT_INDENT_2).decode())
+
+
+@carbon_app.command("restate")
+def carbon_restate(
+    park: Annotated[str | None, typer.Option(help="only this park (its code)")] = None,
+    start: Annotated[datetime | None, typer.Option("--from", help="first hour (ISO 8601)")] = None,
+    end: Annotated[datetime | None, typer.Option("--to", help="end hour, exclusive (ISO 8601)")] = None,
+    dry_run: Annotated[bool, typer.Option(help="list the hours a restatement would change")] = False,
+    reason: Annotated[str, typer.Option(help="why (kept with the version)")] = "factor files changed",
+) -> None:
+    """Recompute the hours whose grid factor changed (a new or revised MEE/NBS year, an
+    hourly feed), keep the previous results as a version and print the difference per
+    enterprise and month (docs/carbon-method.md §10)."""
+    from services.carbon.restate import restate
+    from services.core.db import make_engine, make_session_factory
+
+    settings = settings_and_logging()
+    refuse_unsafe("carbon restate", settings, "database")
+    factory = make_session_factory(make_engine(database_url(settings)))
+    tz = ZoneInfo(settings.timezone)
+    start, end = (d if d is None or d.tzinfo else d.replace(tzinfo=tz) for d in (start, end))
+    gap = timedelta(minutes=settings.interval_max_gap_minutes)
+    with typer.progressbar(length=0, label="restating hours") as bar:
+        done = restate(factory, gap, reason, park, start, end, dry_run, progress=bar.update)
+    if not done:
+        typer.echo("nothing to restate: every stored hour uses the current factors")
+        return
+    for r in done:
+        typer.echo(
+            f"park {r.park}: {r.hours} hours in {len(r.ranges)} ranges" + (" (dry run)" if dry_run else "")
+        )
+        for lo, hi in r.ranges[:20]:
+            typer.echo(f"  {lo.isoformat()} – {hi.isoformat()}")
+        if r.report:
+            typer.echo(
+                f"  {'month':8} {'enterprise':24} {'scope 2 before':>16} {'after':>16} {'change':>14}  kgCO2"
+            )
+            for line in r.report:
+                before, after = float(str(line["scope2_before_kg"])), float(str(line["scope2_after_kg"]))
+                who = str(line["enterprise"] or "园区 park")[:24]
+                typer.echo(
+                    f"  {line['month']!s:8} {who:24} {before:16.3f} {after:16.3f} {after - before:+14.3f}"
+                )
+
+
+@carbon_app.command("import-feed")
+def carbon_import_feed(
+    path: Annotated[
+        Path, typer.Argument(help="CSV: region,hour_start,value_kg_per_kwh[,source]", exists=True)
+    ],
+    source: Annotated[str, typer.Option(help="source of rows that name none")] = "hourly feed",
+) -> None:
+    """Import an upstream hourly grid factor feed (e.g. State Grid Jiangsu's); the hours it
+    covers are re-opened and recomputed by the next hourly run."""
+    from services.carbon.feed import FeedRow, import_feed
+
+    settings = settings_and_logging()
+    refuse_unsafe("carbon import-feed", settings, "database")
+    with path.open(encoding="utf-8", newline="") as handle:
+        try:
+            rows = [
+                FeedRow.model_validate({**r, "source": r.get("source") or source})
+                for r in csv.DictReader(line for line in handle if not line.startswith("#"))
+            ]
+        except ValueError as exc:
+            fail(exc)
+    with unit_of_work() as session:
+        stored = import_feed(session, rows)
+    typer.echo(f"imported {stored} hourly factors")
 
 
 @carbon_app.command("recompute")

@@ -6,13 +6,15 @@ import csv
 import io
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 
-from services.access.dependencies import FactorReader, ParkReader
+from services.access import audit
+from services.access.dependencies import AdminPrincipal, FactorReader, ParkReader
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.carbon import queries
-from services.carbon.schemas import BalanceOut, FactorRecord
+from services.carbon.feed import MAX_ROWS, FeedRow, import_feed
+from services.carbon.schemas import BalanceOut, EmissionVersionOut, FactorRecord
 from services.core.db import SessionDep
 from services.core.errors import Forbidden, InvalidRange, NotAuthenticated, NotFound, responses
 from services.core.params import TimeRangeDep
@@ -81,3 +83,33 @@ def carbon_balance(session: SessionDep, principal: ParkReader, period: TimeRange
     load, exports, storage change). ``residual_kg`` is 0 in an hour whose carbon is allocated
     exactly once; anything else points at the method or at the park's metering."""
     return queries.carbon_balance(session, principal.park, period.start, period.end)
+
+
+@router.put(
+    "/grid-factor-feed",
+    responses=responses(NotAuthenticated, Forbidden),
+)
+def put_grid_factor_feed(
+    rows: Annotated[list[FeedRow], Body(max_length=MAX_ROWS)], session: SessionDep, principal: AdminPrincipal
+) -> dict[str, int]:
+    """Import upstream hourly grid factors (a provincial or regional feed, e.g. State Grid
+    Jiangsu's): they take precedence over the annual factors for the hours they cover, in
+    every park of that region; those hours are recomputed by the next hourly run. Admins
+    only: the feed is shared by every park of the region."""
+    stored = import_feed(session, rows)
+    regions = sorted({r.region for r in rows})
+    audit.record(
+        session, principal, "grid_factor_feed.import", f"regions:{','.join(regions)[:200]}", rows=stored
+    )
+    return {"stored": stored}
+
+
+@router.get(
+    "/emission-versions",
+    response_model=list[EmissionVersionOut],
+    responses=responses(NotAuthenticated, Forbidden),
+)
+def emission_versions(session: SessionDep, principal: ParkReader) -> list[EmissionVersionOut]:
+    """Restatements of the park (newest first): why, how many hours, and the difference
+    per enterprise and month between the superseded and the restated results."""
+    return [EmissionVersionOut.model_validate(v) for v in queries.emission_versions(session, principal.park)]

@@ -195,6 +195,57 @@ class FuelUse(Base):
     )
 
 
+class GridFactorFeed(Base):
+    """An upstream hourly grid factor for a region or province (e.g. State Grid Jiangsu's
+    time- and zone-differentiated factors), imported by CSV or the API; it takes precedence
+    over the annual factors for the hours it covers (services/carbon/grid_ladder.py)."""
+
+    __tablename__ = "grid_factor_feed"
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    value_kg_per_kwh: Mapped[float] = mapped_column(Double)
+    source: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class EmissionVersion(Base):
+    """A restatement: the results of a park's hours as they were before factors changed
+    (services/carbon/restate.py), with the difference report per enterprise and month."""
+
+    __tablename__ = "emission_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    reason: Mapped[str] = mapped_column(Text)
+    data_version: Mapped[str] = mapped_column(String(32))  # of the factor files after the change
+    hours: Mapped[int] = mapped_column(Integer)
+    report: Mapped[list[dict[str, object]]] = mapped_column(JSONB)
+
+
+class EmissionHourlyVersion(Base):
+    """One superseded row of ``emission_hourly``, kept by a restatement."""
+
+    __tablename__ = "emission_hourly_version"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("emission_version.id", ondelete="CASCADE"), index=True)
+    enterprise_id: Mapped[int | None] = mapped_column(Integer)
+    hour_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    electricity_kwh: Mapped[float] = mapped_column(Double)
+    scope1_kg: Mapped[float] = mapped_column(Double)
+    scope2_kg: Mapped[float] = mapped_column(Double)
+    scope2_market_kg: Mapped[float] = mapped_column(Double)
+    energy_tce: Mapped[float] = mapped_column(Double)
+    grid_factor_kg_per_kwh: Mapped[float | None] = mapped_column(Double)
+
+
+class FactorDataApplied(Base):
+    """The factor files' version the stored results were last restated to (restate.py)."""
+
+    __tablename__ = "factor_data_applied"
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class CarbonReopenedRange(Base):
     """Hours [range_start, range_end) whose results are stale: an input for them changed
     after they closed (a late reading, a verified fuel parameter). One row a range, however
