@@ -39,7 +39,7 @@ def test_three_buses_by_hand() -> None:
     assert result.load_t_per_h == pytest.approx(98.0)
     # the balance from the nodal intensities themselves, not the solver's own sums
     loads = {"A": 40, "B": 30, "C": 100}
-    assert sum(mw * result.nodes[bus] for bus, mw in loads.items()) == pytest.approx(98.0, rel=1e-12)
+    assert sum(mw * (result.nodes[bus] or 0.0) for bus, mw in loads.items()) == pytest.approx(98.0, rel=1e-12)
     assert result.branch_flows[1]["carbon_t_per_h"] == pytest.approx(80 * 54 / 110)
 
 
@@ -141,7 +141,7 @@ def test_ieee_14_bus_nodal_intensities(dispatch: str) -> None:
     # 60 × 0 + 19 × 0.520 + 20 × 0 = 105 + 21 + 9.88 = 135.88 tCO2/h. Charged to the loads
     # at the nodal intensities (summed here, not by the solver):
     generated = {"matpower": 212.625, "all_running": 135.88}[dispatch]
-    charged = sum(mw * result.nodes[str(bus)] for bus, mw in CASE14_LOADS.items())
+    charged = sum(mw * (result.nodes[str(bus)] or 0.0) for bus, mw in CASE14_LOADS.items())
     assert charged == pytest.approx(generated, rel=1e-9)
     assert result.nodes["1"] == pytest.approx(0.875)  # the slack bus is fed by its plant only
     mixed = result.nodes["14"]

@@ -166,7 +166,10 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
     browser = _browser()
     try:
         _sign_in(browser, base, fixture["users"]["operator"]["username"], "wrong password")
-        assert "用户名或密码错误" in browser.find_element(By.ID, "login-error").text
+        refused = WebDriverWait(browser, 20).until(  # the form posts, the page comes back with it
+            expected_conditions.presence_of_element_located((By.ID, "login-error"))
+        )
+        assert "用户名或密码错误" in refused.text
         _sign_in(browser, base, **fixture["users"]["operator"])
         WebDriverWait(browser, 30).until(
             expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#fig-factor .main-svg"))

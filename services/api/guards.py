@@ -32,7 +32,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-BODY_BYTES = 256 * 1024  # every endpoint but telemetry: forms, reports, thresholds
+BODY_BYTES = 256 * 1024  # every endpoint but the bulk ones: forms, reports, thresholds
+# bulk endpoints: telemetry batches; an hourly grid factor feed of up to a year of hours
+LARGE_BODIES = {"/api/v1/telemetry": TELEMETRY_BODY_BYTES, "/api/v1/grid-factor-feed": 4 * 1024 * 1024}
 PUBLIC_API = frozenset({"/api/v1/auth/token"})
 CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
@@ -129,7 +131,7 @@ class BodyGuard:
         if b"\x00" in unquote(raw_url.decode("latin-1")).encode("latin-1", errors="replace"):
             await send_error(send, InvalidInput("NUL characters are not accepted"))
             return
-        limit = TELEMETRY_BODY_BYTES if scope.get("path") == "/api/v1/telemetry" else BODY_BYTES
+        limit = LARGE_BODIES.get(scope.get("path", ""), BODY_BYTES)
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await send_error(send, PayloadTooLarge(f"the body may hold at most {limit} bytes"))
