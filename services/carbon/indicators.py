@@ -286,17 +286,20 @@ def compute_indicators(
     )
 
 
+def _applies(line: Any, annual: float | None) -> bool:
+    """Whether a threshold line's size band (annual tce, if it has one) holds ``annual``."""
+    if line.annual_tce_min is None and line.annual_tce_max is None:
+        return True
+    if annual is None:
+        return False
+    return (line.annual_tce_min is None or annual >= line.annual_tce_min) and (
+        line.annual_tce_max is None or annual < line.annual_tce_max
+    )
+
+
 def _tier_line(thresholds: list[Any], annual: float | None) -> Any | None:
     """The first 单位能耗碳排放 line (by tier) whose size band holds ``annual`` tce/a."""
-    for t in sorted(thresholds, key=lambda t: t.tier):
-        if (t.annual_tce_min is not None or t.annual_tce_max is not None) and annual is None:
-            continue
-        if t.annual_tce_min is not None and annual is not None and annual < t.annual_tce_min:
-            continue
-        if t.annual_tce_max is not None and annual is not None and annual >= t.annual_tce_max:
-            continue
-        return t
-    return None
+    return next((t for t in sorted(thresholds, key=lambda t: t.tier) if _applies(t, annual)), None)
 
 
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {
@@ -326,11 +329,7 @@ def scorecard(session: Session, park_id: int, indicators: Indicators) -> list[Sc
     annual = indicators.annual_energy_tce
     lines = []
     for t in session.execute(THRESHOLDS_SQL, {"park_id": park_id}):
-        if (t.annual_tce_min is not None or t.annual_tce_max is not None) and annual is None:
-            continue
-        if t.annual_tce_min is not None and annual is not None and annual < t.annual_tce_min:
-            continue
-        if t.annual_tce_max is not None and annual is not None and annual >= t.annual_tce_max:
+        if not _applies(t, annual):
             continue
         value = indicators.value_of(t.indicator)
         lines.append(

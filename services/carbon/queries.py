@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
 from services.carbon.coverage import COVERAGE_TARGET, uncovered_enterprises
@@ -46,6 +46,16 @@ def factor_feed(
     return [(code, hour, value) for code, hour, value in session.execute(query).all()]
 
 
+def _park_hours(park_id: int, start: datetime, end: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The park's own factor rows (not its buses') for hours in [start, end)."""
+    return (
+        CarbonFactorHourly.park_id == park_id,
+        CarbonFactorHourly.bus_id.is_(None),
+        CarbonFactorHourly.hour_start >= start,
+        CarbonFactorHourly.hour_start < end,
+    )
+
+
 BALANCE_TERMS = ("carbon_in_kg", "enterprises_kg", "public_kg", "export_kg", "storage_change_kg")
 
 
@@ -58,12 +68,7 @@ def carbon_balance(session: Session, park_id: int, start: datetime, end: datetim
             CarbonFactorHourly.inputs["balance"],
             CarbonFactorHourly.conservation_residual_kg,
         )
-        .where(
-            CarbonFactorHourly.park_id == park_id,
-            CarbonFactorHourly.bus_id.is_(None),
-            CarbonFactorHourly.hour_start >= start,
-            CarbonFactorHourly.hour_start < end,
-        )
+        .where(*_park_hours(park_id, start, end))
         .order_by(CarbonFactorHourly.hour_start)
     ).all()
     hours = [
@@ -98,12 +103,7 @@ def emission_versions(session: Session, park_id: int, limit: int = 50) -> list[E
 def park_factors(session: Session, park_id: int, start: datetime, end: datetime) -> list[HourlyFactor]:
     rows = session.execute(
         select(CarbonFactorHourly.hour_start, CarbonFactorHourly.factor_kg_per_kwh)
-        .where(
-            CarbonFactorHourly.park_id == park_id,
-            CarbonFactorHourly.bus_id.is_(None),
-            CarbonFactorHourly.hour_start >= start,
-            CarbonFactorHourly.hour_start < end,
-        )
+        .where(*_park_hours(park_id, start, end))
         .order_by(CarbonFactorHourly.hour_start)
     ).all()
     return [HourlyFactor(hour_start=h, factor_kg_per_kwh=f) for h, f in rows]
