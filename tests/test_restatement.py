@@ -112,6 +112,29 @@ def test_each_hour_stores_the_rung_of_the_factor_it_used(session_factory: sessio
             )
         ).one()
         assert h1_row.scope2_kg == pytest.approx(41.20, rel=1e-12)
+    # the API says which rung each hour used, and which factors are unverified
+    headers = {"Authorization": f"Bearer {operator}"}
+    balance = client.get(
+        "/api/v1/carbon-balance",
+        params={"start": h0.isoformat(), "end": (h0 + 2 * HOUR).isoformat()},
+        headers=headers,
+    ).json()
+    assert [(h["grid_factor_rung"], h["grid_factor_verified"]) for h in balance["hours"]] == [
+        ("provincial", False),
+        ("hourly_feed", True),
+    ]
+    catalogue = client.get("/api/v1/emission-factors", headers=headers).json()
+    by_name = {f["name"]: f for f in catalogue["factors"]}
+    assert by_name["average/jiangsu/2023"]["verified"] is False
+    assert by_name["average/national/2023"] == {
+        "name": "average/national/2023",
+        "value": 0.5306,
+        "unit": "kgCO2/kWh",
+        "source": "生态环境部、国家统计局 2023年电力二氧化碳排放因子",
+        "published": "2025-12",
+        "verified": True,
+    }
+    assert by_name["fuel/diesel"]["value"] == pytest.approx(42.652 * 0.0202 * 0.98 * 44 / 12 * 1000)
 
 
 def test_a_revised_2023_factor_changes_exactly_the_2023_hours(session_factory: sessionmaker[Session]) -> None:

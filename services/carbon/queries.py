@@ -8,11 +8,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
+from services.carbon import factors
 from services.carbon.coverage import COVERAGE_TARGET, uncovered_enterprises
 from services.carbon.schemas import (
     BalanceOut,
     CoverageOut,
     EnterpriseCoverage,
+    FactorCatalogue,
+    FactorEntry,
     HourlyBalance,
     HourlyEmission,
     HourlyFactor,
@@ -56,6 +59,7 @@ def _park_hours(park_id: int, start: datetime, end: datetime) -> tuple[ColumnEle
     )
 
 
+GRID_KEYS = ("grid_factor_kg_per_kwh", "grid_factor_rung", "grid_factor_source", "grid_factor_verified")
 BALANCE_TERMS = ("carbon_in_kg", "enterprises_kg", "public_kg", "export_kg", "storage_change_kg")
 
 
@@ -67,6 +71,10 @@ def carbon_balance(session: Session, park_id: int, start: datetime, end: datetim
             CarbonFactorHourly.factor_kg_per_kwh,
             CarbonFactorHourly.inputs["balance"],
             CarbonFactorHourly.conservation_residual_kg,
+            # the grid factor the hour used and its rung (grid_ladder.py)
+            func.jsonb_build_object(
+                *[part for key in GRID_KEYS for part in (key, CarbonFactorHourly.inputs[key])]
+            ),
         )
         .where(*_park_hours(park_id, start, end))
         .order_by(CarbonFactorHourly.hour_start)
@@ -77,8 +85,12 @@ def carbon_balance(session: Session, park_id: int, start: datetime, end: datetim
             factor_kg_per_kwh=factor,
             **{term: float((balance or {}).get(term) or 0.0) for term in BALANCE_TERMS},
             residual_kg=residual,
+            grid_factor_kg_per_kwh=grid.get("grid_factor_kg_per_kwh"),
+            grid_factor_rung=grid.get("grid_factor_rung"),
+            grid_factor_source=grid.get("grid_factor_source"),
+            grid_factor_verified=grid.get("grid_factor_verified"),
         )
-        for hour, factor, balance, residual in rows
+        for hour, factor, balance, residual, grid in rows
     ]
     residuals = [h.residual_kg for h in hours if h.residual_kg]
     return BalanceOut(
@@ -231,3 +243,42 @@ def supply_mix(session: Session, park_id: int, start: datetime, end: datetime) -
         {"park": park_id, "start": start, "end": end},
     ).one()
     return float(row[0]), float(row[1]), float(row[2])
+
+
+def factor_catalogue() -> FactorCatalogue:
+    """Every factor and coefficient the engine uses, from the data files, with its source."""
+    entries = [
+        FactorEntry(
+            name=f"{kind}/{region}/{year}",
+            value=c.value,
+            unit=c.unit,
+            source=c.source,
+            published=c.published,
+            verified=c.verified,
+        )
+        for (kind, region, year), c in sorted(factors.GRID_TABLE.items())
+    ]
+    entries += [
+        FactorEntry(
+            name=f"fuel/{f.code}",
+            value=f.kg_co2_per_unit,
+            unit=f"kgCO2/{f.unit}",
+            source=f"{f.source}: NCV {f.ncv_gj_per_unit} GJ/{f.unit}, CC {f.carbon_content_tc_per_gj} tC/GJ, "
+            f"OF {f.oxidation_rate}",
+            published=None,
+            verified=f.verified,
+        )
+        for f in factors.FUELS.values()
+    ]
+    entries += [
+        FactorEntry(
+            name=f"coefficient/{name}",
+            value=c.value,
+            unit=c.unit,
+            source=c.source,
+            published=None,
+            verified=c.verified,
+        )
+        for name, c in sorted(factors.COEFFICIENTS.items())
+    ]
+    return FactorCatalogue(data_version=factors.DATA_VERSION, factors=entries)

@@ -77,6 +77,10 @@ class HourlyBalance(BaseModel):
     export_kg: float
     storage_change_kg: float
     residual_kg: float | None  # None: not computed (hours before the balance existed)
+    grid_factor_kg_per_kwh: float | None
+    grid_factor_rung: str | None  # hourly_feed | provincial | regional | national
+    grid_factor_source: str | None
+    grid_factor_verified: bool | None  # False: seen only in secondary sources
 
 
 class BalanceOut(BaseModel):
@@ -100,6 +104,22 @@ class GreenMatchingOut(BaseModel):
     hourly_score: float | None
     market_kg_annual: float
     market_kg_hourly: float
+
+
+class FactorEntry(BaseModel):
+    """One row of the factor data files (services/carbon/data/), with its source."""
+
+    name: str  # "average/national/2023", "fuel/diesel", "coefficient/heat_kg_per_gj"
+    value: float
+    unit: str
+    source: str
+    published: str | None
+    verified: bool
+
+
+class FactorCatalogue(BaseModel):
+    data_version: str
+    factors: list[FactorEntry]
 
 
 class EmissionVersionOut(BaseModel):

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 
 from services.access import audit
-from services.access.dependencies import AdminPrincipal, FactorReader, ParkReader
+from services.access.dependencies import AdminPrincipal, FactorReader, ParkReader, Reader
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.carbon import queries
 from services.carbon.feed import MAX_ROWS, FeedRow, import_feed
-from services.carbon.schemas import BalanceOut, EmissionVersionOut, FactorRecord
+from services.carbon.schemas import BalanceOut, EmissionVersionOut, FactorCatalogue, FactorRecord
 from services.core.db import SessionDep
 from services.core.errors import Forbidden, InvalidRange, NotAuthenticated, NotFound, responses
 from services.core.params import TimeRangeDep
@@ -113,3 +113,10 @@ def emission_versions(session: SessionDep, principal: ParkReader) -> list[Emissi
     """Restatements of the park (newest first): why, how many hours, and the difference
     per enterprise and month between the superseded and the restated results."""
     return [EmissionVersionOut.model_validate(v) for v in queries.emission_versions(session, principal.park)]
+
+
+@router.get("/emission-factors", response_model=FactorCatalogue, responses=responses(NotAuthenticated))
+def emission_factors(principal: Reader) -> FactorCatalogue:
+    """Every emission factor and coefficient the engine uses (the versioned data files), with
+    its source, publication month and whether it was verified against its primary source."""
+    return queries.factor_catalogue()
