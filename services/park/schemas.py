@@ -35,6 +35,7 @@ class MeterOut(BaseModel):
     green_supply: bool
     active: bool
     position: str
+    certificates_sold: bool
 
 
 # The closed vocabulary as an enum in the OpenAPI document (services/core/quantities.py).
@@ -68,6 +69,10 @@ class MeterIn(BaseModel):
     ct_ratio: StrictFloat = Field(default=1.0, gt=0, le=1e6)
     pt_ratio: StrictFloat = Field(default=1.0, gt=0, le=1e6)
     green_supply: StrictBool = False
+    certificates_sold: StrictBool = Field(
+        default=False,
+        description="PV or wind whose green certificates were sold: not zero-carbon in the market-based view",
+    )
     position: MeterPosition | None = Field(
         default=None,
         description="boundary | park_network | behind_meter (an enterprise's own PV, CHP or "
