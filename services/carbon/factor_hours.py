@@ -18,7 +18,7 @@ the park's factor.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import text
@@ -145,7 +145,12 @@ def compute_factors(
     bus_records: list[FactorRecord] = []
     balances: dict[datetime, BalanceTerms] = {}
     for hour in sorted(set(supplies) | set(unit_hours) | set(offtakes)):
-        supply = supplies.get(hour, HourSupply())
+        hour_offtakes = offtakes.get(hour, Offtakes())
+        supply = replace(
+            supplies.get(hour, HourSupply()),
+            enterprise_export_kwh=sum(hour_offtakes.enterprise_export.values()),
+            dedicated_green_kwh=sum(hour_offtakes.dedicated_green.values()),
+        )
         rung = ladder.for_hour(hour)
         grid = rung.factor
         terms = BalanceTerms(carbon_in_kg=supply.fresh_kg(grid.value))
@@ -204,7 +209,7 @@ def compute_factors(
             terms.storage_change_kg += float(str(unit["charge_kg"]))
             charges[battery.bus_id] += kwh
         public_kg, terms.export_kg = _public_and_exports(
-            supply, factor, nodal, offtakes.get(hour, Offtakes()), charges, total_discharge_kwh
+            supply, factor, nodal, hour_offtakes, charges, total_discharge_kwh
         )
         terms.public_kg += public_kg
         balances[hour] = terms

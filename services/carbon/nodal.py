@@ -69,16 +69,20 @@ FROM ({CHP_UNITS_SQL}) chp WHERE bus_id IS NOT NULL
 )
 
 # What leaves each bus to a known destination in the hour: enterprise meters (pooled, or on
-# a dedicated green line) and the park's exports to the grid.
+# a dedicated green line) and the park's exports to the grid; and what enterprise meters send
+# into it (their behind-the-meter surplus). One scan of the enterprise meters for all of it.
 BUS_OFFTAKES_SQL = text(
     """
 SELECT ie.hour_start, m.bus_id,
        CASE WHEN m.role = 'grid_import' THEN 'export'
+            WHEN ie.quantity = 'energy_export_kwh' THEN 'enterprise_export'
             WHEN m.green_supply THEN 'dedicated_green' ELSE 'enterprise' END AS kind,
        sum(ie.value) AS kwh
 FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
 WHERE m.park_id = :park_id AND ie.hour_start >= :lo AND ie.hour_start < :hi
+  AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh')
   AND ((m.role = 'grid_import' AND ie.quantity = 'energy_export_kwh')
+       OR (m.role = 'enterprise_main' AND NOT m.virtual AND ie.quantity = 'energy_export_kwh')
        OR (m.role = 'enterprise_main' AND ie.quantity = 'energy_import_kwh'
            AND NOT EXISTS (  -- the meters enterprise emissions count (emissions.COUNTED_METER_SQL)
                SELECT 1 FROM virtual_meter_term t JOIN meter v ON v.id = t.virtual_meter_id
@@ -106,6 +110,7 @@ class Offtakes:
     enterprise: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
     dedicated_green: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
     export: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
+    enterprise_export: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
 
 
 def load_offtakes(session: Session, park_id: int, start: datetime, end: datetime) -> dict[datetime, Offtakes]:

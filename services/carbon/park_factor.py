@@ -83,26 +83,20 @@ chp_hour AS (
                                       AND m.position = 'behind_meter'), 0) AS behind_meter_kwh,
       coalesce(sum(ie.value) FILTER (WHERE m.role IN ('pv', 'wind') AND ie.quantity = 'generation_kwh'
                                       AND m.certificates_sold), 0) AS sold_generation_kwh,
-      coalesce(sum(ie.value) FILTER (WHERE m.role = 'enterprise_main' AND ie.quantity = 'energy_export_kwh'
-                                      ), 0) AS enterprise_export_kwh,
-      coalesce(sum(ie.value) FILTER (WHERE m.role = 'enterprise_main' AND m.green_supply
-                                      AND ie.quantity = 'energy_import_kwh'), 0) AS dedicated_green_kwh,
       coalesce(sum(ie.value) FILTER (WHERE m.role = 'storage' AND m.position <> 'behind_meter'
                                       AND ie.quantity = 'storage_charge_kwh'), 0) AS storage_charge_kwh,
       coalesce(sum(ie.value) FILTER (WHERE m.role = 'storage' AND m.position <> 'behind_meter'
                                       AND ie.quantity = 'storage_discharge_kwh'), 0) AS storage_discharge_kwh
     FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
     WHERE m.park_id = :park_id AND ie.hour_start >= :lo AND ie.hour_start < :hi AND NOT m.virtual
-      AND m.role IN ('grid_import', 'pv', 'wind', 'storage', 'enterprise_main')
+      AND m.role IN ('grid_import', 'pv', 'wind', 'storage')
     GROUP BY ie.hour_start
 )
 SELECT coalesce(s.hour_start, c.hour_start) AS hour_start,
        coalesce(s.grid_import_kwh, 0) AS grid_import_kwh, coalesce(s.green_import_kwh, 0) AS green_import_kwh,
        coalesce(s.grid_export_kwh, 0) AS grid_export_kwh, coalesce(s.pv_kwh, 0) AS pv_kwh,
        coalesce(s.wind_kwh, 0) AS wind_kwh, coalesce(s.behind_meter_kwh, 0) AS behind_meter_kwh,
-       coalesce(s.enterprise_export_kwh, 0) AS enterprise_export_kwh,
        coalesce(s.sold_generation_kwh, 0) AS sold_generation_kwh,
-       coalesce(s.dedicated_green_kwh, 0) AS dedicated_green_kwh,
        coalesce(c.chp_kwh, 0) AS chp_kwh, coalesce(c.chp_fuel_m3, 0) AS chp_fuel_m3,
        coalesce(c.chp_heat_gj, 0) AS chp_heat_gj, coalesce(c.chp_kg, 0) AS chp_kg,
        coalesce(s.storage_charge_kwh, 0) AS storage_charge_kwh,
@@ -153,6 +147,7 @@ class HourSupply:
     pv_kwh: float = 0.0
     wind_kwh: float = 0.0
     behind_meter_kwh: float = 0.0  # generated behind enterprise meters (not a park supply)
+    # from the enterprise meters (nodal.load_offtakes, one scan of them for both):
     enterprise_export_kwh: float = 0.0  # what enterprises' main meters sent into the park grid
     dedicated_green_kwh: float = 0.0  # taken by enterprise meters on a dedicated green line
     sold_generation_kwh: float = 0.0  # PV/wind whose certificates were sold (market view)
