@@ -258,6 +258,7 @@ SELECT :park_id, (u->>'enterprise_id')::int, f.hour_start, sum((u->>'loss_kwh'):
        sum((u->>'loss_kwh')::float8)
 FROM carbon_factor_hourly f CROSS JOIN LATERAL jsonb_array_elements(f.inputs->'storage') u
 WHERE f.park_id = :park_id AND f.bus_id IS NULL AND f.hour_start >= :lo AND f.hour_start < :hi
+  AND (f.inputs->>'storage_loss_kwh')::float8 > 0  -- only hours with a loss are opened up
   AND u->>'enterprise_id' IS NOT NULL AND (u->>'loss_kwh')::float8 > 0
 GROUP BY 2, 3
 ON CONFLICT ON CONSTRAINT uq_emission_entity_hour DO UPDATE SET

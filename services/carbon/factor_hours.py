@@ -191,7 +191,7 @@ def compute_factors(
             )
         factor = mix_factor(supply, grid.value, total_discharge_kwh, total_discharge_kg)
         nodal = (
-            topology.solve_hour(hour, discharged, supply.dedicated_green_kwh, grid.value)
+            topology.solve_hour(hour, discharged, hour_offtakes, grid.value)
             if topology is not None
             else None
         )

@@ -47,7 +47,8 @@ GROUP BY ie.hour_start, l.id, l.from_bus_id, l.to_bus_id
 
 # Injections by bus with their kind; the intensity is attached in Python (grid factor)
 # except for CHP, whose per-unit CO2 comes from SQL. Batteries are added per hour from
-# their lots; a green line's dedicated users are netted off it at its bus.
+# their lots and enterprise exports from the offtakes' scan of the enterprise meters; a
+# green line's dedicated users are netted off it at its bus.
 INJECTIONS_SQL = text(
     f"""
 SELECT ie.hour_start, m.bus_id,
@@ -59,8 +60,7 @@ FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
 WHERE m.park_id = :park_id AND m.bus_id IS NOT NULL AND ie.hour_start >= :lo AND ie.hour_start < :hi
   AND NOT m.virtual
   AND ((m.role = 'grid_import' AND ie.quantity = 'energy_import_kwh')
-       OR (m.role IN ('pv', 'wind') AND m.position <> 'behind_meter' AND ie.quantity = 'generation_kwh')
-       OR (m.role = 'enterprise_main' AND ie.quantity = 'energy_export_kwh'))
+       OR (m.role IN ('pv', 'wind') AND m.position <> 'behind_meter' AND ie.quantity = 'generation_kwh'))
 GROUP BY 1, 2, 3
 UNION ALL
 SELECT hour_start, bus_id, 'chp', kwh, {CHP_ELECTRICITY_KG_SQL}
@@ -73,20 +73,24 @@ FROM ({CHP_UNITS_SQL}) chp WHERE bus_id IS NOT NULL
 # into it (their behind-the-meter surplus). One scan of the enterprise meters for all of it.
 BUS_OFFTAKES_SQL = text(
     """
+WITH m AS MATERIALIZED (  -- the park's grid points and the enterprise meters emissions count: hashed
+    SELECT m.id, m.bus_id, m.role, m.green_supply, m.virtual FROM meter m
+    WHERE m.park_id = :park_id
+      AND (m.role = 'grid_import'
+           OR (m.role = 'enterprise_main' AND NOT EXISTS (  -- emissions.COUNTED_METER_SQL
+               SELECT 1 FROM virtual_meter_term t JOIN meter v ON v.id = t.virtual_meter_id
+               WHERE t.source_meter_id = m.id AND v.enterprise_id = m.enterprise_id AND v.role = m.role)))
+)
 SELECT ie.hour_start, m.bus_id,
        CASE WHEN m.role = 'grid_import' THEN 'export'
             WHEN ie.quantity = 'energy_export_kwh' THEN 'enterprise_export'
             WHEN m.green_supply THEN 'dedicated_green' ELSE 'enterprise' END AS kind,
        sum(ie.value) AS kwh
-FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
-WHERE m.park_id = :park_id AND ie.hour_start >= :lo AND ie.hour_start < :hi
+FROM interval_energy ie JOIN m ON m.id = ie.meter_id
+WHERE ie.hour_start >= :lo AND ie.hour_start < :hi
   AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh')
   AND ((m.role = 'grid_import' AND ie.quantity = 'energy_export_kwh')
-       OR (m.role = 'enterprise_main' AND NOT m.virtual AND ie.quantity = 'energy_export_kwh')
-       OR (m.role = 'enterprise_main' AND ie.quantity = 'energy_import_kwh'
-           AND NOT EXISTS (  -- the meters enterprise emissions count (emissions.COUNTED_METER_SQL)
-               SELECT 1 FROM virtual_meter_term t JOIN meter v ON v.id = t.virtual_meter_id
-               WHERE t.source_meter_id = m.id AND v.enterprise_id = m.enterprise_id AND v.role = m.role)))
+       OR (m.role = 'enterprise_main' AND (ie.quantity = 'energy_import_kwh' OR NOT m.virtual)))
 GROUP BY 1, 2, 3
 """
 )
@@ -162,13 +166,14 @@ class Topology:
         self,
         hour: datetime,
         storage: list[tuple[int, float, float]],
-        dedicated_green_kwh: float,
+        offtakes: Offtakes,
         grid: float,
     ) -> NodalHour | None:
-        """Bus factors of one hour; ``storage``: (bus id, kWh discharged, kgCO2 it carries).
-        None when nothing entered the park's network (no intensity to state)."""
+        """Bus factors of one hour; ``storage``: (bus id, kWh discharged, kgCO2 it carries);
+        enterprise exports (at 0) and dedicated green use from ``offtakes``. None when
+        nothing entered the park's network (no intensity to state)."""
         injections: list[tuple[str, float, float]] = []
-        dedicated = dedicated_green_kwh / 1000
+        dedicated = sum(offtakes.dedicated_green.values()) / 1000
         for bus, p_mw, intensity in self.injections.get(hour, []):
             if bus.startswith("green:"):
                 bus = bus.removeprefix("green:")
@@ -178,6 +183,11 @@ class Topology:
             if p_mw > 0:
                 injections.append((bus, p_mw, grid if math.isnan(intensity) else intensity))
         injections += [(str(b), kwh / 1000, kg / kwh) for b, kwh, kg in storage if kwh > 0]
+        injections += [
+            (str(b), kwh / 1000, 0.0)
+            for b, kwh in offtakes.enterprise_export.items()
+            if kwh > 0 and b is not None
+        ]
         if not injections:
             return None
         branches = self.branches.get(hour, [])
