@@ -68,7 +68,9 @@ class CarbonFactorHourly(Base):
     factor_kg_per_kwh: Mapped[float | None] = mapped_column(Double)
     method: Mapped[str] = mapped_column(String(64))
     inputs: Mapped[dict[str, object]] = mapped_column(JSONB)
-    # Park rows: carbon in − carbon allocated in the hour, kgCO2 (services/carbon/balance.py).
+    # Park rows: what the enterprises were allocated and carbon in − carbon allocated in the
+    # hour, kgCO2 (services/carbon/balance.py; the other terms are in inputs.balance).
+    enterprises_kg: Mapped[float | None] = mapped_column(Double)
     conservation_residual_kg: Mapped[float | None] = mapped_column(Double)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
