@@ -12,7 +12,8 @@ is zero to rounding (1e-9 relative) when the allocation conserves carbon; anythi
 defect of the method or of the park's metering (an enterprise meter without a bus in a park
 with a topology, a dedicated green line on another bus than its meter, an enterprise
 meter's energy at a bus without flux), and is stored with the park's factor
-(``carbon_factor_hourly.conservation_residual_kg``, ``inputs.balance``) for the API and alerts.
+(``carbon_factor_hourly.enterprises_kg`` and ``conservation_residual_kg``, the other terms in
+``inputs.balance``) for the API and alerts.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ GROUP BY hour_start
 
 STORE_BALANCE_SQL = text(
     """
-UPDATE carbon_factor_hourly f
-SET conservation_residual_kg = r.residual_kg, inputs = jsonb_set(f.inputs, '{balance}', r.balance)
+UPDATE carbon_factor_hourly f  -- two numbers: the inputs document (TOASTed) is not rewritten
+SET enterprises_kg = r.enterprises_kg, conservation_residual_kg = r.residual_kg
 FROM jsonb_to_recordset(CAST(:records AS jsonb))
-     AS r(hour_start timestamptz, residual_kg float8, balance jsonb)
+     AS r(hour_start timestamptz, enterprises_kg float8, residual_kg float8)
 WHERE f.park_id = :park_id AND f.bus_id IS NULL AND f.hour_start = r.hour_start
 """
 )
@@ -76,17 +77,7 @@ def store_balance(
         enterprises_kg = float(enterprises.get(hour) or 0.0)
         residual = residual_of(hour_terms, enterprises_kg)
         unbalanced += residual != 0.0
-        records.append(
-            {
-                "hour_start": hour,
-                "residual_kg": residual,
-                "balance": {
-                    **hour_terms.as_json(),
-                    "enterprises_kg": enterprises_kg,
-                    "residual_kg": residual,
-                },
-            }
-        )
+        records.append({"hour_start": hour, "enterprises_kg": enterprises_kg, "residual_kg": residual})
     if records:
         session.execute(
             STORE_BALANCE_SQL,
