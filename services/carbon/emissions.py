@@ -76,8 +76,9 @@ COUNTED_METER_SQL = """NOT EXISTS (
         SELECT 1 FROM virtual_meter_term t JOIN meter v ON v.id = t.virtual_meter_id
         WHERE t.source_meter_id = m.id AND v.enterprise_id = m.enterprise_id AND v.role = m.role)"""
 
-ENTERPRISE_EMISSIONS_SQL = text(
-    f"""
+# {quantities}: the enterprise meters' quantities read; generation only in a park with
+# generation behind an enterprise meter (otherwise it would read every PV meter's rows for none).
+ENTERPRISE_EMISSIONS_TEMPLATE = f"""
 WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by index per meter-hour
     SELECT bus_id, hour_start, factor_kg_per_kwh AS factor FROM carbon_factor_hourly
     WHERE park_id = :park_id AND bus_id IS NOT NULL AND hour_start >= :lo AND hour_start < :hi
@@ -104,7 +105,7 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
     WHERE ie.hour_start >= :lo AND ie.hour_start < :hi
       -- one index range scan over the hours, filtered in the index (an OR of pairs alone
       -- makes the planner OR three bitmap scans of the whole range)
-      AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh', 'volume_m3', 'heat_gj', 'generation_kwh')
+      AND ie.quantity IN ({{quantities}})
       AND ((m.role = 'enterprise_main' AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh'))
            OR (m.role = 'own_generation' AND ie.quantity = 'generation_kwh')
            OR (m.role = 'gas' AND ie.quantity = 'volume_m3') OR (m.role = 'heat' AND ie.quantity = 'heat_gj'))
@@ -165,6 +166,18 @@ SELECT :park_id, enterprise_id, hour_start, kwh, gas_m3, heat_gj,
        imported_kwh, green_kwh - least(imported_kwh, green_line_kwh)
 FROM green
 """
+ENTERPRISE_QUANTITIES = "'energy_import_kwh', 'energy_export_kwh', 'volume_m3', 'heat_gj'"
+ENTERPRISE_EMISSIONS_SQL = {
+    own_generation: text(
+        ENTERPRISE_EMISSIONS_TEMPLATE.format(
+            quantities=ENTERPRISE_QUANTITIES + (", 'generation_kwh'" if own_generation else "")
+        )
+    )
+    for own_generation in (False, True)
+}
+OWN_GENERATION_SQL = text(
+    "SELECT EXISTS (SELECT 1 FROM meter WHERE park_id = :park_id AND role IN ('pv', 'wind') "
+    "AND position = 'behind_meter' AND enterprise_id IS NOT NULL)"
 )
 
 PARK_EMISSIONS_SQL = text(
@@ -349,7 +362,8 @@ def compute_emissions(
         "heat_ce": factors.HEAT_KGCE_PER_GJ.value,
     }
     clear_hours(session, "emission_hourly", start, end, park_id)
-    session.execute(ENTERPRISE_EMISSIONS_SQL, params)
+    own_generation = bool(session.execute(OWN_GENERATION_SQL, params).scalar_one())
+    session.execute(ENTERPRISE_EMISSIONS_SQL[own_generation], params)
     session.execute(STORAGE_LOSSES_SQL, params)
     session.execute(PARK_EMISSIONS_SQL, params)
     session.execute(FUEL_USE_SQL, {**params, "fuels": FUEL_DEFAULTS})

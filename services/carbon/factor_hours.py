@@ -39,6 +39,7 @@ from services.carbon.park_factor import (
 )
 from services.carbon.storage import STORAGE_MEMORY, BatteryPool
 
+ACTIVITY = ("charge_kwh", "discharge_kwh", "loss_kwh")
 BATTERIES_SQL = text(
     "SELECT id, bus_id, enterprise_id FROM meter WHERE park_id = :park_id AND role = 'storage' "
     "AND position <> 'behind_meter' AND NOT virtual"
@@ -223,8 +224,9 @@ def compute_factors(
             if total_discharge_kwh > 0
             else None,
             "storage_loss_kwh": sum(float(str(u["loss_kwh"])) for u in units),
-            "storage": units,
-            "storage_pools": {str(m): pool.state() for m, pool in pools.items()},
+            # the batteries that did something this hour, and the lots of those holding any
+            "storage": [u for u in units if any(u[k] for k in ACTIVITY)],
+            "storage_pools": {str(m): pool.state() for m, pool in pools.items() if pool.lots},
             "balance": terms.as_json(),
         }
         records.append(FactorRecord(bus_id=None, hour_start=hour, factor=factor, inputs=inputs))
