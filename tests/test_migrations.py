@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from services.access.tokens import authenticate_token, secret_hash
 from services.core import migrate
 from services.core.models import Base
+from services.core.storage_policy import preloads_timescaledb, timescaledb_available
 
 
 def test_models_match_the_migrated_schema(engine: Engine) -> None:
@@ -105,3 +106,21 @@ def test_people_and_parks_migration_keeps_existing_tokens_and_goes_down_and_up(
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM api_principal")).scalar_one() == 1
     command.upgrade(config, "head")
+
+
+def test_timescaledb_is_used_only_where_its_library_is_preloaded(engine: Engine) -> None:
+    """Issue 15: a server with the extension installed but not in shared_preload_libraries
+    cannot CREATE EXTENSION timescaledb; it is treated as plain PostgreSQL."""
+    assert preloads_timescaledb("timescaledb")
+    assert preloads_timescaledb("pg_stat_statements, timescaledb-2.28.0")
+    assert preloads_timescaledb('"timescaledb",auto_explain')
+    assert not preloads_timescaledb("")
+    assert not preloads_timescaledb("pg_stat_statements,timescaledb_toolkit")
+    with engine.connect() as conn:  # the test server: whatever it has, the answer follows both facts
+        preload = conn.execute(text("SELECT current_setting('shared_preload_libraries', true)")).scalar()
+        installed = conn.execute(
+            text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
+        ).first()
+        assert timescaledb_available(conn) == (
+            installed is not None and preloads_timescaledb(str(preload or ""))
+        )

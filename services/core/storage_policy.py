@@ -16,9 +16,22 @@ from sqlalchemy import Connection, text
 READINGS_CHUNK_INTERVAL = "1 day"
 
 
+def preloads_timescaledb(shared_preload_libraries: str) -> bool:
+    """Whether a ``shared_preload_libraries`` value loads TimescaleDB (its library may carry
+    a version suffix, e.g. ``timescaledb-2.28.0``)."""
+    names = (part.strip().strip('"').lower() for part in shared_preload_libraries.split(","))
+    return any(name == "timescaledb" or name.startswith("timescaledb-") for name in names)
+
+
 def timescaledb_available(conn: Connection) -> bool:
+    """TimescaleDB can be used: its extension is installed on the server *and* its library is
+    preloaded. Installed but not preloaded, ``CREATE EXTENSION`` fails ("must be preloaded"):
+    such a server is plain PostgreSQL for this platform (issue 15)."""
     row = conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")).first()
-    return row is not None
+    if row is None:
+        return False
+    preload = conn.execute(text("SELECT current_setting('shared_preload_libraries', true)")).scalar()
+    return preloads_timescaledb(str(preload or ""))
 
 
 def timescaledb_installed(conn: Connection) -> bool:
