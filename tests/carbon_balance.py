@@ -17,7 +17,7 @@ HEAT_KG_PER_GJ = 110.0
 HOURS_SQL = text(
     """
 SELECT f.park_id, f.hour_start, f.conservation_residual_kg, f.inputs->'balance' AS balance,
-       f.enterprises_kg AS stored_enterprises_kg,
+       f.enterprises_kg AS stored_enterprises_kg, f.public_kg,
        (SELECT coalesce(sum(e.scope2_kg - e.heat_gj * :heat), 0) FROM emission_hourly e
         WHERE e.park_id = f.park_id AND e.hour_start = f.hour_start AND e.enterprise_id IS NOT NULL)
            AS enterprises_kg
@@ -33,7 +33,7 @@ def assert_conserved(session: Session) -> int:
         b = row.balance
         assert b is not None, f"park {row.park_id} {row.hour_start}: no balance stored"
         assert row.stored_enterprises_kg == pytest.approx(row.enterprises_kg, rel=1e-9, abs=1e-9)
-        allocated = row.enterprises_kg + b["public_kg"] + b["export_kg"] + b["storage_change_kg"]
+        allocated = row.enterprises_kg + row.public_kg + b["export_kg"] + b["storage_change_kg"]
         assert b["carbon_in_kg"] == pytest.approx(allocated, rel=1e-9, abs=1e-9), (
             f"park {row.park_id} {row.hour_start}: carbon not conserved {dict(b)}"
         )

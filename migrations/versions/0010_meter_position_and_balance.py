@@ -45,6 +45,7 @@ WHERE m2.id = m.id
     )
     op.alter_column("meter", "position", nullable=False, server_default="park_network")
     op.add_column("carbon_factor_hourly", sa.Column("enterprises_kg", sa.Double(), nullable=True))
+    op.add_column("carbon_factor_hourly", sa.Column("public_kg", sa.Double(), nullable=True))
     op.add_column("carbon_factor_hourly", sa.Column("conservation_residual_kg", sa.Double(), nullable=True))
     op.add_column(
         "meter", sa.Column("certificates_sold", sa.Boolean(), server_default="false", nullable=False)
@@ -152,5 +153,6 @@ def downgrade() -> None:
     op.drop_column("meter", "certificates_sold")
     op.drop_column("carbon_factor_hourly", "conservation_residual_kg")
     op.drop_column("carbon_factor_hourly", "enterprises_kg")
+    op.drop_column("carbon_factor_hourly", "public_kg")
     op.drop_column("meter", "position")
     POSITION.drop(op.get_bind())

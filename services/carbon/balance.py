@@ -6,14 +6,16 @@
                + exports (at their bus's factor) + the batteries' change of stored carbon
     residual   = carbon in − allocated
 
-The enterprises' share is read back from what the emissions step wrote (an independent path
-over the meters), the other terms come from the factor pass (factor_hours.py). The residual
+The enterprises' share is what the emissions step wrote for them, and the public load is every
+kWh leaving the network (the factor pass, factor_hours.py) less what the enterprise meters
+took at each bus, valued at that bus's factor — the meters' kWh, read by the emissions step in
+the same scan, not its allocation: an allocation that loses or doubles carbon shows. The residual
 is zero to rounding (1e-9 relative) when the allocation conserves carbon; anything else is a
 defect of the method or of the park's metering (an enterprise meter without a bus in a park
 with a topology, a dedicated green line on another bus than its meter, an enterprise
 meter's energy at a bus without flux), and is stored with the park's factor
-(``carbon_factor_hourly.enterprises_kg`` and ``conservation_residual_kg``, the other terms in
-``inputs.balance``) for the API and alerts.
+(``carbon_factor_hourly.enterprises_kg``, ``public_kg`` and ``conservation_residual_kg``, the
+other terms in ``inputs.balance``) for the API and alerts.
 """
 
 from __future__ import annotations
@@ -24,34 +26,24 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.carbon import factors
+from services.carbon.emissions import EnterpriseTake
 from services.carbon.factor_hours import BalanceTerms
 
 RELATIVE_TOLERANCE = 1e-9
 
-# Enterprises' location-based electricity CO2 per hour: scope 2 less their purchased heat
-# (emissions.py adds heat as GJ × HEAT_KG_PER_GJ in both views).
-ENTERPRISES_KG_SQL = text(
-    """
-SELECT hour_start, sum(scope2_kg - heat_gj * :heat_ef) AS kg FROM emission_hourly
-WHERE park_id = :park_id AND enterprise_id IS NOT NULL AND hour_start >= :lo AND hour_start < :hi
-GROUP BY hour_start
-"""
-)
-
 STORE_BALANCE_SQL = text(
     """
-UPDATE carbon_factor_hourly f  -- two numbers: the inputs document (TOASTed) is not rewritten
-SET enterprises_kg = r.enterprises_kg, conservation_residual_kg = r.residual_kg
+UPDATE carbon_factor_hourly f  -- three numbers: the inputs document (TOASTed) is not rewritten
+SET enterprises_kg = r.enterprises_kg, public_kg = r.public_kg, conservation_residual_kg = r.residual_kg
 FROM jsonb_to_recordset(CAST(:records AS jsonb))
-     AS r(hour_start timestamptz, enterprises_kg float8, residual_kg float8)
+     AS r(hour_start timestamptz, enterprises_kg float8, public_kg float8, residual_kg float8)
 WHERE f.park_id = :park_id AND f.bus_id IS NULL AND f.hour_start = r.hour_start
 """
 )
 
 
-def residual_of(terms: BalanceTerms, enterprises_kg: float) -> float:
-    allocated = enterprises_kg + terms.public_kg + terms.export_kg + terms.storage_change_kg
+def residual_of(terms: BalanceTerms, enterprises_kg: float, public_kg: float) -> float:
+    allocated = enterprises_kg + public_kg + terms.export_kg + terms.storage_change_kg
     residual = terms.carbon_in_kg - allocated
     # rounding of sums of a few thousand products: zero within the tolerance
     scale = max(abs(terms.carbon_in_kg), abs(allocated), 1e-9)
@@ -59,28 +51,26 @@ def residual_of(terms: BalanceTerms, enterprises_kg: float) -> float:
 
 
 def store_balance(
-    session: Session, park_id: int, start: datetime, end: datetime, terms: dict[datetime, BalanceTerms]
+    session: Session, park_id: int, terms: dict[datetime, BalanceTerms], taken: EnterpriseTake
 ) -> int:
-    """Complete each hour's balance with the enterprises' allocation and store its residual.
-    Returns the hours whose residual is not zero."""
-    enterprises: dict[datetime, float] = dict(
-        session.execute(
-            ENTERPRISES_KG_SQL,
-            {"park_id": park_id, "lo": start, "hi": end, "heat_ef": factors.HEAT_KG_PER_GJ.value},
-        )
-        .tuples()
-        .all()
-    )
+    """Complete each hour's balance with what the enterprises took and were allocated (their
+    battery losses included) and store it with its residual. Returns the unbalanced hours."""
     records = []
     unbalanced = 0
     for hour, hour_terms in terms.items():
-        enterprises_kg = float(enterprises.get(hour) or 0.0)
-        residual = residual_of(hour_terms, enterprises_kg)
+        losses = sum(kg for _, _, kg in hour_terms.enterprise_losses)
+        enterprises_kg = taken.allocated_kg.get(hour, 0.0) + losses
+        public_kg = hour_terms.public_kg(taken.imported_kwh.get(hour, {}))
+        residual = residual_of(hour_terms, enterprises_kg, public_kg)
         unbalanced += residual != 0.0
-        records.append({"hour_start": hour, "enterprises_kg": enterprises_kg, "residual_kg": residual})
-    if records:
-        session.execute(
-            STORE_BALANCE_SQL,
-            {"park_id": park_id, "records": orjson.dumps(records).decode()},
+        records.append(
+            {
+                "hour_start": hour,
+                "enterprises_kg": enterprises_kg,
+                "public_kg": public_kg,
+                "residual_kg": residual,
+            }
         )
+    if records:
+        session.execute(STORE_BALANCE_SQL, {"park_id": park_id, "records": orjson.dumps(records).decode()})
     return unbalanced

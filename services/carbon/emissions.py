@@ -25,6 +25,7 @@ through its fuel.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
@@ -151,7 +152,7 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
     FROM usage u
     LEFT JOIN certificates c ON c.hour_start = u.hour_start AND c.enterprise_id = u.enterprise_id
     LEFT JOIN park_factor pf ON pf.hour_start = u.hour_start
-)
+), written AS (
 INSERT INTO emission_hourly (park_id, enterprise_id, hour_start, electricity_kwh, gas_m3, heat_gj,
                              scope1_kg, scope2_kg, scope2_market_kg, green_kwh, non_fossil_kwh,
                              energy_tce, energy_tce_equivalent, imported_kwh, certified_kwh)
@@ -165,6 +166,15 @@ SELECT :park_id, enterprise_id, hour_start, kwh, gas_m3, heat_gj,
        (kwh * :el_ce_eq + gas_kgce + heat_gj * :heat_ce) / 1000.0,
        imported_kwh, green_kwh - least(imported_kwh, green_line_kwh)
 FROM green
+RETURNING hour_start, scope2_kg - heat_gj * :heat_ef AS location_kg
+)
+-- For the hour's carbon balance (balance.py), from this one scan of the enterprise meters:
+-- what the enterprises were allocated, and the kWh they took from the pooled network per bus.
+SELECT hour_start, NULL::int AS bus_id, 'allocated' AS kind, sum(location_kg) AS value
+FROM written GROUP BY hour_start
+UNION ALL
+SELECT hour_start, bus_id, 'imported', sum(imported) FROM metered
+WHERE role = 'enterprise_main' AND NOT green_supply GROUP BY hour_start, bus_id
 """
 ENTERPRISE_QUANTITIES = "'energy_import_kwh', 'energy_export_kwh', 'volume_m3', 'heat_gj'"
 ENTERPRISE_EMISSIONS_SQL = {
@@ -336,6 +346,15 @@ FUEL_DEFAULTS = orjson.dumps(
 ).decode()
 
 
+@dataclass(slots=True)
+class EnterpriseTake:
+    """Per hour: the enterprises' location-based electricity CO2 (before battery losses), and
+    the kWh their meters took from the pooled network at each bus (None: no bus)."""
+
+    allocated_kg: dict[datetime, float] = field(default_factory=dict)
+    imported_kwh: dict[datetime, dict[int | None, float]] = field(default_factory=dict)
+
+
 def compute_emissions(
     session: Session,
     park_id: int,
@@ -345,8 +364,9 @@ def compute_emissions(
     residual: Coefficient,
     electricity_equivalent_kgce_per_kwh: float = factors.ELECTRICITY_KGCE_PER_KWH_EQUIVALENT.value,
     export_treatment: ExportTreatment = "net_purchase",
-) -> None:
-    """Recompute enterprise and park emissions for hours in [start, end). Idempotent."""
+) -> EnterpriseTake:
+    """Recompute enterprise and park emissions for hours in [start, end). Idempotent. Returns
+    what the enterprises took and were allocated, for the hour's balance."""
     params = {
         "park_id": park_id,
         "lo": start,
@@ -363,10 +383,16 @@ def compute_emissions(
     }
     clear_hours(session, "emission_hourly", start, end, park_id)
     own_generation = bool(session.execute(OWN_GENERATION_SQL, params).scalar_one())
-    session.execute(ENTERPRISE_EMISSIONS_SQL[own_generation], params)
+    taken = EnterpriseTake()
+    for row in session.execute(ENTERPRISE_EMISSIONS_SQL[own_generation], params):
+        if row.kind == "allocated":
+            taken.allocated_kg[row.hour_start] = float(row.value or 0.0)
+        else:
+            taken.imported_kwh.setdefault(row.hour_start, {})[row.bus_id] = float(row.value or 0.0)
     session.execute(STORAGE_LOSSES_SQL, params)
     session.execute(PARK_EMISSIONS_SQL, params)
     session.execute(FUEL_USE_SQL, {**params, "fuels": FUEL_DEFAULTS})
+    return taken
 
 
 # One meter's hours: its energy, the factor applied and the emissions that follow, by the

@@ -61,57 +61,65 @@ class BatteryHour:
 
 @dataclass(slots=True)
 class BalanceTerms:
-    """The hour's carbon balance, kgCO2, location-based (balance.py adds the enterprises)."""
+    """The hour's carbon balance, kgCO2, location-based. balance.py completes it with what the
+    enterprise meters took at each bus (from the emissions step's scan of them) and what the
+    enterprises were allocated."""
 
     carbon_in_kg: float = 0.0  # grid import × grid factor + CHP electricity + opening storage
-    public_kg: float = 0.0  # load no enterprise meter measures, and the park's battery losses
+    # every kWh leaving the network other than to enterprises and exports, at its bus's factor
+    # (the park's battery losses included); balance.py takes the enterprises' kWh off it
+    offtake_kg: float = 0.0
     export_kg: float = 0.0  # leaving to the grid at its bus's factor
     storage_change_kg: float = 0.0  # charged − discharged − lost
     enterprise_losses: list[tuple[int, float, float]] = field(default_factory=list)  # (id, kWh, kg)
+    # the factor each bus's enterprise kWh are valued at; ``uniform``: one for all (no topology)
+    bus_factors: dict[int, float] = field(default_factory=dict)
+    uniform: float | None = None
 
     def as_json(self) -> dict[str, float]:
         return {
             "carbon_in_kg": self.carbon_in_kg,
-            "public_kg": self.public_kg,
             "export_kg": self.export_kg,
             "storage_change_kg": self.storage_change_kg,
         }
 
+    def public_kg(self, enterprise_kwh: dict[int | None, float]) -> float:
+        """Public load and unmetered users: the network's offtake less the enterprises' kWh at
+        the factor of the bus they took them at. In a park with a topology, a meter without a
+        bus is inside some bus's load already: not taken off (the residual shows it)."""
+        if self.uniform is not None:
+            return self.offtake_kg - sum(enterprise_kwh.values()) * self.uniform
+        return self.offtake_kg - sum(
+            kwh * self.bus_factors[bus] for bus, kwh in enterprise_kwh.items() if bus in self.bus_factors
+        )
 
-def _public_and_exports(
+
+def _valued_offtakes(
     supply: HourSupply,
     factor: float | None,
     nodal: NodalHour | None,
     offtakes: Offtakes,
     charges: dict[int | None, float],
     discharged_kwh: float,
-) -> tuple[float, float]:
-    """kgCO2 of the load no enterprise meter measures (public load, line losses, unmetered
-    enterprises) and of the exports: every kWh leaving the network at a bus at its factor.
-    Where the bus factors exist (nodal), per bus from its metered flows; else park-wide."""
+    terms: BalanceTerms,
+) -> None:
+    """Every kWh leaving the network in the hour other than to batteries and to the grid,
+    valued at the factor of the bus it leaves from (park-wide without a topology), and the
+    exports likewise. Sets ``offtake_kg``, ``export_kg`` and how enterprise kWh are valued."""
+    exports = sum(offtakes.export.values())
     if nodal is None:
         w = factor or 0.0
-        public_kwh = (
-            supply.fresh_kwh
-            + discharged_kwh
-            - sum(offtakes.enterprise.values())
-            - sum(offtakes.export.values())
-            - sum(charges.values())
-        )
-        return public_kwh * w, sum(offtakes.export.values()) * w
-    public_kg = export_kg = 0.0
+        terms.offtake_kg += (supply.fresh_kwh + discharged_kwh - exports - sum(charges.values())) * w
+        terms.export_kg = exports * w
+        terms.uniform = w
+        return
     for bus, load in nodal.loads.items():
         bus_factor = nodal.factors.get(bus)
-        public_kwh = (
-            load - offtakes.enterprise.get(bus, 0.0) - offtakes.export.get(bus, 0.0) - charges.get(bus, 0.0)
-        )
         # no flux: what a bus shows then is a metering inconsistency, at the park's factor
         w = (factor or 0.0) if bus_factor is None else bus_factor
-        public_kg += public_kwh * w
-        export_kg += offtakes.export.get(bus, 0.0) * w
-    # Meters without a bus in a park with a topology: their load is inside some bus's already
-    # (the residual shows the double count), the enterprise emissions put them at the park factor.
-    return public_kg, export_kg
+        terms.offtake_kg += (load - offtakes.export.get(bus, 0.0) - charges.get(bus, 0.0)) * w
+        terms.export_kg += offtakes.export.get(bus, 0.0) * w
+        terms.bus_factors[bus] = w
 
 
 def compute_factors(
@@ -171,7 +179,7 @@ def compute_factors(
             terms.storage_change_kg -= out.kg + loss.kg
             if loss.kwh > 0:
                 if battery.enterprise_id is None:
-                    terms.public_kg += loss.kg
+                    terms.offtake_kg += loss.kg
                 else:
                     terms.enterprise_losses.append((battery.enterprise_id, loss.kwh, loss.kg))
             total_discharge_kwh += out.kwh
@@ -192,9 +200,7 @@ def compute_factors(
             )
         factor = mix_factor(supply, grid.value, total_discharge_kwh, total_discharge_kg)
         nodal = (
-            topology.solve_hour(hour, discharged, hour_offtakes, grid.value)
-            if topology is not None
-            else None
+            topology.solve_hour(hour, discharged, hour_offtakes, grid.value) if topology is not None else None
         )
         charges: dict[int | None, float] = defaultdict(float)
         for unit in units:
@@ -209,10 +215,7 @@ def compute_factors(
             unit["charge_kg"] = pools[battery.meter_id].charge(hour, kwh, at)
             terms.storage_change_kg += float(str(unit["charge_kg"]))
             charges[battery.bus_id] += kwh
-        public_kg, terms.export_kg = _public_and_exports(
-            supply, factor, nodal, hour_offtakes, charges, total_discharge_kwh
-        )
-        terms.public_kg += public_kg
+        _valued_offtakes(supply, factor, nodal, hour_offtakes, charges, total_discharge_kwh, terms)
         balances[hour] = terms
         inputs: dict[str, object] = {
             **{name: getattr(supply, name) for name in HourSupply.__dataclass_fields__},

@@ -69,7 +69,7 @@ SELECT coalesce(sum((inputs->>'grid_import_kwh')::float8), 0) AS imp,
            AS exp_grid_kg,
        coalesce(sum((inputs->'balance'->>'export_kg')::float8), 0) AS exp_kg,
        coalesce(sum((inputs->>'green_import_kwh')::float8), 0) AS green_line_kwh,
-       coalesce(sum((inputs->'balance'->>'public_kg')::float8), 0) AS public_kg,
+       coalesce(sum(public_kg), 0) AS public_kg,
        coalesce(sum((inputs->'balance'->>'storage_change_kg')::float8), 0) AS storage_kg,
        (SELECT coalesce(sum(scope1_kg + scope2_kg), 0) FROM emission_hourly
         WHERE park_id = :park_id AND enterprise_id IS NOT NULL AND hour_start >= :lo AND hour_start < :hi)

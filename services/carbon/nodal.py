@@ -68,9 +68,11 @@ FROM ({CHP_UNITS_SQL}) chp WHERE bus_id IS NOT NULL
 """
 )
 
-# What leaves each bus to a known destination in the hour: enterprise meters (pooled, or on
-# a dedicated green line) and the park's exports to the grid; and what enterprise meters send
-# into it (their behind-the-meter surplus). One scan of the enterprise meters for all of it.
+# What enters or leaves each bus in the hour that the factor pass needs before the emissions
+# step scans the enterprise meters: the park's exports to the grid, what enterprise meters
+# send into the network (their behind-the-meter surplus), and what enterprise meters on a
+# dedicated green line take. The enterprises' imports come from the emissions step's own
+# scan (emissions.ENTERPRISE_EMISSIONS_SQL returns them per bus for the balance).
 BUS_OFFTAKES_SQL = text(
     """
 WITH m AS MATERIALIZED (  -- the park's grid points and the enterprise meters emissions count: hashed
@@ -84,13 +86,13 @@ WITH m AS MATERIALIZED (  -- the park's grid points and the enterprise meters em
 SELECT ie.hour_start, m.bus_id,
        CASE WHEN m.role = 'grid_import' THEN 'export'
             WHEN ie.quantity = 'energy_export_kwh' THEN 'enterprise_export'
-            WHEN m.green_supply THEN 'dedicated_green' ELSE 'enterprise' END AS kind,
+            ELSE 'dedicated_green' END AS kind,
        sum(ie.value) AS kwh
 FROM interval_energy ie JOIN m ON m.id = ie.meter_id
 WHERE ie.hour_start >= :lo AND ie.hour_start < :hi
   AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh')
-  AND ((m.role = 'grid_import' AND ie.quantity = 'energy_export_kwh')
-       OR (m.role = 'enterprise_main' AND (ie.quantity = 'energy_import_kwh' OR NOT m.virtual)))
+  AND ((ie.quantity = 'energy_export_kwh' AND (m.role = 'grid_import' OR NOT m.virtual))
+       OR (m.role = 'enterprise_main' AND m.green_supply AND ie.quantity = 'energy_import_kwh'))
 GROUP BY 1, 2, 3
 """
 )
@@ -109,9 +111,9 @@ METHOD_SOURCE = "周天睿 等, 电力系统自动化 2012, 36(11): 44–49"
 
 @dataclass(slots=True)
 class Offtakes:
-    """Per bus (None: a meter without a bus) of one hour: kWh to enterprises and exports."""
+    """Per bus (None: a meter without a bus) of one hour: exports, enterprise exports and
+    dedicated green use, kWh."""
 
-    enterprise: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
     dedicated_green: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
     export: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
     enterprise_export: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))

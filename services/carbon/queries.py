@@ -60,7 +60,7 @@ def _park_hours(park_id: int, start: datetime, end: datetime) -> tuple[ColumnEle
 
 
 GRID_KEYS = ("grid_factor_kg_per_kwh", "grid_factor_rung", "grid_factor_source", "grid_factor_verified")
-BALANCE_TERMS = ("carbon_in_kg", "public_kg", "export_kg", "storage_change_kg")
+BALANCE_TERMS = ("carbon_in_kg", "export_kg", "storage_change_kg")
 
 
 def carbon_balance(session: Session, park_id: int, start: datetime, end: datetime) -> BalanceOut:
@@ -71,6 +71,7 @@ def carbon_balance(session: Session, park_id: int, start: datetime, end: datetim
             CarbonFactorHourly.factor_kg_per_kwh,
             CarbonFactorHourly.inputs["balance"],
             CarbonFactorHourly.enterprises_kg,
+            CarbonFactorHourly.public_kg,
             CarbonFactorHourly.conservation_residual_kg,
             # the grid factor the hour used and its rung (grid_ladder.py)
             func.jsonb_build_object(
@@ -86,13 +87,14 @@ def carbon_balance(session: Session, park_id: int, start: datetime, end: datetim
             factor_kg_per_kwh=factor,
             **{term: float((balance or {}).get(term) or 0.0) for term in BALANCE_TERMS},
             enterprises_kg=enterprises or 0.0,
+            public_kg=public or 0.0,
             residual_kg=residual,
             grid_factor_kg_per_kwh=grid.get("grid_factor_kg_per_kwh"),
             grid_factor_rung=grid.get("grid_factor_rung"),
             grid_factor_source=grid.get("grid_factor_source"),
             grid_factor_verified=grid.get("grid_factor_verified"),
         )
-        for hour, factor, balance, enterprises, residual, grid in rows
+        for hour, factor, balance, enterprises, public, residual, grid in rows
     ]
     residuals = [h.residual_kg for h in hours if h.residual_kg]
     return BalanceOut(

@@ -7,8 +7,8 @@ enterprise and month.
    the factor files (grid_ladder.py) give now: exactly the hours the change touches.
 2. Their emission rows are copied to ``emission_hourly_version`` under one
    ``emission_version`` (the reason, the data version, the hours).
-3. The hours are recomputed (in parks with batteries, with the two days after them, whose
-   stored carbon they change: late_data.STORAGE_REACH).
+3. The hours are recomputed, a week per transaction (in parks with batteries, with the two
+   days after them, whose stored carbon they change: late_data.STORAGE_REACH).
 4. Before and after, per enterprise (and the park) and month of the park's clock:
    scope 1, location- and market-based scope 2; stored with the version and returned.
 
@@ -171,15 +171,22 @@ def restate(
             )
             session.add(version)
             session.flush()
-            touched = [h for lo_, hi_ in ranges for h in _hours(lo_, hi_)]
-            session.execute(KEEP_SQL, {"version_id": version.id, "park_id": park.id, "hours": touched})
-            for lo_, hi_ in ranges:
-                while lo_ < hi_:  # a week per statement set, as recompute_range does
-                    step = min(lo_ + CHUNK, hi_)
+            version_id = version.id
+        touched: list[datetime] = []
+        for lo_, hi_ in ranges:
+            while lo_ < hi_:  # a week per transaction: a restatement of years never holds one
+                step = min(lo_ + CHUNK, hi_)
+                chunk_hours = _hours(lo_, step)
+                with unit_of_work(factory) as session:
+                    session.execute(
+                        KEEP_SQL, {"version_id": version_id, "park_id": park.id, "hours": chunk_hours}
+                    )
                     recompute_hours(session, lo_, step, max_gap, energy=False, tables=tables)
-                    if progress is not None:
-                        progress(int((step - lo_) / HOUR))
-                    lo_ = step
+                touched += chunk_hours
+                if progress is not None:
+                    progress(len(chunk_hours))
+                lo_ = step
+        with unit_of_work(factory) as session:
             report = [
                 {
                     k: (float(v) if isinstance(v, int | float) and k != "enterprise_id" else v)
@@ -187,11 +194,13 @@ def restate(
                 }
                 for row in session.execute(
                     REPORT_SQL,
-                    {"version_id": version.id, "park_id": park.id, "hours": touched, "tz": park.timezone},
+                    {"version_id": version_id, "park_id": park.id, "hours": touched, "tz": park.timezone},
                 ).mappings()
             ]
-            version.report = orjson.loads(orjson.dumps(report))
-            out.append(Restatement(park.code, version.id, len(hours), ranges, report))
+            stored = session.get(EmissionVersion, version_id)
+            if stored is not None:
+                stored.report = orjson.loads(orjson.dumps(report))
+        out.append(Restatement(park.code, version_id, len(hours), ranges, report))
         log.info("carbon_restated", park=park.code, hours=len(hours), ranges=len(ranges), reason=reason)
     return out
 

@@ -71,6 +71,7 @@ class CarbonFactorHourly(Base):
     # Park rows: what the enterprises were allocated and carbon in − carbon allocated in the
     # hour, kgCO2 (services/carbon/balance.py; the other terms are in inputs.balance).
     enterprises_kg: Mapped[float | None] = mapped_column(Double)
+    public_kg: Mapped[float | None] = mapped_column(Double)
     conservation_residual_kg: Mapped[float | None] = mapped_column(Double)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
