@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from services.carbon import factors
 from services.carbon.derived import clear_hours
 from services.carbon.grid_ladder import GridLadder
-from services.carbon.nodal import NodalHour, Offtakes, Topology, load_offtakes
+from services.carbon.nodal import NodalHour, Offtakes, Topology, load_bus_flows
 from services.carbon.park_factor import (
     STORAGE_STATE_SQL,
     STORAGE_UNITS_SQL,
@@ -146,8 +146,9 @@ def compute_factors(
     for meter_id, lots in (state or {}).items():
         if int(meter_id) in pools:
             pools[int(meter_id)] = BatteryPool.from_state(lots)
-    topology = Topology.load(session, park_id, start, end)
-    offtakes = load_offtakes(session, park_id, start, end)
+    bus_flows = load_bus_flows(session, park_id, start, end)
+    topology = Topology.load(session, park_id, start, end, bus_flows)
+    offtakes = bus_flows.offtakes
     gas_ef = factors.gas_emission_kg_per_m3()
 
     records: list[FactorRecord] = []

@@ -45,56 +45,45 @@ GROUP BY ie.hour_start, l.id, l.from_bus_id, l.to_bus_id
 """
 )
 
-# Injections by bus with their kind; the intensity is attached in Python (grid factor)
-# except for CHP, whose per-unit CO2 comes from SQL. Batteries are added per hour from
-# their lots and enterprise exports from the offtakes' scan of the enterprise meters; a
-# green line's dedicated users are netted off it at its bus.
-INJECTIONS_SQL = text(
-    f"""
-SELECT ie.hour_start, m.bus_id,
-       CASE WHEN m.role = 'grid_import' AND NOT m.green_supply THEN 'grid'
-            WHEN m.role = 'grid_import' THEN 'green'
-            ELSE 'zero' END AS kind,
-       sum(ie.value) AS kwh, 0.0 AS kg
-FROM interval_energy ie JOIN meter m ON m.id = ie.meter_id
-WHERE m.park_id = :park_id AND m.bus_id IS NOT NULL AND ie.hour_start >= :lo AND ie.hour_start < :hi
-  AND NOT m.virtual
-  AND ((m.role = 'grid_import' AND ie.quantity = 'energy_import_kwh')
-       OR (m.role IN ('pv', 'wind') AND m.position <> 'behind_meter' AND ie.quantity = 'generation_kwh'))
-GROUP BY 1, 2, 3
-UNION ALL
-SELECT hour_start, bus_id, 'chp', kwh, {CHP_ELECTRICITY_KG_SQL}
-FROM ({CHP_UNITS_SQL}) chp WHERE bus_id IS NOT NULL
-"""
-)
-
-# What enters or leaves each bus in the hour that the factor pass needs before the emissions
-# step scans the enterprise meters: the park's exports to the grid, what enterprise meters
-# send into the network (their behind-the-meter surplus), and what enterprise meters on a
-# dedicated green line take. The enterprises' imports come from the emissions step's own
-# scan (emissions.ENTERPRISE_EMISSIONS_SQL returns them per bus for the balance).
-BUS_OFFTAKES_SQL = text(
+# Everything the factor pass takes per bus and hour from the meters, in one scan: what enters
+# the network with a known intensity (grid import points; green lines; PV and wind on the park's
+# network at 0), the park's exports to the grid, what enterprise meters send into the network
+# (their behind-the-meter surplus, at 0) and what enterprise meters on a dedicated green line
+# take. The enterprises' imports come from the emissions step's own scan of their meters
+# (emissions.ENTERPRISE_EMISSIONS_SQL returns them per bus for the balance).
+BUS_FLOWS_SQL = text(
     """
-WITH m AS MATERIALIZED (  -- the park's grid points and the enterprise meters emissions count: hashed
+WITH m AS MATERIALIZED (  -- the park's grid points, generators and counted enterprise meters: hashed
     SELECT m.id, m.bus_id, m.role, m.green_supply, m.virtual FROM meter m
     WHERE m.park_id = :park_id
       AND (m.role = 'grid_import'
+           OR (m.role IN ('pv', 'wind') AND m.position <> 'behind_meter' AND NOT m.virtual)
            OR (m.role = 'enterprise_main' AND NOT EXISTS (  -- emissions.COUNTED_METER_SQL
                SELECT 1 FROM virtual_meter_term t JOIN meter v ON v.id = t.virtual_meter_id
                WHERE t.source_meter_id = m.id AND v.enterprise_id = m.enterprise_id AND v.role = m.role)))
 )
 SELECT ie.hour_start, m.bus_id,
-       CASE WHEN m.role = 'grid_import' THEN 'export'
+       CASE WHEN m.role IN ('pv', 'wind') THEN 'zero'
+            WHEN m.role = 'grid_import' AND ie.quantity = 'energy_export_kwh' THEN 'export'
+            WHEN m.role = 'grid_import' AND m.green_supply THEN 'green'
+            WHEN m.role = 'grid_import' THEN 'grid'
             WHEN ie.quantity = 'energy_export_kwh' THEN 'enterprise_export'
             ELSE 'dedicated_green' END AS kind,
        sum(ie.value) AS kwh
 FROM interval_energy ie JOIN m ON m.id = ie.meter_id
 WHERE ie.hour_start >= :lo AND ie.hour_start < :hi
-  AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh')
-  AND ((ie.quantity = 'energy_export_kwh' AND (m.role = 'grid_import' OR NOT m.virtual))
+  AND ie.quantity IN ('energy_import_kwh', 'energy_export_kwh', 'generation_kwh')
+  AND ((m.role = 'grid_import' AND NOT m.virtual AND ie.quantity <> 'generation_kwh')
+       OR (m.role IN ('pv', 'wind') AND ie.quantity = 'generation_kwh')
+       OR (m.role = 'enterprise_main' AND ie.quantity = 'energy_export_kwh' AND NOT m.virtual)
        OR (m.role = 'enterprise_main' AND m.green_supply AND ie.quantity = 'energy_import_kwh'))
 GROUP BY 1, 2, 3
 """
+)
+INJECTION_KINDS = frozenset({"grid", "green", "zero"})
+CHP_INJECTIONS_SQL = text(
+    f"SELECT hour_start, bus_id, kwh, {CHP_ELECTRICITY_KG_SQL} AS kg FROM ({CHP_UNITS_SQL}) chp "
+    "WHERE bus_id IS NOT NULL"
 )
 
 PARK_BUSES_SQL = text(
@@ -119,11 +108,26 @@ class Offtakes:
     enterprise_export: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
 
 
-def load_offtakes(session: Session, park_id: int, start: datetime, end: datetime) -> dict[datetime, Offtakes]:
-    out: dict[datetime, Offtakes] = defaultdict(Offtakes)
-    for row in session.execute(BUS_OFFTAKES_SQL, {"park_id": park_id, "lo": start, "hi": end}):
-        getattr(out[row.hour_start], row.kind)[row.bus_id] += float(row.kwh)
-    return out
+@dataclass(slots=True)
+class BusFlows:
+    """A park's flows per bus over a range: the offtakes per hour, and the rows that are
+    injections with a known intensity (hour → (bus, kind, kWh)) for the nodal solve."""
+
+    offtakes: dict[datetime, Offtakes] = field(default_factory=lambda: defaultdict(Offtakes))
+    injections: dict[datetime, list[tuple[int, str, float]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+
+def load_bus_flows(session: Session, park_id: int, start: datetime, end: datetime) -> BusFlows:
+    flows = BusFlows()
+    for row in session.execute(BUS_FLOWS_SQL, {"park_id": park_id, "lo": start, "hi": end}):
+        if row.kind in INJECTION_KINDS:
+            if row.bus_id is not None:
+                flows.injections[row.hour_start].append((row.bus_id, row.kind, float(row.kwh)))
+        else:
+            getattr(flows.offtakes[row.hour_start], row.kind)[row.bus_id] += float(row.kwh)
+    return flows
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +146,9 @@ class Topology:
     injections: dict[datetime, list[tuple[str, float, float]]]
 
     @classmethod
-    def load(cls, session: Session, park_id: int, start: datetime, end: datetime) -> Topology | None:
+    def load(
+        cls, session: Session, park_id: int, start: datetime, end: datetime, flows: BusFlows
+    ) -> Topology | None:
         """None when the park has no lines: its park factor is its only factor."""
         has_lines = session.execute(
             text("SELECT EXISTS (SELECT 1 FROM line WHERE park_id = :p)"), {"p": park_id}
@@ -155,13 +161,17 @@ class Topology:
         for row in session.execute(BRANCH_FLOWS_SQL, params).all():
             branches[row.hour_start].append((str(row.from_bus_id), str(row.to_bus_id), row.kwh / 1000))
         injections: dict[datetime, list[tuple[str, float, float]]] = defaultdict(list)
-        for row in session.execute(INJECTIONS_SQL, params).all():
-            if row.kwh <= 0:
-                continue
-            # the grid's intensity is the hour's (grid_ladder.py): NaN until solve_hour sets it
-            intensity = GRID if row.kind == "grid" else row.kg / row.kwh if row.kind == "chp" else 0.0
-            kind_bus = str(row.bus_id) if row.kind != "green" else f"green:{row.bus_id}"
-            injections[row.hour_start].append((kind_bus, row.kwh / 1000, intensity))
+        for hour, rows in flows.injections.items():
+            for bus, kind, kwh in rows:
+                if kwh > 0:
+                    # the grid's intensity is the hour's (grid_ladder.py): NaN until solve_hour sets it
+                    intensity = GRID if kind == "grid" else 0.0
+                    injections[hour].append(
+                        (f"green:{bus}" if kind == "green" else str(bus), kwh / 1000, intensity)
+                    )
+        for row in session.execute(CHP_INJECTIONS_SQL, params):
+            if row.kwh > 0:
+                injections[row.hour_start].append((str(row.bus_id), row.kwh / 1000, row.kg / row.kwh))
         return cls(buses, branches, injections)
 
     def solve_hour(
