@@ -121,7 +121,7 @@ WITH {VERIFIED_GAS_CTE}, bus_factor AS MATERIALIZED (  -- hashed, not probed by 
            CASE WHEN x.role = 'own_generation' AND x.certificates_sold THEN x.amount ELSE 0 END
                AS own_sold_kwh,
            -- Electricity taken from the park grid at its node's factor. An export is not credited:
-           -- it already entered that node's mix at zero (INJECTIONS_SQL, nodal.py), and a credit
+           -- it already entered that node's mix at zero (BUS_FLOWS_SQL, nodal.py), and a credit
            -- on top would allocate its carbon twice (grid 100 kWh → F 150, E exports 50: F
            -- 53.06 kg, E 0, not −17.69; issue 14 §1).
            CASE WHEN x.role <> 'enterprise_main' OR x.green_supply THEN 0

@@ -147,7 +147,7 @@ class HourSupply:
     pv_kwh: float = 0.0
     wind_kwh: float = 0.0
     behind_meter_kwh: float = 0.0  # generated behind enterprise meters (not a park supply)
-    # from the enterprise meters (nodal.load_offtakes, one scan of them for both):
+    # from the enterprise meters (nodal.load_bus_flows, one scan of them for both):
     enterprise_export_kwh: float = 0.0  # what enterprises' main meters sent into the park grid
     dedicated_green_kwh: float = 0.0  # taken by enterprise meters on a dedicated green line
     sold_generation_kwh: float = 0.0  # PV/wind whose certificates were sold (market view)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.access.dependencies import Reader
-from services.access.policy import visible_enterprise
+from services.access.policy import Principal, visible_enterprise
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.carbon import queries as carbon_queries
 from services.carbon.certificates import green_matching
@@ -53,6 +53,14 @@ def list_meters(
     return [MeterOut.model_validate(m) for m in queries.meters(session, principal.park, only)]
 
 
+def _readable(session: SessionDep, principal: Principal, enterprise_id: int | None) -> int | None:
+    """The enterprise a series covers (None: the park), checked to be in the principal's park."""
+    only = visible_enterprise(principal, enterprise_id)
+    if only is not None:
+        queries.enterprise(session, principal.park, only)  # another park's enterprise: 404
+    return only
+
+
 @router.get(
     "/green-matching",
     response_model=list[GreenMatchingOut],
@@ -65,9 +73,7 @@ def green_certificate_matching(
     default; within each calendar year) and hour by hour, the hourly matching score (24/7)
     and market-based scope 2 under each. One enterprise, or the park and all its
     enterprises (the park's readers only)."""
-    only = visible_enterprise(principal, enterprise_id)
-    if only is not None:
-        queries.enterprise(session, principal.park, only)
+    only = _readable(session, principal, enterprise_id)
     rows = green_matching(session, principal.park, period.start, period.end, only)
     return [GreenMatchingOut.model_validate(r) for r in rows]
 
@@ -82,9 +88,7 @@ def hourly_series(
 ) -> list[HourlyEmission]:
     """Hourly energy (kWh, m³, GJ, tce) and emissions (kgCO2, scope 1 and 2) of one
     enterprise, or of the park when no enterprise is given (the park's readers only)."""
-    only = visible_enterprise(principal, enterprise_id)
-    if only is not None:
-        queries.enterprise(session, principal.park, only)
+    only = _readable(session, principal, enterprise_id)
     return carbon_queries.hourly_emissions(session, principal.park, only, period.start, period.end)
 
 
