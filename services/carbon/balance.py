@@ -26,7 +26,6 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.carbon.emissions import EnterpriseTake
 from services.carbon.factor_hours import BalanceTerms
 
 RELATIVE_TOLERANCE = 1e-9
@@ -51,7 +50,7 @@ def residual_of(terms: BalanceTerms, enterprises_kg: float, public_kg: float) ->
 
 
 def store_balance(
-    session: Session, park_id: int, terms: dict[datetime, BalanceTerms], taken: EnterpriseTake
+    session: Session, park_id: int, terms: dict[datetime, BalanceTerms], allocated_kg: dict[datetime, float]
 ) -> int:
     """Complete each hour's balance with what the enterprises took and were allocated (their
     battery losses included) and store it with its residual. Returns the unbalanced hours."""
@@ -59,8 +58,8 @@ def store_balance(
     unbalanced = 0
     for hour, hour_terms in terms.items():
         losses = sum(kg for _, _, kg in hour_terms.enterprise_losses)
-        enterprises_kg = taken.allocated_kg.get(hour, 0.0) + losses
-        public_kg = hour_terms.public_kg(taken.imported_kwh.get(hour, {}))
+        enterprises_kg = allocated_kg.get(hour, 0.0) + losses
+        public_kg = hour_terms.public_kg()
         residual = residual_of(hour_terms, enterprises_kg, public_kg)
         unbalanced += residual != 0.0
         records.append(

@@ -25,7 +25,6 @@ through its fuel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
@@ -168,13 +167,8 @@ SELECT :park_id, enterprise_id, hour_start, kwh, gas_m3, heat_gj,
 FROM green
 RETURNING hour_start, scope2_kg - heat_gj * :heat_ef AS location_kg
 )
--- For the hour's carbon balance (balance.py), from this one scan of the enterprise meters:
--- what the enterprises were allocated, and the kWh they took from the pooled network per bus.
-SELECT hour_start, NULL::int AS bus_id, 'allocated' AS kind, sum(location_kg) AS value
-FROM written GROUP BY hour_start
-UNION ALL
-SELECT hour_start, bus_id, 'imported', sum(imported) FROM metered
-WHERE role = 'enterprise_main' AND NOT green_supply GROUP BY hour_start, bus_id
+-- for the hour's carbon balance (balance.py): what the enterprises were allocated
+SELECT hour_start, sum(location_kg) AS kg FROM written GROUP BY hour_start
 """
 ENTERPRISE_QUANTITIES = "'energy_import_kwh', 'energy_export_kwh', 'volume_m3', 'heat_gj'"
 ENTERPRISE_EMISSIONS_SQL = {
@@ -346,15 +340,6 @@ FUEL_DEFAULTS = orjson.dumps(
 ).decode()
 
 
-@dataclass(slots=True)
-class EnterpriseTake:
-    """Per hour: the enterprises' location-based electricity CO2 (before battery losses), and
-    the kWh their meters took from the pooled network at each bus (None: no bus)."""
-
-    allocated_kg: dict[datetime, float] = field(default_factory=dict)
-    imported_kwh: dict[datetime, dict[int | None, float]] = field(default_factory=dict)
-
-
 def compute_emissions(
     session: Session,
     park_id: int,
@@ -364,9 +349,10 @@ def compute_emissions(
     residual: Coefficient,
     electricity_equivalent_kgce_per_kwh: float = factors.ELECTRICITY_KGCE_PER_KWH_EQUIVALENT.value,
     export_treatment: ExportTreatment = "net_purchase",
-) -> EnterpriseTake:
+) -> dict[datetime, float]:
     """Recompute enterprise and park emissions for hours in [start, end). Idempotent. Returns
-    what the enterprises took and were allocated, for the hour's balance."""
+    per hour the enterprises' location-based electricity CO2 (before battery losses), for the
+    hour's balance."""
     params = {
         "park_id": park_id,
         "lo": start,
@@ -383,16 +369,14 @@ def compute_emissions(
     }
     clear_hours(session, "emission_hourly", start, end, park_id)
     own_generation = bool(session.execute(OWN_GENERATION_SQL, params).scalar_one())
-    taken = EnterpriseTake()
-    for row in session.execute(ENTERPRISE_EMISSIONS_SQL[own_generation], params):
-        if row.kind == "allocated":
-            taken.allocated_kg[row.hour_start] = float(row.value or 0.0)
-        else:
-            taken.imported_kwh.setdefault(row.hour_start, {})[row.bus_id] = float(row.value or 0.0)
+    allocated_kg = {
+        row.hour_start: float(row.kg or 0.0)
+        for row in session.execute(ENTERPRISE_EMISSIONS_SQL[own_generation], params)
+    }
     session.execute(STORAGE_LOSSES_SQL, params)
     session.execute(PARK_EMISSIONS_SQL, params)
     session.execute(FUEL_USE_SQL, {**params, "fuels": FUEL_DEFAULTS})
-    return taken
+    return allocated_kg
 
 
 # One meter's hours: its energy, the factor applied and the emissions that follow, by the

@@ -62,8 +62,7 @@ class BatteryHour:
 @dataclass(slots=True)
 class BalanceTerms:
     """The hour's carbon balance, kgCO2, location-based. balance.py completes it with what the
-    enterprise meters took at each bus (from the emissions step's scan of them) and what the
-    enterprises were allocated."""
+    enterprises were allocated by the emissions step."""
 
     carbon_in_kg: float = 0.0  # grid import × grid factor + CHP electricity + opening storage
     # every kWh leaving the network other than to enterprises and exports, at its bus's factor
@@ -75,6 +74,8 @@ class BalanceTerms:
     # the factor each bus's enterprise kWh are valued at; ``uniform``: one for all (no topology)
     bus_factors: dict[int, float] = field(default_factory=dict)
     uniform: float | None = None
+    # kWh the enterprise meters took from the pooled network, per bus (None: no bus)
+    enterprise_kwh: dict[int | None, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, float]:
         return {
@@ -83,14 +84,14 @@ class BalanceTerms:
             "storage_change_kg": self.storage_change_kg,
         }
 
-    def public_kg(self, enterprise_kwh: dict[int | None, float]) -> float:
+    def public_kg(self) -> float:
         """Public load and unmetered users: the network's offtake less the enterprises' kWh at
         the factor of the bus they took them at. In a park with a topology, a meter without a
         bus is inside some bus's load already: not taken off (the residual shows it)."""
         if self.uniform is not None:
-            return self.offtake_kg - sum(enterprise_kwh.values()) * self.uniform
+            return self.offtake_kg - sum(self.enterprise_kwh.values()) * self.uniform
         return self.offtake_kg - sum(
-            kwh * self.bus_factors[bus] for bus, kwh in enterprise_kwh.items() if bus in self.bus_factors
+            kwh * self.bus_factors[bus] for bus, kwh in self.enterprise_kwh.items() if bus in self.bus_factors
         )
 
 
@@ -135,7 +136,7 @@ def compute_factors(
         for row in session.execute(BATTERIES_SQL, params)
     }
     unit_hours: dict[datetime, dict[int, BatteryHour]] = defaultdict(dict)
-    for row in session.execute(STORAGE_UNITS_SQL, params):
+    for row in session.execute(STORAGE_UNITS_SQL, params).all():
         unit_hours[row.hour_start][row.meter_id] = BatteryHour(
             float(row.charge_kwh), float(row.discharge_kwh)
         )
@@ -163,7 +164,9 @@ def compute_factors(
         )
         rung = ladder.for_hour(hour)
         grid = rung.factor
-        terms = BalanceTerms(carbon_in_kg=supply.fresh_kg(grid.value))
+        terms = BalanceTerms(
+            carbon_in_kg=supply.fresh_kg(grid.value), enterprise_kwh=dict(hour_offtakes.enterprise_import)
+        )
         fresh_mix = supply.fresh_kg(grid.value) / supply.fresh_kwh if supply.fresh_kwh > 0 else None
         # a battery discharging energy no lot accounts for: at the hour's fresh mix, else the grid's
         opening = grid.value if fresh_mix is None else fresh_mix

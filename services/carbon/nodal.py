@@ -68,7 +68,8 @@ SELECT ie.hour_start, m.bus_id,
             WHEN m.role = 'grid_import' AND m.green_supply THEN 'green'
             WHEN m.role = 'grid_import' THEN 'grid'
             WHEN ie.quantity = 'energy_export_kwh' THEN 'enterprise_export'
-            ELSE 'dedicated_green' END AS kind,
+            WHEN m.green_supply THEN 'dedicated_green'
+            ELSE 'enterprise_import' END AS kind,
        sum(ie.value) AS kwh
 FROM interval_energy ie JOIN m ON m.id = ie.meter_id
 WHERE ie.hour_start >= :lo AND ie.hour_start < :hi
@@ -76,7 +77,7 @@ WHERE ie.hour_start >= :lo AND ie.hour_start < :hi
   AND ((m.role = 'grid_import' AND NOT m.virtual AND ie.quantity <> 'generation_kwh')
        OR (m.role IN ('pv', 'wind') AND ie.quantity = 'generation_kwh')
        OR (m.role = 'enterprise_main' AND ie.quantity = 'energy_export_kwh' AND NOT m.virtual)
-       OR (m.role = 'enterprise_main' AND m.green_supply AND ie.quantity = 'energy_import_kwh'))
+       OR (m.role = 'enterprise_main' AND ie.quantity = 'energy_import_kwh'))
 GROUP BY 1, 2, 3
 """
 )
@@ -100,9 +101,12 @@ METHOD_SOURCE = "周天睿 等, 电力系统自动化 2012, 36(11): 44–49"
 
 @dataclass(slots=True)
 class Offtakes:
-    """Per bus (None: a meter without a bus) of one hour: exports, enterprise exports and
-    dedicated green use, kWh."""
+    """Per bus (None: a meter without a bus) of one hour: exports, enterprise exports,
+    dedicated green use and what the enterprise meters took from the pooled network, kWh
+    (the last for the carbon balance: the same counted meters the emissions step allocates
+    to, read by a second, independent scan)."""
 
+    enterprise_import: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
     dedicated_green: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
     export: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
     enterprise_export: dict[int | None, float] = field(default_factory=lambda: defaultdict(float))
@@ -121,12 +125,15 @@ class BusFlows:
 
 def load_bus_flows(session: Session, park_id: int, start: datetime, end: datetime) -> BusFlows:
     flows = BusFlows()
-    for row in session.execute(BUS_FLOWS_SQL, {"park_id": park_id, "lo": start, "hi": end}):
-        if row.kind in INJECTION_KINDS:
-            if row.bus_id is not None:
-                flows.injections[row.hour_start].append((row.bus_id, row.kind, float(row.kwh)))
+    # fetched at once and unpacked: a year of a large park is a few hundred thousand rows
+    for hour, bus_id, kind, kwh in session.execute(
+        BUS_FLOWS_SQL, {"park_id": park_id, "lo": start, "hi": end}
+    ).all():
+        if kind in INJECTION_KINDS:
+            if bus_id is not None:
+                flows.injections[hour].append((bus_id, kind, float(kwh)))
         else:
-            getattr(flows.offtakes[row.hour_start], row.kind)[row.bus_id] += float(row.kwh)
+            getattr(flows.offtakes[hour], kind)[bus_id] += float(kwh)
     return flows
 
 
@@ -169,7 +176,7 @@ class Topology:
                     injections[hour].append(
                         (f"green:{bus}" if kind == "green" else str(bus), kwh / 1000, intensity)
                     )
-        for row in session.execute(CHP_INJECTIONS_SQL, params):
+        for row in session.execute(CHP_INJECTIONS_SQL, params).all():
             if row.kwh > 0:
                 injections[row.hour_start].append((str(row.bus_id), row.kwh / 1000, row.kg / row.kwh))
         return cls(buses, branches, injections)

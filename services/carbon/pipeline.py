@@ -79,7 +79,7 @@ def recompute_hours(
         balances = compute_factors(session, park.id, start, end, ladder)
         first = ladder.for_hour(start)  # the range's own factors, where an hour has no park row
         factor_hours += len(balances)
-        taken = compute_emissions(
+        allocated_kg = compute_emissions(
             session,
             park.id,
             start,
@@ -89,7 +89,7 @@ def recompute_hours(
             equivalent,
             settings.export_treatment,
         )
-        unbalanced += store_balance(session, park.id, balances, taken)
+        unbalanced += store_balance(session, park.id, balances, allocated_kg)
         compute_coverage(session, park.id, start, end)
     session.flush()
     if unbalanced:

@@ -93,8 +93,9 @@ class BatteryPool:
         return kg
 
     def state(self) -> list[list[object]]:
-        """JSON-ready lots, stored with the hour so the next range resumes from them."""
-        return [[lot.hour_start.isoformat(), lot.kwh, lot.kg] for lot in self.lots]
+        """Lots for orjson (which writes the aware datetime as ISO 8601 itself), stored with the
+        hour so the next range resumes from them."""
+        return [[lot.hour_start, lot.kwh, lot.kg] for lot in self.lots]
 
     @classmethod
     def from_state(cls, state: list[list[object]]) -> BatteryPool:
