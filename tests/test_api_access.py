@@ -16,11 +16,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
-from services.core.models import MeterRole, Role
+from services.core.models import MeterRole, Role, Site
 from tests.factories import (
     TEST_PASSWORD,
+    make_buses,
     make_enterprise,
     make_gateway,
+    make_line,
     make_meter,
     make_park,
     make_token,
@@ -48,6 +50,26 @@ def _world(factory: sessionmaker[Session], client: TestClient) -> World:
         b_enterprise = make_enterprise(s, park_b)
         make_meter(s, park_b, "E-B-9001", MeterRole.ENTERPRISE_MAIN, b_enterprise)
         gateway = make_gateway(s, park_a)
+        # the register's other kinds: park B gets its own first, so that id 1 is not park A's
+        for park in (park_b, park_a):
+            buses = make_buses(s, park, 2)
+            feeder = make_meter(s, park, f"F-{park.id}-88", MeterRole.FEEDER)
+            line = make_line(s, park, buses[0], buses[1], feeder)
+            site = Site(
+                park_id=park.id,
+                enterprise_id=(mine if park is park_a else b_enterprise).id,
+                code=f"S-{park.id}",
+                name="车间",
+            )
+            s.add(site)
+            s.flush()
+        register_ids = {
+            "substation_id": buses[0].substation_id,
+            "bus_id": buses[0].id,
+            "line_id": line.id,
+            "site_id": site.id,
+            "gateway_id": gateway.id,
+        }
         tokens = {
             "operator": make_token(s, park_a, Role.OPERATOR),
             "viewer": make_token(s, park_a, Role.VIEWER),
@@ -60,9 +82,9 @@ def _world(factory: sessionmaker[Session], client: TestClient) -> World:
         viewer_user = make_user(s, park_a, Role.VIEWER)
         admin = make_user(s, None, Role.ADMIN)
         ids = {
-            "own": {"enterprise_id": mine.id, "meter_id": mine_meter.id},
-            "foreign": {"enterprise_id": other.id, "meter_id": other_meter.id},
-            "park_a": {"enterprise_id": mine.id, "meter_id": mine_meter.id},
+            "own": {"enterprise_id": mine.id, "meter_id": mine_meter.id, **register_ids},
+            "foreign": {"enterprise_id": other.id, "meter_id": other_meter.id, **register_ids},
+            "park_a": {"enterprise_id": mine.id, "meter_id": mine_meter.id, **register_ids},
         }
         secrets_other = [other.name, other.uscc, "E-OTHER-4417"]
         secrets_a = [mine.name, mine.uscc, other.name, park_a.name, "E-MINE-7731", "E-OTHER-4417"]

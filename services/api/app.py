@@ -19,6 +19,7 @@ from services.api.routers import (
     indicators,
     operations,
     park,
+    register,
     telemetry,
 )
 from services.core.errors import DomainError
@@ -39,7 +40,18 @@ def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
-    for module in (auth, park, enterprises, carbon, carbon_inputs, indicators, telemetry, operations, admin):
+    for module in (
+        auth,
+        park,
+        enterprises,
+        register,
+        carbon,
+        carbon_inputs,
+        indicators,
+        telemetry,
+        operations,
+        admin,
+    ):
         app.include_router(module.router)
     app.include_router(dashboard.router)
     app.mount("/metrics", make_asgi_app())  # admins and operators (AuthenticationGate)

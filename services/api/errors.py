@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.core.errors import DomainError, ErrorBody, FieldError, InvalidBody, RateLimited
+from services.core.errors import DomainError, ErrorBody, FieldError, InvalidBody, InvalidRows, RateLimited
 
 
 async def domain_error_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -20,6 +20,9 @@ async def domain_error_handler(_request: Request, exc: Exception) -> JSONRespons
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, InvalidRows):
+        body = InvalidBody(error=exc.code, detail=exc.detail, errors=exc.errors)
+        return JSONResponse(body.model_dump(), exc.status_code)
     return JSONResponse(
         ErrorBody(error=exc.code, detail=exc.detail).model_dump(), exc.status_code, headers=headers or None
     )

@@ -83,6 +83,11 @@ RESIDUAL_MIX_FACTORS = {
 }
 
 
+def grid_regions() -> frozenset[str]:
+    """The regions with an average grid factor: what a park's ``grid_factor_region`` may be."""
+    return frozenset(region for region, _ in GRID_FACTORS)
+
+
 def grid_factor(region: str, year: int) -> Coefficient:
     try:
         return GRID_FACTORS[(region, year)]

@@ -57,6 +57,14 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class InvalidRows(InvalidInput):
+    """A 422 for a file: every row that failed, each as (sheet, row, column) and its reason."""
+
+    def __init__(self, detail: str, errors: list[FieldError]) -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
 class Conflict(DomainError):
     status_code = 409
     code = "conflict"

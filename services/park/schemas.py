@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+)
 
 from services.core.models import MeterPosition, MeterRole
 from services.core.quantities import QUANTITIES, Carrier
+from services.core.uscc import InvalidUSCC, validate_uscc
+
+# accuracy classes of GB/T 17215 (electricity), GB/T 6968 (gas) and GB/T 32224 (heat) meters
+AccuracyClass = Literal["0.2S", "0.5S", "0.2", "0.5", "1", "1.5", "2", "3", "A", "B", "C", "D"]
 
 
 class EnterpriseOut(BaseModel):
@@ -106,3 +120,248 @@ class MeterIn(BaseModel):
         if unknown:
             raise ValueError(f"unknown quantities {unknown}")
         return sorted(set(value))
+
+
+# ---- the register (operators): create, update, read, retire -------------------------------
+
+Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+RefId = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
+VoltageKv = Annotated[StrictFloat, Field(gt=0, le=1000, description="kV")]
+# a register's dates: the project's time range (services/core/params.py)
+RegisterDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    retired_at: datetime | None
+
+
+class EnterpriseCreate(_In):
+    name: Name
+    uscc: str = Field(
+        min_length=18, max_length=18, description="统一社会信用代码 (GB 32100-2015, check character verified)"
+    )
+    industry: str = Field(min_length=1, max_length=100)
+    above_scale: StrictBool = Field(default=False, description="规模以上工业企业")
+    joined_on: RegisterDate | None = Field(default=None, description="入园日期; default today")
+
+    @field_validator("uscc")
+    @classmethod
+    def _uscc(cls, value: str) -> str:
+        try:
+            return validate_uscc(value)
+        except InvalidUSCC as exc:
+            raise ValueError(str(exc)) from None
+
+
+class EnterpriseUpdate(_In):
+    name: Name | None = None
+    industry: str | None = Field(default=None, min_length=1, max_length=100)
+    above_scale: StrictBool | None = None
+    joined_on: RegisterDate | None = None
+
+
+class EnterpriseRecord(_Out):
+    name: str
+    uscc: str
+    industry: str
+    above_scale: bool
+    joined_on: date | None
+
+
+class SiteCreate(_In):
+    enterprise_id: RefId
+    code: Code
+    name: Name
+
+
+class SiteUpdate(_In):
+    name: Name | None = None
+
+
+class SiteRecord(_Out):
+    enterprise_id: int
+    code: str
+    name: str
+
+
+class SubstationCreate(_In):
+    code: Code
+    name: Name
+    voltage_kv: VoltageKv
+
+
+class SubstationUpdate(_In):
+    name: Name | None = None
+    voltage_kv: VoltageKv | None = None
+
+
+class SubstationRecord(_Out):
+    code: str
+    name: str
+    voltage_kv: float
+
+
+class BusCreate(_In):
+    substation_id: RefId
+    code: Code
+    name: Name
+    voltage_kv: VoltageKv
+
+
+class BusUpdate(_In):
+    name: Name | None = None
+    voltage_kv: VoltageKv | None = None
+
+
+class BusRecord(_Out):
+    substation_id: int
+    code: str
+    name: str
+    voltage_kv: float
+
+
+class LineCreate(_In):
+    code: Code
+    from_bus_id: RefId
+    to_bus_id: RefId
+    meter_id: RefId | None = Field(
+        default=None, description="the meter measuring its flow (import = from → to)"
+    )
+
+
+class LineUpdate(_In):
+    from_bus_id: RefId | None = None
+    to_bus_id: RefId | None = None
+    meter_id: RefId | None = None
+
+
+class LineRecord(_Out):
+    code: str
+    from_bus_id: int
+    to_bus_id: int
+    meter_id: int | None
+
+
+class GatewayCreate(_In):
+    code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    name: Name
+
+
+class GatewayUpdate(_In):
+    name: Name | None = None
+
+
+class GatewayRecord(_Out):
+    code: str
+    name: str
+    last_seen_at: datetime | None
+
+
+class MeterDetails(_In):
+    """What the register adds to a meter beyond what ingest needs."""
+
+    bus_id: RefId | None = None
+    parent_meter_id: RefId | None = None
+    site_id: RefId | None = None
+    storage_capacity_kwh: StrictFloat | None = Field(default=None, gt=0, le=1e9)
+    accuracy_class: AccuracyClass | None = Field(default=None, description="as marked: 0.2S, 0.5S, 1, 2 …")
+    calibration_valid_until: RegisterDate | None = Field(default=None, description="检定有效期至")
+    serial_no: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class MeterCreate(MeterIn, MeterDetails):
+    pass
+
+
+class MeterUpdate(MeterDetails):
+    name: Name | None = None
+    enterprise_id: RefId | None = None
+    gateway: str | None = Field(default=None, max_length=64)
+    ct_ratio: StrictFloat | None = Field(default=None, gt=0, le=1e6)
+    pt_ratio: StrictFloat | None = Field(default=None, gt=0, le=1e6)
+    green_supply: StrictBool | None = None
+    certificates_sold: StrictBool | None = None
+    position: MeterPosition | None = None
+    register_max: StrictFloat | None = Field(default=None, gt=0, le=1e15)
+    rated_max_per_hour: StrictFloat | None = Field(default=None, gt=0, le=1e9)
+
+
+class MeterRecord(_Out):
+    code: str
+    name: str
+    carrier: str
+    role: str
+    quantities: list[str]
+    enterprise_id: int | None
+    site_id: int | None
+    bus_id: int | None
+    parent_meter_id: int | None
+    gateway_id: int | None
+    ct_ratio: float
+    pt_ratio: float
+    green_supply: bool
+    certificates_sold: bool
+    position: str
+    register_max: float | None
+    rated_max_per_hour: float | None
+    storage_capacity_kwh: float | None
+    accuracy_class: str | None
+    calibration_valid_until: date | None
+    serial_no: str | None
+    active: bool
+
+
+class ReplacementIn(_In):
+    """A meter swapped in the field, with both registers (and both serial numbers)."""
+
+    quantity: QuantityCode
+    replaced_at: AwareDatetime
+    old_final_value: StrictFloat = Field(ge=0, le=1e15, description="the old meter's last register value")
+    new_initial_value: StrictFloat = Field(ge=0, le=1e15, description="the new meter's first register value")
+    old_serial_no: str | None = Field(default=None, max_length=64)
+    new_serial_no: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class ReplacementRecord(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    meter_id: int
+    quantity: str
+    replaced_at: datetime
+    old_final_value: float
+    new_initial_value: float
+    old_serial_no: str | None
+    new_serial_no: str | None
+    note: str | None
+
+
+class ParkUpdate(_In):
+    name: Name | None = None
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    grid_factor_region: str | None = Field(default=None, min_length=1, max_length=32)
+    estimation_policy: Literal["none", "linear"] | None = None
+    estimation_max_gap_hours: StrictInt | None = Field(default=None, ge=1, le=168)
+
+
+class ParkCreate(_In):
+    code: Code
+    name: Name
+    timezone: str = Field(default="Asia/Shanghai", min_length=1, max_length=64)
+    grid_factor_region: str = Field(default="national", min_length=1, max_length=32)
+
+
+class ParkRecord(_Out):
+    code: str
+    name: str
+    timezone: str
+    grid_factor_region: str
+    estimation_policy: str
+    estimation_max_gap_hours: int

@@ -38,6 +38,7 @@ from services.core.models.park import (
     MeterReplacement,
     MeterRole,
     Park,
+    Site,
     Substation,
     VirtualMeterTerm,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "QuarantinedTelemetry",
     "Reading",
     "Role",
+    "Site",
     "Substation",
     "User",
     "UserSession",

@@ -5,12 +5,13 @@ Timestamps are timezone-aware and stored in UTC."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Double,
     ForeignKey,
@@ -100,6 +101,8 @@ class Park(Base):
     estimation_policy: Mapped[str] = mapped_column(String(32), default="none", server_default="none")
     estimation_max_gap_hours: Mapped[int] = mapped_column(SmallInteger, default=24, server_default="24")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # retired, not deleted: readings, emissions and reports keep pointing at it
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     enterprises: Mapped[list[Enterprise]] = relationship(back_populates="park")
 
@@ -113,6 +116,10 @@ class Enterprise(Base):
     industry: Mapped[str] = mapped_column(String(100))
     above_scale: Mapped[bool] = mapped_column(Boolean, default=False)  # 规模以上工业企业
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # 入园日期: the first month it may report for (park's local calendar)
+    joined_on: Mapped[date | None] = mapped_column(Date)
+    # retired, not deleted: readings, emissions and reports keep pointing at it
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     park: Mapped[Park] = relationship(back_populates="enterprises")
     meters: Mapped[list[Meter]] = relationship(back_populates="enterprise")
@@ -127,6 +134,8 @@ class Substation(Base):
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     voltage_kv: Mapped[float] = mapped_column(Double)
+    # retired, not deleted: readings, emissions and reports keep pointing at it
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (UniqueConstraint("park_id", "code", name="uq_substation_park_code"),)
 
 
@@ -138,6 +147,8 @@ class Bus(Base):
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     voltage_kv: Mapped[float] = mapped_column(Double)
+    # retired, not deleted: readings, emissions and reports keep pointing at it
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (UniqueConstraint("substation_id", "code", name="uq_bus_substation_code"),)
 
 
@@ -151,10 +162,26 @@ class Line(Base):
     from_bus_id: Mapped[int] = mapped_column(ForeignKey("bus.id"))
     to_bus_id: Mapped[int] = mapped_column(ForeignKey("bus.id"))
     meter_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"))
+    # retired, not deleted: readings, emissions and reports keep pointing at it
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         CheckConstraint("from_bus_id <> to_bus_id", name="distinct_ends"),
         UniqueConstraint("park_id", "code", name="uq_line_park_code"),
     )
+
+
+class Site(Base):
+    """厂区/车间: a part of an enterprise with meters of its own."""
+
+    __tablename__ = "site"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"))
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    # retired, not deleted: readings, emissions and reports keep pointing at it
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("park_id", "code", name="uq_site_park_code"),)
 
 
 class Gateway(Base):
@@ -164,6 +191,8 @@ class Gateway(Base):
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # retired, not deleted: readings, emissions and reports keep pointing at it
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (UniqueConstraint("park_id", "code", name="uq_gateway_park_code"),)
 
 
@@ -210,6 +239,15 @@ class Meter(Base):
         pg_enum(MeterPosition, "meter_position"), default=_position_default, server_default="park_network"
     )
 
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
+    # as marked on the meter (GB/T 17215.321: 0.2S, 0.5S, 1, 2; gas and heat meters 1.5, 2)
+    accuracy_class: Mapped[str | None] = mapped_column(String(8))
+    # last day of the verification certificate's validity (JJG 596 for electricity meters)
+    calibration_valid_until: Mapped[date | None] = mapped_column(Date)
+    serial_no: Mapped[str | None] = mapped_column(String(64))
+    # retired, not deleted: readings, emissions and reports keep pointing at it
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
     enterprise: Mapped[Enterprise | None] = relationship(back_populates="meters")
     # Codes are the gateway's names for its meters: unique within a park, not across parks.
     __table_args__ = (UniqueConstraint("park_id", "code", name="uq_meter_park_code"),)
@@ -231,6 +269,8 @@ class MeterReplacement(Base):
     old_final_value: Mapped[float] = mapped_column(Double)
     new_initial_value: Mapped[float] = mapped_column(Double)
     note: Mapped[str | None] = mapped_column(Text)
+    old_serial_no: Mapped[str | None] = mapped_column(String(64))
+    new_serial_no: Mapped[str | None] = mapped_column(String(64))
 
 
 class VirtualMeterTerm(Base):
