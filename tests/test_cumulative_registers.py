@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.carbon import interval_energy
-from services.carbon.interval_energy import compute_interval_energy
-from services.core.models import IntervalEnergy, MeterReplacement, MeterRole, Reading
+from services.carbon.interval_energy import compute_energy, compute_interval_energy
+from services.core.models import IntervalEnergy, IntervalEnergy15m, MeterReplacement, MeterRole, Reading
 from tests.factories import make_meter, make_park
 
 H = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 Asia/Shanghai
@@ -24,7 +24,8 @@ def _readings(session: Session, meter_id: int, values: list[tuple[int, float]]) 
     )
 
 
-def test_rollover_replacement_reset_and_impossible_jump(session: Session) -> None:
+@pytest.mark.parametrize("from_quarters", [False, True], ids=["hours", "hours_from_quarters"])
+def test_rollover_replacement_reset_and_impossible_jump(session: Session, from_quarters: bool) -> None:
     park = make_park(session)
     rolls = make_meter(session, park, "ROLL", MeterRole.SUBMETER)
     rolls.register_max = 10000.0
@@ -53,7 +54,8 @@ def test_rollover_replacement_reset_and_impossible_jump(session: Session) -> Non
     _readings(session, jumps.id, [(0, 100.0), (30, 140.0), (60, 5000.0)])
     session.flush()
 
-    compute_interval_energy(session, H, H + timedelta(hours=1), timedelta(minutes=60))
+    derive = compute_energy if from_quarters else compute_interval_energy
+    derive(session, H, H + timedelta(hours=1), timedelta(minutes=60))
     rows = {
         r.meter_id: r for r in session.scalars(select(IntervalEnergy).where(IntervalEnergy.hour_start == H))
     }
@@ -66,6 +68,19 @@ def test_rollover_replacement_reset_and_impossible_jump(session: Session) -> Non
     for meter_id, (kwh, quality) in expected.items():
         assert rows[meter_id].value == pytest.approx(kwh)
         assert rows[meter_id].quality == quality
+    if not from_quarters:
+        return
+    # The quarters, by the same derivation: each segment spread over the quarters it spans.
+    quarters: dict[int, list[tuple[float, str]]] = {}
+    for q in session.scalars(select(IntervalEnergy15m).order_by(IntervalEnergy15m.interval_start)):
+        quarters.setdefault(q.meter_id, []).append((q.value, q.quality))
+    # ROLL: 0→30 min +40 (20 a quarter), 30→60 min wraps: +40 (20 a quarter)
+    assert quarters[rolls.id] == [(20.0, "ok"), (20.0, "ok"), (20.0, "rollover"), (20.0, "rollover")]
+    # SWAP: 0→30 min +20 (10 a quarter); 30→60 min (525 − 520) + (12 − 0) = 17 (8.5 a quarter)
+    assert [v for v, _ in quarters[swapped.id]] == pytest.approx([10.0, 10.0, 8.5, 8.5])
+    assert [q for _, q in quarters[swapped.id]] == ["ok", "ok", "replaced", "replaced"]
+    # JUMP: 100→140 (+40, 20 a quarter); 140→5000 implausible: flagged, not counted
+    assert quarters[jumps.id] == [(20.0, "ok"), (20.0, "ok"), (0.0, "implausible"), (0.0, "implausible")]
 
 
 def test_fast_path_equals_the_segment_path_on_irregular_registers(
@@ -107,8 +122,11 @@ def test_fast_path_equals_the_segment_path_on_irregular_registers(
             session.add(Reading(meter_id=meter.id, quantity="energy_import_kwh", ts=ts, value=read))
     session.flush()
 
-    def hours(fast: bool) -> dict[tuple[int, datetime], tuple[float, float, str]]:
-        compute_interval_energy(session, H, H + timedelta(hours=10), timedelta(minutes=60), fast=fast)
+    def hours(
+        fast: bool, from_quarters: bool = False
+    ) -> dict[tuple[int, datetime], tuple[float, float, str]]:
+        derive = compute_energy if from_quarters else compute_interval_energy
+        derive(session, H, H + timedelta(hours=10), timedelta(minutes=60), fast=fast)
         return {
             (r.meter_id, r.hour_start): (r.value, r.covered_seconds, r.quality)
             for r in session.scalars(select(IntervalEnergy).where(IntervalEnergy.hour_start >= H))
@@ -121,10 +139,11 @@ def test_fast_path_equals_the_segment_path_on_irregular_registers(
     monkeypatch.setattr(interval_energy, "SPAN", timedelta(hours=3))
     assert len(exact) > 370
     assert {q for _, _, q in exact.values()} >= {"ok", "gap", "reset", "rollover"}
-    for computed in (fast, hours(True), hours(False)):
+    # the hours summed from quarters derived by the same statements (fast and exact paths)
+    for n, computed in enumerate((fast, hours(True), hours(False), hours(True, True), hours(False, True))):
         assert computed.keys() == exact.keys()
         for key, (value, covered, quality) in exact.items():
-            assert computed[key][0] == pytest.approx(value, rel=1e-9, abs=1e-6), key
+            assert computed[key][0] == pytest.approx(value, rel=1e-9, abs=1e-6), (n, key)
             assert computed[key][1] == pytest.approx(covered, abs=1e-3), key
             assert computed[key][2] == quality, key
 

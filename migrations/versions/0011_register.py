@@ -30,18 +30,22 @@ def upgrade() -> None:
     op.execute("UPDATE enterprise SET joined_on = (created_at AT TIME ZONE 'Asia/Shanghai')::date")
     op.create_table(
         "site",  # 厂区/车间: a part of an enterprise with meters of its own
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("park_id", sa.Integer(), sa.ForeignKey("park.id", ondelete="CASCADE"), nullable=False),
-        sa.Column(
-            "enterprise_id", sa.Integer(), sa.ForeignKey("enterprise.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("park_id", sa.Integer(), nullable=False),
+        sa.Column("enterprise_id", sa.Integer(), nullable=False),
         sa.Column("code", sa.String(32), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("retired_at", TIMESTAMPTZ, nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_site"),
+        sa.ForeignKeyConstraint(["park_id"], ["park.id"], name="fk_site_park_id_park", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprise.id"], name="fk_site_enterprise_id_enterprise", ondelete="CASCADE"
+        ),
         sa.UniqueConstraint("park_id", "code", name="uq_site_park_code"),
     )
     op.create_index("ix_site_enterprise_id", "site", ["enterprise_id"])
-    op.add_column("meter", sa.Column("site_id", sa.Integer(), sa.ForeignKey("site.id"), nullable=True))
+    op.add_column("meter", sa.Column("site_id", sa.Integer(), nullable=True))
+    op.create_foreign_key("fk_meter_site_id_site", "meter", "site", ["site_id"], ["id"])
     # accuracy class as marked on the meter (GB/T 17215: 0.2S, 0.5S, 1, 2; gas/heat meters 1.5, 2)
     op.add_column("meter", sa.Column("accuracy_class", sa.String(8), nullable=True))
     # last day of the verification certificate's validity (JJG 596 electricity meters)

@@ -20,6 +20,8 @@ from services.api.routers import (
     operations,
     park,
     register,
+    reports,
+    series,
     telemetry,
 )
 from services.core.errors import DomainError
@@ -45,6 +47,8 @@ def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
         park,
         enterprises,
         register,
+        series,
+        reports,
         carbon,
         carbon_inputs,
         indicators,

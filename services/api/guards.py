@@ -12,6 +12,7 @@ is parsed before they decide):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -39,7 +40,10 @@ LARGE_BODIES = {
     "/api/v1/grid-factor-feed": 4 * 1024 * 1024,
     "/api/v1/register/import": 10 * 1024 * 1024,  # a workbook of a large park's register
 }
-BINARY_BODIES = frozenset({"/api/v1/register/import"})
+# Files, whose parsers check each cell; by path pattern (evidence goes to a report's id).
+BINARY_BODIES = (re.compile(r"^/api/v1/register/import$"), re.compile(r"^/api/v1/reports/\d+/evidence$"))
+EVIDENCE_BODY = re.compile(r"^/api/v1/reports/\d+/evidence$")
+EVIDENCE_BODY_BYTES = 10 * 1024 * 1024 + 1  # one past the evidence limit: its own 413 names the file
 PUBLIC_API = frozenset({"/api/v1/auth/token"})
 CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
@@ -136,7 +140,8 @@ class BodyGuard:
         if b"\x00" in unquote(raw_url.decode("latin-1")).encode("latin-1", errors="replace"):
             await send_error(send, InvalidInput("NUL characters are not accepted"))
             return
-        limit = LARGE_BODIES.get(scope.get("path", ""), BODY_BYTES)
+        path = scope.get("path", "")
+        limit = EVIDENCE_BODY_BYTES if EVIDENCE_BODY.match(path) else LARGE_BODIES.get(path, BODY_BYTES)
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await send_error(send, PayloadTooLarge(f"the body may hold at most {limit} bytes"))
@@ -156,7 +161,7 @@ class BodyGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        binary = scope.get("path", "") in BINARY_BODIES  # files: their parsers check each cell
+        binary = any(pattern.match(path) for pattern in BINARY_BODIES)
         if not binary and (b"\x00" in body or b"\\u0000" in body):
             await send_error(send, InvalidInput("NUL characters are not accepted"))
             return

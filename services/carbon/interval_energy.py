@@ -20,7 +20,9 @@ over physical source meters; a missing source makes the hour a ``gap`` (the sum 
 sources present is kept, never filled), otherwise the worst quality of the sources.
 
 Hours are Asia/Shanghai hours; UTC+8 has whole-hour offset and no DST, so they begin on
-UTC hour boundaries (``HOUR_OF``).
+UTC hour boundaries (``Resolution.bin``). The same derivation gives 15-minute energy
+(``QUARTER``, table ``interval_energy_15m``); the hourly engine then sums the quarters
+(``HOURS_FROM_QUARTERS_SQL``) instead of deriving the hours a second time.
 """
 
 from __future__ import annotations
@@ -29,11 +31,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Result, text
+from sqlalchemy import Result, TextClause, text
 from sqlalchemy.orm import Session
 
 from services.carbon.derived import clear_hours
-from services.core.hours import HOUR
 from services.core.quantities import CUMULATIVE_CODES, REGISTER_MAX
 
 # One row per pair of consecutive readings of a cumulative register ("segment"), classified:
@@ -54,9 +55,33 @@ CUMULATIVE = sorted(CUMULATIVE_CODES)
 # data gaps that meter and stops no one else. Ingest refuses such values (``out_of_range``);
 # this guards against rows that came another way. ``implausible_readings`` names them.
 PLAUSIBLE = f"value BETWEEN 0 AND {REGISTER_MAX:.0f}"
-# Hour of a timestamp, without a time-zone lookup per row (~3× faster than
-# date_trunc('hour', ts, 'UTC')); UTC+8 hours are UTC hours.
-HOUR_OF = "date_bin('1 hour', {}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The interval the registers are derived into: the hour (the carbon engine's) or the
+    quarter hour (15-minute energy, the real-time indicator of the online monitoring of key
+    energy-consuming units, GB/T 38692 / 重点用能单位能耗在线监测). One derivation, built
+    for either: resets, rollovers, replacements, gaps and estimation are handled once."""
+
+    name: str
+    table: str
+    column: str  # the table's interval start
+    step: str  # as an SQL interval
+    seconds: int
+
+    def bin(self, ts: str) -> str:
+        """The interval of a timestamp, without a time-zone lookup per row (~3× faster than
+        date_trunc('hour', ts, 'UTC')); UTC+8 hours and quarters are UTC ones."""
+        return f"date_bin('{self.step}', {ts}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+
+    def rating(self, per_hour: str) -> str:
+        """A rated maximum per hour (an SQL expression) scaled to one interval."""
+        return f"{per_hour} * {self.seconds / 3600!r}"
+
+
+HOURLY = Resolution("hour", "interval_energy", "hour_start", "1 hour", 3600)
+QUARTER = Resolution("quarter", "interval_energy_15m", "interval_start", "15 minutes", 900)
 # Segment classes as ranks, worst last; ``gap`` (5) comes from coverage, not a segment.
 QUALITY_BY_RANK = ["ok", "replaced", "rollover", "reset", "estimated", "gap", "implausible"]
 
@@ -70,6 +95,7 @@ WITH meter_rule AS MATERIALIZED (  -- small: hashed once instead of joined per r
     SELECT meter_id, quantity, replaced_at, old_final_value, new_initial_value FROM meter_replacement
     WHERE replaced_at > :lo - :window AND replaced_at < :hi + :window
 )"""
+
 
 # Fast paths, for the common case, from one hash aggregate of the readings per series and
 # hour (no sort of every reading): its first and last timestamp, its lowest and highest value
@@ -95,11 +121,12 @@ WITH meter_rule AS MATERIALIZED (  -- small: hashed once instead of joined per r
 # register) is not seen here and counts as the net increase, where the segment path would
 # count a reset; the rating is checked per hour, where the segment path checks each segment.
 # Inserts the clean series' hours; returns the others, and per park the rows inserted.
-FAST_INTERVAL_ENERGY_SQL = text(
-    f"""{RULES_CTE}, hourly AS MATERIALIZED (
-    SELECT meter_id, quantity, {HOUR_OF.format("ts")} AS h,
+def _fast_sql(r: Resolution) -> TextClause:
+    return text(
+        f"""{RULES_CTE}, hourly AS MATERIALIZED (
+    SELECT meter_id, quantity, {r.bin("ts")} AS h,
            min(ts) AS first_ts, max(ts) AS last_ts, min(value) AS v_min, max(value) AS v_max,
-           min(value) FILTER (WHERE ts = {HOUR_OF.format("ts")}) AS v_start
+           min(value) FILTER (WHERE ts = {r.bin("ts")}) AS v_start
     FROM reading
     WHERE quantity = ANY(:cumulative) AND ts > :lo - :window AND ts < :hi + :window
       AND {PLAUSIBLE}
@@ -112,12 +139,14 @@ FAST_INTERVAL_ENERGY_SQL = text(
 ), bounded AS (  -- each hour with the reading on its end (a hash join, no sort)
     SELECT h.meter_id, h.quantity, h.h, nx.v_start - h.v_start AS energy, m.park_id, m.eligible,
            h.h >= :lo AND h.h < :hi AS in_range,
-           coalesce(m.eligible AND :max_gap_s <= 3600 AND h.v_min = h.v_start AND h.v_max <= nx.v_start
+           coalesce(m.eligible AND :max_gap_s <= {r.seconds} AND h.v_min = h.v_start
+                    AND h.v_max <= nx.v_start
                     AND (m.rated_max_per_hour IS NULL
-                         OR nx.v_start - h.v_start <= 1.5 * m.rated_max_per_hour), false) AS clean
+                         OR nx.v_start - h.v_start <= 1.5 * {r.rating("m.rated_max_per_hour")}), false)
+               AS clean
     FROM hourly h JOIN rule m ON m.id = h.meter_id
     LEFT JOIN hourly nx
-      ON nx.meter_id = h.meter_id AND nx.quantity = h.quantity AND nx.h = h.h + interval '1 hour'
+      ON nx.meter_id = h.meter_id AND nx.quantity = h.quantity AND nx.h = h.h + interval '{r.step}'
      AND nx.h > :lo AND nx.h <= :hi
 ), bounded_series AS MATERIALIZED (  -- every series read around the range; clean only with every
     -- hour of the range clean (one without hours in the range goes on: a segment may span it)
@@ -127,7 +156,7 @@ FAST_INTERVAL_ENERGY_SQL = text(
 ), linked AS (  -- each hour with the last reading before it and the first after it
     SELECT meter_id, quantity, h, date_part('epoch', h) AS h_s, v_min, v_max,
            date_part('epoch', first_ts) AS f_t,
-           lag(date_part('epoch', last_ts)) OVER w AS p_t, lag(v_max) OVER w AS p_v,
+           lag(date_part('epoch', last_ts)) OVER w AS p_t, lag(v_max) OVER w AS p_v, lag(h) OVER w AS p_h,
            date_part('epoch', last_ts) AS l_t,
            lead(h) OVER w AS n_h, lead(date_part('epoch', first_ts)) OVER w AS n_t, lead(v_min) OVER w AS n_v
     FROM hourly
@@ -137,27 +166,31 @@ FAST_INTERVAL_ENERGY_SQL = text(
     SELECT l.meter_id, l.quantity, l.h,
            -- register at the end of the hour minus at its start, each interpolated between the
            -- readings around the boundary (a reading on the boundary is taken as it is)
-           CASE WHEN l.n_t = l.h_s + 3600 THEN l.n_v
-                ELSE l.v_max + (l.n_v - l.v_max) * (l.h_s + 3600 - l.l_t) / (l.n_t - l.l_t) END
+           CASE WHEN l.n_t = l.h_s + {r.seconds} THEN l.n_v
+                ELSE l.v_max + (l.n_v - l.v_max) * (l.h_s + {r.seconds} - l.l_t) / (l.n_t - l.l_t) END
            - CASE WHEN l.f_t = l.h_s THEN l.v_min
                   ELSE l.p_v + (l.v_min - l.p_v) * (l.h_s - l.p_t) / (l.f_t - l.p_t) END AS energy,
-           l.n_h = l.h + interval '1 hour' AND l.n_v >= l.v_max AND l.n_t - l.l_t <= :max_gap_s
-           AND (l.f_t = l.h_s OR (l.p_v <= l.v_min AND l.f_t - l.p_t <= :max_gap_s)) AS clean,
+           l.n_h = l.h + interval '{r.step}' AND l.n_v >= l.v_max AND l.n_t - l.l_t <= :max_gap_s
+           AND (l.f_t = l.h_s OR (l.p_v <= l.v_min AND l.f_t - l.p_t <= :max_gap_s))
+           -- the interval before has readings too: one without any (a quarter between two
+           -- polls 20 minutes apart) has no row here, and at the start of the range no
+           -- following-interval check would see it missing
+           AND (l.p_h IS NULL OR l.p_h = l.h - interval '{r.step}') AS clean,
            m.rated_max_per_hour, m.park_id
     FROM linked l JOIN rule m ON m.id = l.meter_id
     WHERE l.h >= :lo AND l.h < :hi
 ), series AS (
     SELECT meter_id, quantity, park_id, count(*) AS hours,
            bool_and(coalesce(clean AND (rated_max_per_hour IS NULL
-                                        OR energy <= 1.5 * rated_max_per_hour), false)) AS clean
+                                        OR energy <= 1.5 * {r.rating("rated_max_per_hour")}), false)) AS clean
     FROM judged GROUP BY meter_id, quantity, park_id
 ), inserted AS (
-    INSERT INTO interval_energy (meter_id, quantity, hour_start, value, covered_seconds, quality)
-    SELECT b.meter_id, b.quantity, b.h, b.energy, 3600, 'ok'::data_quality
+    INSERT INTO {r.table} (meter_id, quantity, {r.column}, value, covered_seconds, quality)
+    SELECT b.meter_id, b.quantity, b.h, b.energy, {r.seconds}, 'ok'::data_quality
     FROM bounded b JOIN bounded_series s ON s.meter_id = b.meter_id AND s.quantity = b.quantity
     WHERE s.clean AND b.in_range
     UNION ALL
-    SELECT j.meter_id, j.quantity, j.h, j.energy, 3600, 'ok'::data_quality
+    SELECT j.meter_id, j.quantity, j.h, j.energy, {r.seconds}, 'ok'::data_quality
     FROM judged j JOIN series s ON s.meter_id = j.meter_id AND s.quantity = j.quantity
     WHERE s.clean
 )
@@ -172,12 +205,17 @@ SELECT NULL, NULL, park_id, sum(hours) FROM (  -- rows inserted, per park
     SELECT park_id, hours FROM series WHERE clean
 ) done GROUP BY park_id
 """
-)
+    )
+
+
+FAST_INTERVAL_ENERGY_SQL = {r: _fast_sql(r) for r in (HOURLY, QUARTER)}
+
 
 # Segment path: every pair of consecutive readings, exact for every class below. Runs for
 # the series the fast path hands over (``:everything`` runs it for all).
-INTERVAL_ENERGY_SQL = text(
-    f"""{RULES_CTE}, ordered AS (
+def _segment_sql(r: Resolution) -> TextClause:
+    return text(
+        f"""{RULES_CTE}, ordered AS (
     SELECT meter_id, quantity, ts AS t1, value,
            lag(ts) OVER w AS t0, lag(value) OVER w AS v0
     FROM reading
@@ -211,7 +249,7 @@ INTERVAL_ENERGY_SQL = text(
     WHERE o.t0 IS NOT NULL AND o.t1 - o.t0 <= greatest(:max_gap, m.longest)
 ), segment AS (
     SELECT meter_id, quantity, t0, t1, duration_s,
-           {HOUR_OF.format("t0")} AS h0, {HOUR_OF.format("t1 - interval '1 microsecond'")} AS h1,
+           {r.bin("t0")} AS h0, {r.bin("t1 - interval '1 microsecond'")} AS h1,
            CASE WHEN implausible THEN 0 ELSE increase END AS increase,
            CASE WHEN implausible THEN 6 WHEN estimated THEN 4 ELSE rank END AS rank
     FROM (
@@ -226,30 +264,35 @@ INTERVAL_ENERGY_SQL = text(
     FROM segment WHERE h0 = h1
     UNION ALL
     SELECT s.meter_id, s.quantity, h.hour_start, s.increase, s.rank,
-           date_part('epoch', least(s.t1, h.hour_start + interval '1 hour') - greatest(s.t0, h.hour_start)),
+           date_part('epoch', least(s.t1, h.hour_start + interval '{r.step}') - greatest(s.t0, h.hour_start)),
            s.duration_s
     FROM segment s
-    CROSS JOIN LATERAL generate_series(s.h0, s.h1, interval '1 hour') AS h(hour_start)
+    CROSS JOIN LATERAL generate_series(s.h0, s.h1, interval '{r.step}') AS h(hour_start)
     WHERE s.h0 <> s.h1
 )
-INSERT INTO interval_energy (meter_id, quantity, hour_start, value, covered_seconds, quality)
+INSERT INTO {r.table} (meter_id, quantity, {r.column}, value, covered_seconds, quality)
 SELECT meter_id, quantity, hour_start,
        sum(increase * overlap_s / duration_s),
        sum(overlap_s),
-       (ARRAY{QUALITY_BY_RANK})[1 + CASE WHEN max(rank) < 6 AND sum(overlap_s) < 3599.999 THEN 5
+       (ARRAY{QUALITY_BY_RANK})[1 + CASE WHEN max(rank) < 6 AND sum(overlap_s) < {r.seconds - 0.001} THEN 5
                                          ELSE max(rank) END]::data_quality
 FROM piece
 WHERE hour_start >= :lo AND hour_start < :hi AND overlap_s > 0
 GROUP BY meter_id, quantity, hour_start
 """
-)
+    )
+
+
+INTERVAL_ENERGY_SQL = {r: _segment_sql(r) for r in (HOURLY, QUARTER)}
 
 
 # The quality of a virtual meter's hour is the worst of its sources'.
 QUALITY_RANK = f"ARRAY{QUALITY_BY_RANK}"
 
-VIRTUAL_ENERGY_SQL = text(
-    f"""
+
+def _virtual_sql(r: Resolution) -> TextClause:
+    return text(
+        f"""
 WITH expected AS (  -- per virtual meter and quantity, how many sources measure it
     SELECT t.virtual_meter_id, q.quantity, count(*) AS terms
     FROM virtual_meter_term t JOIN meter src ON src.id = t.source_meter_id
@@ -257,8 +300,8 @@ WITH expected AS (  -- per virtual meter and quantity, how many sources measure 
     WHERE q.quantity = ANY(:cumulative)
     GROUP BY t.virtual_meter_id, q.quantity
 )
-INSERT INTO interval_energy (meter_id, quantity, hour_start, value, covered_seconds, quality)
-SELECT t.virtual_meter_id, ie.quantity, ie.hour_start,
+INSERT INTO {r.table} (meter_id, quantity, {r.column}, value, covered_seconds, quality)
+SELECT t.virtual_meter_id, ie.quantity, ie.{r.column},
        sum(t.coefficient * ie.value),
        CASE WHEN count(*) < e.terms THEN 0 ELSE min(ie.covered_seconds) END,
        CASE WHEN count(*) < e.terms AND max(array_position({QUALITY_RANK}, ie.quality::text)) < 6
@@ -266,12 +309,15 @@ SELECT t.virtual_meter_id, ie.quantity, ie.hour_start,
             ELSE ({QUALITY_RANK})[max(array_position({QUALITY_RANK}, ie.quality::text))]::data_quality
        END
 FROM virtual_meter_term t
-JOIN interval_energy ie ON ie.meter_id = t.source_meter_id
+JOIN {r.table} ie ON ie.meter_id = t.source_meter_id
 JOIN expected e ON e.virtual_meter_id = t.virtual_meter_id AND e.quantity = ie.quantity
-WHERE ie.hour_start >= :lo AND ie.hour_start < :hi
-GROUP BY t.virtual_meter_id, ie.quantity, ie.hour_start, e.terms
+WHERE ie.{r.column} >= :lo AND ie.{r.column} < :hi
+GROUP BY t.virtual_meter_id, ie.quantity, ie.{r.column}, e.terms
 """
-)
+    )
+
+
+VIRTUAL_ENERGY_SQL = {r: _virtual_sql(r) for r in (HOURLY, QUARTER)}
 
 
 def reading_window(session: Session, max_gap: timedelta) -> timedelta:
@@ -309,28 +355,61 @@ class IntervalEnergyResult:
 SPAN = timedelta(days=1)
 
 
-def compute_interval_energy(
+# The hour from its four quarters: the sum of their energy and coverage, the worst of their
+# qualities, and a gap where the quarters do not cover the hour (a quarter without any
+# segment has no row) — what the derivation gives the hour directly, up to rounding.
+HOURS_FROM_QUARTERS_SQL = text(
+    f"""
+INSERT INTO interval_energy (meter_id, quantity, hour_start, value, covered_seconds, quality)
+SELECT meter_id, quantity, {HOURLY.bin("interval_start")}, sum(value), sum(covered_seconds),
+       ({QUALITY_RANK})[CASE WHEN max(array_position({QUALITY_RANK}, quality::text)) < 7
+                              AND sum(covered_seconds) < 3599.999 THEN 6
+                         ELSE max(array_position({QUALITY_RANK}, quality::text)) END]::data_quality
+FROM interval_energy_15m
+WHERE interval_start >= :lo AND interval_start < :hi
+GROUP BY 1, 2, 3
+"""
+)
+
+
+def compute_energy(
     session: Session, start: datetime, end: datetime, max_gap: timedelta, fast: bool = True
 ) -> IntervalEnergyResult:
-    """Recompute interval energy (physical, then virtual meters) for hours in [start, end).
-    Idempotent. ``fast=False`` takes the segment path for every series (the tests compare
-    both paths)."""
+    """Recompute 15-minute energy for hours in [start, end) from the registers, then the
+    hours from their quarters: one derivation for both resolutions. Idempotent."""
+    result = compute_interval_energy(session, start, end, max_gap, fast, QUARTER)
+    clear_hours(session, HOURLY.table, start, end)
+    session.execute(HOURS_FROM_QUARTERS_SQL, {"lo": start, "hi": end})
+    return result
+
+
+def compute_interval_energy(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    max_gap: timedelta,
+    fast: bool = True,
+    resolution: Resolution = HOURLY,
+) -> IntervalEnergyResult:
+    """Recompute interval energy at ``resolution`` (physical, then virtual meters) for
+    hours in [start, end) from the registers. Idempotent. ``fast=False`` takes the segment
+    path for every series (the tests compare both paths)."""
     # The window sort of a day's readings of a large park fits in memory with this much;
     # PostgreSQL's 4 MB default spills it to disk.
     session.execute(text("SET LOCAL work_mem = '256MB'"))
-    clear_hours(session, "interval_energy", start, end)
+    clear_hours(session, resolution.table, start, end)
     window = reading_window(session, max_gap)
     rows = 0
     parks: set[int] = set()
     lo = start
     while lo < end:
         hi = min(lo + SPAN, end)
-        written, written_parks = _physical_energy(session, lo, hi, max_gap, window, fast)
+        written, written_parks = _physical_energy(session, lo, hi, max_gap, window, fast, resolution)
         rows += written
         parks |= written_parks
         lo = hi
     written = _rowcount(
-        session.execute(VIRTUAL_ENERGY_SQL, {"cumulative": CUMULATIVE, "lo": start, "hi": end})
+        session.execute(VIRTUAL_ENERGY_SQL[resolution], {"cumulative": CUMULATIVE, "lo": start, "hi": end})
     )
     if written:
         rows += written
@@ -339,7 +418,13 @@ def compute_interval_energy(
 
 
 def _physical_energy(
-    session: Session, start: datetime, end: datetime, max_gap: timedelta, window: timedelta, fast: bool
+    session: Session,
+    start: datetime,
+    end: datetime,
+    max_gap: timedelta,
+    window: timedelta,
+    fast: bool,
+    resolution: Resolution,
 ) -> tuple[int, set[int]]:
     """Interval energy of the physical meters for hours in [start, end) (already deleted):
     the fast paths, then the segment path for the series they hand over. Returns the rows
@@ -355,13 +440,13 @@ def _physical_energy(
         "ids": [],
         "quantities": [],
     }
-    # The fast path needs every hour boundary bracketed by readings at most one gap apart
-    # and cannot see a gap inside an hour: with a maximum gap under an hour, only segments do.
+    # The fast path needs every interval boundary bracketed by readings at most one gap apart
+    # and cannot see a gap inside an interval: with a maximum gap under one, only segments do.
     rows = 0
     parks: set[int] = set()
     segments_needed = True
-    if fast and max_gap >= HOUR:
-        result = session.execute(FAST_INTERVAL_ENERGY_SQL, params).all()
+    if fast and max_gap.total_seconds() >= resolution.seconds:
+        result = session.execute(FAST_INTERVAL_ENERGY_SQL[resolution], params).all()
         handed_over = [row for row in result if row.meter_id is not None]
         rows += sum(int(row.rows) for row in result if row.meter_id is None)
         parks.update(row.park_id for row in result)
@@ -372,7 +457,7 @@ def _physical_energy(
         }
         segments_needed = bool(handed_over) or window != max_gap  # estimation on
     if segments_needed:
-        written = _rowcount(session.execute(INTERVAL_ENERGY_SQL, params))
+        written = _rowcount(session.execute(INTERVAL_ENERGY_SQL[resolution], params))
         if written:
             rows += written
             parks.update(session.scalars(SEGMENT_PARKS_SQL, params))

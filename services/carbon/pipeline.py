@@ -21,8 +21,9 @@ from services.carbon.derived import clear_hours
 from services.carbon.emissions import compute_emissions
 from services.carbon.factor_hours import compute_factors
 from services.carbon.grid_ladder import TABLES, GridLadder, GridTables
-from services.carbon.interval_energy import compute_interval_energy
+from services.carbon.interval_energy import compute_energy, compute_interval_energy
 from services.carbon.park_factor import any_storage
+from services.carbon.rollups import refresh_daily
 from services.carbon.storage import STORAGE_MEMORY
 from services.core.db import unit_of_work
 from services.core.hours import HOUR, floor_hour
@@ -48,11 +49,13 @@ def recompute_hours(
     max_gap: timedelta,
     energy: bool = True,
     tables: GridTables = TABLES,
+    from_quarters: bool | None = None,
 ) -> RecomputeSummary:
     """Recompute every park for hours in [start, end) (both on hour boundaries). Flushes only.
 
     ``energy=False`` keeps the interval energy and recomputes what depends on it (a storage
-    window re-opened by late data in an earlier hour)."""
+    window re-opened by late data in an earlier hour). ``from_quarters``: sum the hours from
+    15-minute energy (None: ``settings.energy_from_quarters``)."""
     start, end = floor_hour(start), floor_hour(end)
     # Every statement of the engine joins whole hours of a park set-based. Derived tables
     # written moments ago have no statistics yet, and the planner, expecting one row, picks
@@ -64,9 +67,12 @@ def recompute_hours(
     session.execute(text("SET LOCAL enable_nestloop = off"))
     session.execute(text("SET LOCAL enable_mergejoin = off"))
     session.execute(text("SET LOCAL enable_sort = off"))
-    computed = compute_interval_energy(session, start, end, max_gap) if energy else None
-    factor_hours = unbalanced = 0
     settings = get_settings()
+    if from_quarters is None:
+        from_quarters = settings.energy_from_quarters
+    derive = compute_energy if from_quarters else compute_interval_energy
+    computed = derive(session, start, end, max_gap) if energy else None
+    factor_hours = unbalanced = 0
     equivalent = settings.electricity_equivalent_kgce_per_kwh
     for park in session.scalars(select(Park).order_by(Park.id)).all():
         if computed is not None and park.id not in computed.parks:
@@ -74,6 +80,7 @@ def recompute_hours(
             # factors or emissions of, and no scan of the other parks' energy to find that out.
             clear_derived(session, park.id, start, end)
             compute_coverage(session, park.id, start, end, metered=False)
+            refresh_daily(session, park.id, park.timezone, start, end)
             continue
         ladder = GridLadder.for_park(session, park.grid_factor_region, park.timezone, start, end, tables)
         balances = compute_factors(session, park.id, start, end, ladder)
@@ -91,6 +98,7 @@ def recompute_hours(
         )
         unbalanced += store_balance(session, park.id, balances, allocated_kg)
         compute_coverage(session, park.id, start, end)
+        refresh_daily(session, park.id, park.timezone, start, end)
     session.flush()
     if unbalanced:
         # a defect of the method or of the park's metering: stored per hour, alerted on
@@ -112,6 +120,7 @@ def recompute_range(
     progress: Callable[[int], None] | None = None,
     chunk: timedelta | None = None,
     jobs: int = 1,
+    from_quarters: bool | None = None,
 ) -> int:
     """Recompute [start, end) a chunk per transaction (a day; a week for ranges over two
     weeks, where fewer, larger statements save ~5 %), so a backfill never holds one
@@ -135,7 +144,7 @@ def recompute_range(
     def run(span: list[tuple[datetime, datetime]]) -> None:
         for lo, hi in span:
             with unit_of_work(factory) as session:
-                recompute_hours(session, lo, hi, max_gap)
+                recompute_hours(session, lo, hi, max_gap, from_quarters=from_quarters)
             if progress is not None:
                 with lock:
                     progress(int((hi - lo) / HOUR))

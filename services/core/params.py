@@ -3,10 +3,11 @@ int4, the time range."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Path, Query
+from pydantic import BeforeValidator
 
 from services.core.errors import InvalidRange
 
@@ -42,3 +43,14 @@ def time_range(
 
 
 TimeRangeDep = Annotated[TimeRange, Depends(time_range)]
+
+
+def _iso_text(value: object) -> object:
+    """JSON has no date type: a date comes as ISO 8601 text, never as a number (which lax
+    validation would read as a Unix time)."""
+    if isinstance(value, str | date):
+        return value
+    raise ValueError("a date is ISO 8601 text, YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_text)]

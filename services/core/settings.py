@@ -75,9 +75,16 @@ class Settings(BaseSettings):
     certificate_matching: Literal["annual", "hourly"] = "annual"
     # A gap between two cumulative readings longer than this is not spread over hours.
     interval_max_gap_minutes: int = 60
+    # 15-minute energy is derived from the registers and the hours are summed from it (one
+    # derivation); off: the hours are derived directly and no 15-minute energy is kept
+    # (parkcarbon bench carbon compares both).
+    energy_from_quarters: bool = True
     # Storage policy (TimescaleDB policies, or the scheduler's own job on plain PostgreSQL).
+    # Raw readings are kept 5 years by default, the record-keeping term of 《碳排放权交易管理办法
+    # （试行）》 (生态环境部令第19号, 2020) for the data behind an emission report; derived energy and
+    # emissions (interval energy, daily rollups, emissions, factors) are never deleted.
     readings_compress_after_days: int = 7
-    readings_retention_days: int = 1095
+    readings_retention_days: int = Field(default=1827, ge=1)
 
     log_level: str = "INFO"
     log_json: bool = False

@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 
 from services.access.policy import Principal
 from services.core.errors import DomainError, FieldError, InvalidInput, InvalidRows
+from services.core.exports import XLSX, csv_chunks, xlsx_bytes
 from services.park import register
 from services.park.register import KINDS, Kind
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Format = Literal["xlsx", "csv"]
 KindName = Literal["enterprises", "sites", "substations", "buses", "gateways", "meters", "lines"]
 MAX_ROWS = 50_000  # per sheet: a park's register, with room
@@ -187,35 +187,16 @@ def _header(kind_name: str, include_retired: bool = False) -> list[str]:
 
 
 def export_csv(session: Session, park_id: int, kind_name: str, include_retired: bool) -> Iterator[str]:
-    """One kind as CSV, UTF-8 with a BOM (Excel opens it in Chinese), a chunk per 500 rows."""
-    rows = list(_rows(session, park_id, kind_name, include_retired))  # the register is small
-
-    def chunks() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        buffer.write("\ufeff")
-        writer.writerow(_header(kind_name, include_retired))
-        for n, row in enumerate(rows, 1):
-            writer.writerow(["" if v is None else v for v in row])
-            if n % 500 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return chunks()
+    """One kind as CSV (read now: the register is small; the request's session ends first)."""
+    rows = list(_rows(session, park_id, kind_name, include_retired))
+    return csv_chunks(_header(kind_name, include_retired), rows)
 
 
 def export_xlsx(session: Session, park_id: int, include_retired: bool) -> bytes:
-    book = Workbook(write_only=True)
-    for kind_name in ORDER:
-        sheet = book.create_sheet(kind_name)
-        sheet.append(_header(kind_name, include_retired))
-        for row in _rows(session, park_id, kind_name, include_retired):
-            sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return xlsx_bytes(
+        (kind_name, _header(kind_name, include_retired), _rows(session, park_id, kind_name, include_retired))
+        for kind_name in ORDER
+    )
 
 
 # A second bus, so that the example line joins two (the template imports as it is).
@@ -446,6 +427,8 @@ def import_file(
 ) -> ImportSummary:
     """Import a file into the principal's park within the request's transaction: all or
     nothing. Rows are numbered as the spreadsheet shows them (the header is row 1)."""
+    if not body:
+        raise InvalidInput("file: the request body is empty; send the workbook or CSV")
     sheets = _sheets_of(body, content_type, kind)
     summary = ImportSummary(dry_run=dry_run, created={}, updated={}, unchanged={})
     errors: list[FieldError] = []

@@ -219,6 +219,7 @@ def update_object(session: Session, principal: Principal, kind: Kind, object_id:
     if obj.retired_at is not None:
         raise Conflict(f"{kind.singular} {object_id} is retired")
     values = body.model_dump(exclude_unset=True)
+    _no_empty_required(kind, values)
     refs = _check_references(session, park_id, values)
     if kind.model is Meter:
         _check_meter(session, park_id, values, refs, obj)
@@ -231,6 +232,14 @@ def update_object(session: Session, principal: Principal, kind: Kind, object_id:
     session.flush()
     audit.record(session, principal, f"{kind.name}.update", f"{kind.name}:{object_id}", fields=sorted(values))
     return obj
+
+
+def _no_empty_required(kind: Kind, values: dict[str, Any]) -> None:
+    """An explicit null only clears what may be empty (a calibration date, a bus)."""
+    columns = kind.model.__table__.columns
+    for field, value in values.items():
+        if value is None and field in columns and not columns[field].nullable:
+            raise InvalidInput(f"{field}: cannot be emptied")
 
 
 def retire_object(session: Session, principal: Principal, kind: Kind, object_id: int) -> Any:
@@ -326,6 +335,9 @@ def update_park(
 ) -> Park:
     park = park_of(session, principal.park)
     values = body.model_dump(exclude_unset=True)
+    empty = sorted(field for field, value in values.items() if value is None)
+    if empty:
+        raise InvalidInput(f"{empty[0]}: cannot be emptied")
     _check_park_values(values, regions)
     for field, value in values.items():
         setattr(park, field, value)

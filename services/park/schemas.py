@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from services.core.models import MeterPosition, MeterRole
+from services.core.params import IsoDate
 from services.core.quantities import QUANTITIES, Carrier
 from services.core.uscc import InvalidUSCC, validate_uscc
 
@@ -125,11 +126,13 @@ class MeterIn(BaseModel):
 # ---- the register (operators): create, update, read, retire -------------------------------
 
 Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+# printable text: no control characters (they break exports and mean nothing in a name)
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
 RefId = Annotated[StrictInt, Field(ge=1, le=2_147_483_647)]
 VoltageKv = Annotated[StrictFloat, Field(gt=0, le=1000, description="kV")]
 # a register's dates: the project's time range (services/core/params.py)
-RegisterDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))]
+RegisterDate = Annotated[IsoDate, Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))]
 
 
 class _In(BaseModel):
@@ -147,7 +150,7 @@ class EnterpriseCreate(_In):
     uscc: str = Field(
         min_length=18, max_length=18, description="统一社会信用代码 (GB 32100-2015, check character verified)"
     )
-    industry: str = Field(min_length=1, max_length=100)
+    industry: str = Field(min_length=1, max_length=100, pattern=PRINTABLE)
     above_scale: StrictBool = Field(default=False, description="规模以上工业企业")
     joined_on: RegisterDate | None = Field(default=None, description="入园日期; default today")
 
@@ -162,7 +165,7 @@ class EnterpriseCreate(_In):
 
 class EnterpriseUpdate(_In):
     name: Name | None = None
-    industry: str | None = Field(default=None, min_length=1, max_length=100)
+    industry: str | None = Field(default=None, min_length=1, max_length=100, pattern=PRINTABLE)
     above_scale: StrictBool | None = None
     joined_on: RegisterDate | None = None
 
@@ -273,7 +276,7 @@ class MeterDetails(_In):
     storage_capacity_kwh: StrictFloat | None = Field(default=None, gt=0, le=1e9)
     accuracy_class: AccuracyClass | None = Field(default=None, description="as marked: 0.2S, 0.5S, 1, 2 …")
     calibration_valid_until: RegisterDate | None = Field(default=None, description="检定有效期至")
-    serial_no: str | None = Field(default=None, min_length=1, max_length=64)
+    serial_no: str | None = Field(default=None, min_length=1, max_length=64, pattern=PRINTABLE)
 
 
 class MeterCreate(MeterIn, MeterDetails):
@@ -344,6 +347,8 @@ class ReplacementRecord(BaseModel):
 
 
 class ParkUpdate(_In):
+    """Only the fields given change; none of them can be emptied."""
+
     name: Name | None = None
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     grid_factor_region: str | None = Field(default=None, min_length=1, max_length=32)

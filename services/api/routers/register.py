@@ -77,7 +77,7 @@ def _add_kind_routes(kind: Kind) -> None:
     router.get(
         path,
         response_model=Page[record],  # type: ignore[valid-type]
-        responses=responses(NotAuthenticated, Forbidden, InvalidInput),
+        responses=responses(NotAuthenticated, Forbidden, NotFound, InvalidInput),
         summary=f"List {kind.name} ({kind.label_zh})",
         operation_id=f"list_{kind.name}",
     )(list_kind)

@@ -19,6 +19,7 @@ from services.core.models.carbon import (
     EmissionHourly,
     EmissionHourlyVersion,
     EmissionVersion,
+    EnergyDaily,
     FactorDataApplied,
     FuelParameter,
     FuelUse,
@@ -26,6 +27,7 @@ from services.core.models.carbon import (
     GridFactorFeed,
     IndicatorThreshold,
     IntervalEnergy,
+    IntervalEnergy15m,
 )
 from services.core.models.park import (
     Bus,
@@ -42,6 +44,7 @@ from services.core.models.park import (
     Substation,
     VirtualMeterTerm,
 )
+from services.core.models.reports import EnterpriseReport, ReportEvent, ReportEvidence, ReportStatus
 from services.core.models.telemetry import QuarantinedTelemetry, Reading
 
 __all__ = [
@@ -58,7 +61,9 @@ __all__ = [
     "EmissionHourly",
     "EmissionHourlyVersion",
     "EmissionVersion",
+    "EnergyDaily",
     "Enterprise",
+    "EnterpriseReport",
     "FactorDataApplied",
     "FuelParameter",
     "FuelUse",
@@ -67,6 +72,7 @@ __all__ = [
     "GridFactorFeed",
     "IndicatorThreshold",
     "IntervalEnergy",
+    "IntervalEnergy15m",
     "Line",
     "LoginFailure",
     "Meter",
@@ -77,6 +83,9 @@ __all__ = [
     "Park",
     "QuarantinedTelemetry",
     "Reading",
+    "ReportEvent",
+    "ReportEvidence",
+    "ReportStatus",
     "Role",
     "Site",
     "Substation",

@@ -4,12 +4,13 @@ inputs besides telemetry (green certificates, fuel parameters, thresholds)."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Double,
     ForeignKey,
@@ -54,6 +55,36 @@ class IntervalEnergy(Base):
     covered_seconds: Mapped[float] = mapped_column(Double)
     quality: Mapped[DataQuality] = mapped_column(pg_enum(DataQuality, "data_quality"))
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IntervalEnergy15m(Base):
+    """Energy of one meter quantity in one quarter hour, by the derivation of
+    ``IntervalEnergy`` (migration 0012); the hourly rows are sums of these."""
+
+    __tablename__ = "interval_energy_15m"
+    interval_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    quantity: Mapped[str] = mapped_column(String(32, collation="C"), primary_key=True)
+    value: Mapped[float] = mapped_column(Double)
+    covered_seconds: Mapped[float] = mapped_column(Double)
+    quality: Mapped[DataQuality] = mapped_column(pg_enum(DataQuality, "data_quality"))
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class EnergyDaily(Base):
+    """A meter quantity's energy in one local day of its park: the sum of its hours, the
+    worst of their qualities, how many hours had energy (migration 0012; rollups.py)."""
+
+    __tablename__ = "energy_daily"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    meter_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    quantity: Mapped[str] = mapped_column(String(32, collation="C"), primary_key=True)
+    park_id: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Double)
+    covered_seconds: Mapped[float] = mapped_column(Double)
+    hours: Mapped[int] = mapped_column(SmallInteger)
+    quality: Mapped[DataQuality] = mapped_column(pg_enum(DataQuality, "data_quality"))
+    __table_args__ = (Index("ix_energy_daily_park_day", "park_id", "day"),)
 
 
 class CarbonFactorHourly(Base):

@@ -245,6 +245,8 @@ class Meter(Base):
     # last day of the verification certificate's validity (JJG 596 for electricity meters)
     calibration_valid_until: Mapped[date | None] = mapped_column(Date)
     serial_no: Mapped[str | None] = mapped_column(String(64))
+    # how often the meter is read (s): the readings a day should bring (data completeness)
+    reading_interval_s: Mapped[int] = mapped_column(Integer, default=900, server_default="900")
     # retired, not deleted: readings, emissions and reports keep pointing at it
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

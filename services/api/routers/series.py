@@ -1,0 +1,124 @@
+"""Energy at 15-minute, hourly, daily and monthly resolution for a meter, a site, an
+enterprise or the park, as JSON, CSV (streamed) or Excel; data completeness per meter,
+enterprise and day. An enterprise reaches only its own meters, sites and itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from services.access.dependencies import Reader
+from services.access.policy import Principal, visible_enterprise
+from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
+from services.carbon.completeness import MAX_DAYS, Completeness, completeness
+from services.carbon.series import EnergyPoint, Resolution, Scope, energy_series
+from services.core.db import SessionDep
+from services.core.errors import Forbidden, InvalidInput, InvalidRange, NotAuthenticated, NotFound, responses
+from services.core.exports import XLSX, csv_chunks, xlsx_bytes
+from services.core.params import INT4_MAX, OptionalIdQuery, TimeRangeDep
+from services.park import queries
+from services.park.register import KINDS, get_object
+
+router = APIRouter(prefix="/api/v1", tags=["series"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES)
+ERRORS = responses(NotAuthenticated, Forbidden, NotFound, InvalidRange, InvalidInput)
+HEADER = [
+    "start（开始时间）",
+    "series（能源品种/计量量）",
+    "unit（单位）",
+    "value（数值）",
+    "quality（数据质量）",
+    "covered_share（覆盖率）",
+]
+FILE_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "application/json": {},
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX: {"schema": {"type": "string", "format": "binary"}},
+        },
+        "description": "the series, as JSON, CSV (UTF-8 with BOM) or Excel",
+    }
+}
+
+
+def _owner(session: SessionDep, principal: Principal, scope: Scope, owner_id: int | None) -> int | None:
+    """The id the scope names, checked: in the principal's park, and an enterprise's own."""
+    own = visible_enterprise(principal, None)  # an enterprise: its id; the park's readers: None
+    if scope == "park":
+        if own is not None:
+            raise Forbidden("the park's series is open to the park's readers")
+        return None
+    if owner_id is None:
+        raise InvalidInput(f"id: required with scope={scope}")
+    if scope == "enterprise":
+        visible_enterprise(principal, owner_id)
+        queries.enterprise(session, principal.park, owner_id)
+    elif scope == "meter":
+        queries.meter(session, principal.park, owner_id, own)
+    else:
+        site = get_object(session, principal.park, KINDS["sites"], owner_id)
+        if own is not None and site.enterprise_id != own:
+            raise NotFound(f"site {owner_id} not found")
+    return owner_id
+
+
+@router.get("/series/energy", response_model=list[EnergyPoint], responses={**FILE_CONTENT, **ERRORS})
+def energy(
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    period: TimeRangeDep,
+    scope: Annotated[Scope, Query(description="meter | site | enterprise | park")] = "park",
+    owner_id: Annotated[
+        int | None, Query(alias="id", ge=1, le=INT4_MAX, description="the meter, site or enterprise")
+    ] = None,
+    resolution: Annotated[Resolution, Query(description="15min | hour | day | month (local days)")] = "hour",
+    format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
+) -> Any:
+    """Energy (kWh, m³, GJ) per interval with its data quality carried up and the share of
+    the interval the readings covered. Days and months are the park's local ones."""
+    owner = _owner(session, principal, scope, owner_id)
+    park = queries.park(session, principal.park)
+    args = (park.id, park.timezone, scope, owner, resolution, period.start, period.end)
+    name = f"energy-{scope}{'-' + str(owner) if owner else ''}-{resolution}"
+    if format == "json":
+        return list(energy_series(session, *args))
+    if format == "xlsx":
+        rows = ([p.start.isoformat(), p.series, p.unit, p.value, p.quality, p.covered_share]
+                for p in energy_series(session, *args))  # fmt: skip
+        return Response(
+            xlsx_bytes([(name, HEADER, rows)]),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    factory = request.app.state.session_factory
+
+    def streamed() -> Iterator[list[object]]:
+        # its own read-only session: the request's has ended by the time the body streams
+        with factory() as own_session:
+            for p in energy_series(own_session, *args, stream=True):
+                yield [p.start.isoformat(), p.series, p.unit, p.value, p.quality, p.covered_share]
+
+    return StreamingResponse(
+        csv_chunks(HEADER, streamed()),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+@router.get("/data-completeness", response_model=Completeness, responses=ERRORS)
+def data_completeness(
+    session: SessionDep, principal: Reader, period: TimeRangeDep, enterprise_id: OptionalIdQuery = None
+) -> Completeness:
+    """Readings received ÷ expected per meter and local day (≥ 90 % is the online-monitoring
+    rule), and per enterprise; at most 31 days. An enterprise sees only its own meters."""
+    only = visible_enterprise(principal, enterprise_id)
+    if only is not None:
+        queries.enterprise(session, principal.park, only)
+    if (period.end - period.start).days > MAX_DAYS:
+        raise InvalidRange(f"at most {MAX_DAYS} days per request")
+    park = queries.park(session, principal.park)
+    return completeness(session, park.id, park.timezone, period.start, period.end, only)

@@ -1,0 +1,64 @@
+"""Energy rolled up to the park's local days (``energy_daily``), maintained incrementally:
+every recompute of a range of hours refreshes the local days it touches, from the hours it
+has just written. Months are sums of days, so a month's total is the sum of its days by
+construction (reconciled, tested).
+
+A day carries its quality up: the worst of its hours, and ``gap`` where its hours do not
+cover it (a day with an estimated hour says ``estimated``; today, still running, says
+``gap`` until it is over). Days begin at local midnight (``park.timezone``).
+
+On TimescaleDB the table is the same and refreshed the same way: a continuous aggregate
+needs a hypertable underneath, and ``interval_energy`` is rewritten range by range by the
+engine rather than appended to (its rows are replaced when late data arrives), which is
+what continuous aggregates do not follow cheaply."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.carbon.interval_energy import QUALITY_RANK
+
+CLEAR_DAILY_SQL = text("DELETE FROM energy_daily WHERE park_id = :park_id AND day >= :d0 AND day <= :d1")
+REFRESH_DAILY_SQL = text(
+    f"""
+WITH meters AS MATERIALIZED (SELECT id FROM meter WHERE park_id = :park_id)
+INSERT INTO energy_daily (day, meter_id, quantity, park_id, value, covered_seconds, hours, quality)
+SELECT day, meter_id, quantity, :park_id, value, covered, hours,
+       ({QUALITY_RANK})[CASE WHEN worst < 7 AND covered < extract(epoch FROM
+                                 ((day + 1)::timestamp AT TIME ZONE :tz) - (day::timestamp AT TIME ZONE :tz))
+                                 - 0.001
+                            THEN 6 ELSE worst END]::data_quality
+FROM (
+    SELECT (ie.hour_start AT TIME ZONE :tz)::date AS day, ie.meter_id, ie.quantity,
+           sum(ie.value) AS value, sum(ie.covered_seconds) AS covered, count(*) AS hours,
+           max(array_position({QUALITY_RANK}, ie.quality::text)) AS worst
+    FROM interval_energy ie JOIN meters m ON m.id = ie.meter_id
+    WHERE ie.hour_start >= :lo AND ie.hour_start < :hi
+    GROUP BY 1, 2, 3
+) d
+"""
+)
+
+
+def local_days(timezone: str, start: datetime, end: datetime) -> tuple[date, date, datetime, datetime]:
+    """The local days [start, end) touches, and the instants their span begins and ends."""
+    zone = ZoneInfo(timezone)
+    first = start.astimezone(zone).date()
+    last = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    lo = datetime.combine(first, time(), zone)
+    hi = datetime.combine(last + timedelta(days=1), time(), zone)
+    return first, last, lo, hi
+
+
+def refresh_daily(session: Session, park_id: int, timezone: str, start: datetime, end: datetime) -> None:
+    """Recompute ``energy_daily`` of the park's local days touched by [start, end)."""
+    if end <= start:
+        return
+    first, last, lo, hi = local_days(timezone, start, end)
+    params = {"park_id": park_id, "tz": timezone, "d0": first, "d1": last, "lo": lo, "hi": hi}
+    session.execute(CLEAR_DAILY_SQL, params)
+    session.execute(REFRESH_DAILY_SQL, params)
