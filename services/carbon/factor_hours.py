@@ -221,6 +221,7 @@ def compute_factors(
             charges[battery.bus_id] += kwh
         _valued_offtakes(supply, factor, nodal, hour_offtakes, charges, total_discharge_kwh, terms)
         balances[hour] = terms
+        active = [u for u in units if any(u[k] for k in ACTIVITY)]
         inputs: dict[str, object] = {
             **{name: getattr(supply, name) for name in HourSupply.__dataclass_fields__},
             **rung.as_inputs(),
@@ -231,11 +232,15 @@ def compute_factors(
             if total_discharge_kwh > 0
             else None,
             "storage_loss_kwh": sum(float(str(u["loss_kwh"])) for u in units),
-            # the batteries that did something this hour, and the lots of those holding any
-            "storage": [u for u in units if any(u[k] for k in ACTIVITY)],
-            "storage_pools": {str(m): pool.state() for m, pool in pools.items() if pool.lots},
+            # the batteries that did something this hour
+            "storage": active,
             "balance": terms.as_json(),
         }
+        if active:
+            # The lots, where they changed (a charge, a discharge, a loss): a later range
+            # resumes from the latest stored (STORAGE_STATE_SQL); an hour without activity
+            # leaves them as they were, and lots older than the memory expire on resumption.
+            inputs["storage_pools"] = {str(m): pool.state() for m, pool in pools.items() if pool.lots}
         records.append(FactorRecord(bus_id=None, hour_start=hour, factor=factor, inputs=inputs))
         if nodal is not None:
             bus_records.extend(nodal.records)
