@@ -84,7 +84,6 @@ class EnergyDaily(Base):
     covered_seconds: Mapped[float] = mapped_column(Double)
     hours: Mapped[int] = mapped_column(SmallInteger)
     quality: Mapped[DataQuality] = mapped_column(pg_enum(DataQuality, "data_quality"))
-    __table_args__ = (Index("ix_energy_daily_park_day", "park_id", "day"),)
 
 
 class CarbonFactorHourly(Base):
