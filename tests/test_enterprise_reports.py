@@ -272,3 +272,34 @@ def test_evidence_is_stored_with_its_hash_and_bounded(world: dict[str, Any]) -> 
     _refused(answer, 413, "bytes")
     assert client.post(url, headers={**_as(world, "other"), "Content-Type": "application/pdf"},
                        params={"filename": "x.pdf"}, content=pdf).status_code == 404  # fmt: skip
+
+
+def test_accepted_reports_complete_the_guiding_indicators(world: dict[str, Any]) -> None:
+    client, firm = world["client"], world["ids"]["firm"]
+    report = client.post(
+        f"/api/v1/enterprises/{firm}/reports", headers=_as(world, "firm"), json=_report()
+    ).json()
+    op = _as(world, "operator")
+    month = {
+        "start": datetime(PERIOD.year, PERIOD.month, 1, tzinfo=SHANGHAI).isoformat(),
+        "end": (datetime(PERIOD.year, PERIOD.month, 1, tzinfo=SHANGHAI) + timedelta(days=31)).isoformat(),
+    }
+    before = client.get("/api/v1/indicators", headers=op, params=month).json()["indicators"]
+    assert before["reports_accepted"] == 0
+    assert before["water_reuse"] is None  # submitted, not accepted: not counted
+    client.post(f"/api/v1/reports/{report['id']}/review", headers=op, json={"decision": "accept"})
+    answer = client.get("/api/v1/indicators", headers=op, params=month)
+    assert answer.status_code == 200, answer.text
+    values = answer.json()["indicators"]
+    assert values["reports_accepted"] == 1
+    assert values["solid_waste_utilisation"] == pytest.approx(34 / 40)  # 85 % ≥ 80 %
+    assert values["waste_energy_utilisation"] == pytest.approx(300 / 520)  # 57.7 % ≥ 50 %
+    assert values["water_reuse"] == pytest.approx(7_600 / 9_000)  # 84.4 % ≥ 80 %
+    # 330 000 kgce for 3 000 t = 110 kgce/t: within the limit (117), not at grade 2 (107)
+    assert values["products_at_grade2_share"] == 0.0
+    lines = {line["indicator"]: line for line in answer.json()["scorecard"]}
+    assert lines["solid_waste_utilisation"]["met"] is True
+    assert lines["water_reuse"]["met"] is True
+    assert lines["products_at_grade2_share"]["met"] is False
+    assert "910号" in lines["water_reuse"]["source"]
+    assert lines["water_reuse"]["verified"] is False

@@ -96,6 +96,32 @@ STORAGE_SQL = text(
     "WHERE park_id = :park_id AND role = 'storage' AND active"
 )
 
+# The guiding indicators enterprises report monthly (services/reports/): sums over the
+# accepted, live reports of the months starting in the period, in the park's calendar.
+REPORTED_SQL = text(
+    """
+WITH r AS (
+    SELECT body FROM enterprise_report
+    WHERE park_id = :park_id AND status = 'accepted'
+      AND period >= (CAST(:lo AS timestamptz) AT TIME ZONE :tz)::date
+      AND period < (CAST(:hi AS timestamptz) AT TIME ZONE :tz)::date
+), products AS (
+    SELECT (p->>'energy_kgce')::float8 / nullif((p->>'quantity')::float8, 0) AS unit_kgce,
+           (p->>'grade2_kgce_per_unit')::float8 AS grade2
+    FROM r CROSS JOIN LATERAL jsonb_array_elements(coalesce(r.body->'output'->'products', '[]')) AS p
+)
+SELECT (SELECT count(*) FROM r) AS reports,
+       (SELECT sum((body->'solid_waste'->>'generated_t')::float8) FROM r) AS waste_generated_t,
+       (SELECT sum((body->'solid_waste'->>'utilised_t')::float8) FROM r) AS waste_utilised_t,
+       (SELECT sum((body->'waste_energy'->>'available_gj')::float8) FROM r) AS waste_energy_available_gj,
+       (SELECT sum((body->'waste_energy'->>'recovered_gj')::float8) FROM r) AS waste_energy_recovered_gj,
+       (SELECT sum((body->'water'->>'use_t')::float8) FROM r) AS water_use_t,
+       (SELECT sum((body->'water'->>'reuse_t')::float8) FROM r) AS water_reuse_t,
+       (SELECT count(*) FROM products WHERE grade2 IS NOT NULL AND unit_kgce IS NOT NULL) AS products_judged,
+       (SELECT count(*) FROM products WHERE unit_kgce <= grade2) AS products_at_grade2
+"""
+)
+
 THRESHOLDS_SQL = text(
     """
 SELECT DISTINCT ON (indicator, tier, coalesce(annual_tce_min, -1))
@@ -154,6 +180,12 @@ class Indicators:
     sum_of_parts_t: float
     park_minus_parts_t: float
     policy_variants: list[PolicyVariant]
+    # from the enterprises' accepted monthly reports (None: nothing reported to judge)
+    reports_accepted: int = 0
+    solid_waste_utilisation: float | None = None  # utilised ÷ generated
+    waste_energy_utilisation: float | None = None  # recovered ÷ available
+    water_reuse: float | None = None  # reused ÷ total use (GB/T 7119 重复利用率)
+    products_at_grade2_share: float | None = None  # products at or below their grade-2 value
 
     def value_of(self, indicator: str) -> float | None:
         value = asdict(self).get(indicator)
@@ -283,7 +315,26 @@ def compute_indicators(
         sum_of_parts_t=sum_of_parts_t,
         park_minus_parts_t=float(p.emissions_t) - sum_of_parts_t,
         policy_variants=variants,
+        **_reported(session, park_id, start, end),
     )
+
+
+def _reported(session: Session, park_id: int, start: datetime, end: datetime) -> dict[str, Any]:
+    timezone = session.execute(text("SELECT timezone FROM park WHERE id = :id"), {"id": park_id}).scalar_one()
+    r = session.execute(REPORTED_SQL, {"park_id": park_id, "lo": start, "hi": end, "tz": timezone}).one()
+
+    def share(num: float | None, den: float | None) -> float | None:
+        return None if num is None or den is None else _ratio(float(num), float(den))
+
+    return {
+        "reports_accepted": int(r.reports),
+        "solid_waste_utilisation": share(r.waste_utilised_t, r.waste_generated_t),
+        "waste_energy_utilisation": share(r.waste_energy_recovered_gj, r.waste_energy_available_gj),
+        "water_reuse": share(r.water_reuse_t, r.water_use_t),
+        "products_at_grade2_share": share(r.products_at_grade2, r.products_judged)
+        if r.products_judged
+        else None,
+    }
 
 
 def _applies(line: Any, annual: float | None) -> bool:
