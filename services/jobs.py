@@ -7,12 +7,23 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.carbon import jobs as carbon_jobs
+from services.carbon.jobs import ScheduledJob
 from services.core.settings import Settings
+from services.reports import jobs as report_jobs
 
 
 def build_scheduler(factory: sessionmaker[Session], settings: Settings) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=settings.timezone)
-    for job in carbon_jobs.scheduled_jobs(settings):
+    jobs = [
+        *carbon_jobs.scheduled_jobs(settings),
+        ScheduledJob(
+            "monthly_reports",
+            report_jobs.monthly_reports_job,
+            report_jobs.monthly_reports_trigger(settings),
+            86400,
+        ),
+    ]
+    for job in jobs:
         scheduler.add_job(
             job.function,
             job.trigger,

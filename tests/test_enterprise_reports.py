@@ -303,3 +303,88 @@ def test_accepted_reports_complete_the_guiding_indicators(world: dict[str, Any])
     assert lines["products_at_grade2_share"]["met"] is False
     assert "910号" in lines["water_reuse"]["source"]
     assert lines["water_reuse"]["verified"] is False
+
+
+def test_monthly_reports_in_excel_and_pdf_carry_the_database_numbers(world: dict[str, Any]) -> None:
+    import io
+
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    client, firm = world["client"], world["ids"]["firm"]
+    report = client.post(
+        f"/api/v1/enterprises/{firm}/reports", headers=_as(world, "firm"), json=_report()
+    ).json()
+    client.post(
+        f"/api/v1/reports/{report['id']}/review", headers=_as(world, "operator"), json={"decision": "accept"}
+    )
+    url = f"/api/v1/enterprises/{firm}/monthly-report"
+    xlsx = client.get(url, headers=_as(world, "firm"), params={"month": MONTH})
+    assert xlsx.status_code == 200, xlsx.text
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames == ["概要", "逐日", "方法与因子"]
+    summary = {row[0]: row[1] for row in book["概要"].iter_rows(min_row=4, values_only=True)}
+    # the fixture's 100 hours: 100 kWh and 5 m³ each
+    assert summary["用电量"] == pytest.approx(10_000.0)
+    assert summary["天然气"] == pytest.approx(500.0)
+    assert summary["工业总产值（报送）"] == 820.0  # from the accepted report
+    assert summary["月度报送状态"] == "已通过"
+    daily = list(book["逐日"].iter_rows(min_row=2, values_only=True))
+    assert sum(kwh for _, kwh, _ in daily) == pytest.approx(10_000.0)  # days add up to the month
+    assert len(book["逐日"]._charts) == 1
+    sources = [row[0] for row in book["方法与因子"].iter_rows(min_row=2, values_only=True)]
+    assert any("GB/T 32150-2015" in line for line in sources)
+    assert any("GB/T 2589-2020" in line for line in sources)
+
+    pdf = client.get(url, headers=_as(world, "operator"), params={"month": MONTH, "format": "pdf"})
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(pdf.content))
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "10,000.00" in text
+    assert "500.00" in text
+    assert "GB/T 32150-2015" in text
+    assert reader.metadata is not None
+    assert "碳排放报告" in str(reader.metadata.title)
+
+    park = client.get("/api/v1/park/monthly-report", headers=_as(world, "operator"), params={"month": MONTH})
+    assert park.status_code == 200
+    firms = list(load_workbook(io.BytesIO(park.content))["企业"].iter_rows(min_row=2, values_only=True))
+    assert len(firms) == 2  # every enterprise of the park, the largest emitter first
+    assert sorted(row[1] for row in firms) == pytest.approx([0.0, 10_000.0])
+    # another enterprise cannot have this one's report; the park's is for the park's readers
+    assert client.get(url, headers=_as(world, "other"), params={"month": MONTH}).status_code == 404
+    refused = client.get("/api/v1/park/monthly-report", headers=_as(world, "firm"), params={"month": MONTH})
+    assert refused.status_code == 403
+
+
+def test_the_scheduler_files_last_months_reports_on_the_first(
+    world: dict[str, Any], session_factory: sessionmaker[Session]
+) -> None:
+    from services.core.settings import Settings
+    from services.reports.jobs import monthly_reports_job
+
+    client = world["client"]
+    first = datetime(PERIOD.year, PERIOD.month, 1, tzinfo=SHANGHAI) + timedelta(days=32)
+    first = first.replace(day=1, hour=6)  # the 1st of the month after PERIOD, when the job fires
+    # every park (the test database may hold others): the park and each of its enterprises × 2
+    assert monthly_reports_job(session_factory, Settings(), now=first) >= 2 * 3
+    again = monthly_reports_job(session_factory, Settings(), now=first)  # idempotent: replaced
+    files = client.get("/api/v1/monthly-reports", headers=_as(world, "operator"), params={"period": MONTH})
+    assert files.status_code == 200, files.text
+    items = files.json()["items"]
+    assert len(items) == 2 * 3
+    assert again >= 6
+    assert {(i["enterprise_id"], i["format"]) for i in items} == {
+        (owner, fmt)
+        for owner in (None, world["ids"]["firm"], world["ids"]["other"])
+        for fmt in ("xlsx", "pdf")
+    }
+    pdf = next(i for i in items if i["enterprise_id"] == world["ids"]["firm"] and i["format"] == "pdf")
+    body = client.get(f"/api/v1/monthly-reports/{pdf['id']}", headers=_as(world, "firm"))
+    assert body.status_code == 200
+    assert hashlib.sha256(body.content).hexdigest() == pdf["sha256"]
+    # an enterprise lists only its own; another's file is not found
+    own = client.get("/api/v1/monthly-reports", headers=_as(world, "firm")).json()["items"]
+    assert {i["enterprise_id"] for i in own} == {world["ids"]["firm"]}
+    assert client.get(f"/api/v1/monthly-reports/{pdf['id']}", headers=_as(world, "other")).status_code == 404

@@ -8,7 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.core.errors import NotFound
-from services.core.models import EnterpriseReport, ReportEvent, ReportEvidence, ReportStatus
+from services.core.models import (
+    EnterpriseReport,
+    MonthlyReportFile,
+    ReportEvent,
+    ReportEvidence,
+    ReportStatus,
+)
 from services.core.pagination import PageParams, paginate
 
 
@@ -62,3 +68,26 @@ def events(
     if enterprise_id is not None:
         query = query.where(ReportEvent.enterprise_id == enterprise_id)
     return paginate(session, query, ReportEvent.id, page)
+
+
+def report_files(
+    session: Session, park_id: int, enterprise_id: int | None, period: date | None, page: PageParams
+) -> tuple[list[MonthlyReportFile], str | None]:
+    """Stored monthly files: an enterprise's own (``enterprise_id``), else the park's and all."""
+    query = select(MonthlyReportFile).where(MonthlyReportFile.park_id == park_id)
+    if enterprise_id is not None:
+        query = query.where(MonthlyReportFile.enterprise_id == enterprise_id)
+    if period is not None:
+        query = query.where(MonthlyReportFile.period == period)
+    return paginate(session, query, MonthlyReportFile.id, page)
+
+
+def report_file(session: Session, park_id: int, file_id: int, enterprise_id: int | None) -> MonthlyReportFile:
+    found = session.get(MonthlyReportFile, file_id)
+    if (
+        found is None
+        or found.park_id != park_id
+        or (enterprise_id is not None and found.enterprise_id != enterprise_id)
+    ):
+        raise NotFound(f"report file {file_id} not found")
+    return found

@@ -188,3 +188,14 @@ class ReportEventOut(BaseModel):
     kind: str  # submitted | accepted | returned
     actor: str
     detail: dict[str, object]
+
+
+class ReportFileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    enterprise_id: int | None  # None: the park's report
+    period: date
+    format: str
+    filename: str
+    sha256: str
+    generated_at: datetime

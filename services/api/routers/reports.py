@@ -4,13 +4,20 @@ operators review (accept or return with a reason); both read the review's events
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from services.access.dependencies import ParkWriter, Reader, ReportableEnterprise, Reporter
+from services.access.dependencies import (
+    ParkReader,
+    ParkWriter,
+    ReadableEnterprise,
+    Reader,
+    ReportableEnterprise,
+    Reporter,
+)
 from services.access.policy import Principal, enterprise_in_park, visible_enterprise, writable_enterprise
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.core.db import SessionDep
@@ -23,15 +30,17 @@ from services.core.errors import (
     PayloadTooLarge,
     responses,
 )
-from services.core.models import EnterpriseReport, Park, ReportStatus
+from services.core.exports import XLSX
+from services.core.models import Enterprise, EnterpriseReport, Park, ReportStatus
 from services.core.pagination import Page, PageDep
 from services.core.params import IdPath, OptionalIdQuery
-from services.reports import queries, service
+from services.reports import monthly, queries, service
 from services.reports.schemas import (
     PERIOD_PATTERN,
     EvidenceOut,
     MonthlyReportIn,
     ReportEventOut,
+    ReportFileOut,
     ReportOut,
     ReviewIn,
 )
@@ -170,6 +179,97 @@ def get_evidence(report_id: IdPath, evidence_id: IdPath, session: SessionDep, pr
     return Response(
         found.data,
         media_type=found.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename, safe='')}",
+            "X-Content-SHA256": found.sha256,
+        },
+    )
+
+
+REPORT_FILES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            XLSX: {"schema": {"type": "string", "format": "binary"}},
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "description": "the month's carbon report, Excel or PDF with charts",
+    }
+}
+MonthQuery = Annotated[str, Query(pattern=PERIOD_PATTERN, description="YYYY-MM")]
+FormatQuery = Annotated[Literal["xlsx", "pdf"], Query()]
+
+
+def _file(fig: monthly.MonthFigures, format: str, name: str) -> Response:
+    data, media = (
+        (monthly.as_pdf(fig), "application/pdf") if format == "pdf" else (monthly.as_xlsx(fig), XLSX)
+    )
+    return Response(
+        data,
+        media_type=media,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name + '.' + format, safe='')}"
+        },
+    )
+
+
+@router.get(
+    "/enterprises/{enterprise_id}/monthly-report", response_class=Response, responses={**REPORT_FILES, **READ}
+)
+def enterprise_monthly_report(
+    enterprise_id: ReadableEnterprise,
+    session: SessionDep,
+    principal: Reader,
+    month: MonthQuery,
+    format: FormatQuery = "xlsx",
+) -> Response:
+    """An enterprise's month: energy by carrier, emissions by scope (location- and
+    market-based), intensity against its reported output, daily chart, the park factor, its
+    report's review state, and the method and factor sources. Excel or PDF, in Chinese."""
+    park = session.get(Park, principal.park)
+    enterprise = session.get(Enterprise, enterprise_id)
+    assert park is not None
+    assert enterprise is not None
+    fig = monthly.figures(session, park, enterprise, date(int(month[:4]), int(month[5:7]), 1))
+    return _file(fig, format, f"碳排放月报-{enterprise.name}-{month}")
+
+
+@router.get("/park/monthly-report", response_class=Response, responses={**REPORT_FILES, **READ})
+def park_monthly_report(
+    session: SessionDep, principal: ParkReader, month: MonthQuery, format: FormatQuery = "xlsx"
+) -> Response:
+    """The park's month: totals, every enterprise's energy and emissions, the daily chart,
+    the park factor and the sources. Excel or PDF, in Chinese."""
+    park = session.get(Park, principal.park)
+    assert park is not None
+    fig = monthly.figures(session, park, None, date(int(month[:4]), int(month[5:7]), 1))
+    return _file(fig, format, f"碳排放月报-{park.name}-{month}")
+
+
+@router.get("/monthly-reports", response_model=Page[ReportFileOut], responses=READ)
+def list_report_files(
+    session: SessionDep,
+    principal: Reader,
+    page: PageDep,
+    enterprise_id: OptionalIdQuery = None,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN, description="YYYY-MM")] = None,
+) -> Any:
+    """The monthly reports the scheduler generated on the 1st (Excel and PDF); an enterprise
+    sees its own."""
+    only = visible_enterprise(principal, enterprise_id)
+    if only is not None:
+        enterprise_in_park(session, principal.park, only)
+    month = date(int(period[:4]), int(period[5:7]), 1) if period else None
+    rows, cursor = queries.report_files(session, principal.park, only, month, page)
+    return {"items": [ReportFileOut.model_validate(r) for r in rows], "next_cursor": cursor}
+
+
+@router.get("/monthly-reports/{file_id}", response_class=Response, responses={**REPORT_FILES, **READ})
+def get_report_file(file_id: IdPath, session: SessionDep, principal: Reader) -> Response:
+    found = queries.report_file(session, principal.park, file_id, visible_enterprise(principal, None))
+    media = "application/pdf" if found.format == "pdf" else XLSX
+    return Response(
+        found.data,
+        media_type=media,
         headers={
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename, safe='')}",
             "X-Content-SHA256": found.sha256,

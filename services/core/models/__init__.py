@@ -44,7 +44,13 @@ from services.core.models.park import (
     Substation,
     VirtualMeterTerm,
 )
-from services.core.models.reports import EnterpriseReport, ReportEvent, ReportEvidence, ReportStatus
+from services.core.models.reports import (
+    EnterpriseReport,
+    MonthlyReportFile,
+    ReportEvent,
+    ReportEvidence,
+    ReportStatus,
+)
 from services.core.models.telemetry import QuarantinedTelemetry, Reading
 
 __all__ = [
@@ -80,6 +86,7 @@ __all__ = [
     "MeterPosition",
     "MeterReplacement",
     "MeterRole",
+    "MonthlyReportFile",
     "Park",
     "QuarantinedTelemetry",
     "Reading",

@@ -95,3 +95,29 @@ class ReportEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, object]] = mapped_column(JSONB, default=dict)
+
+
+class MonthlyReportFile(Base):
+    """A monthly carbon report as generated on the 1st (services/reports/jobs.py): the park's
+    (``enterprise_id`` NULL) or an enterprise's, one per format."""
+
+    __tablename__ = "monthly_report_file"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"))
+    period: Mapped[date] = mapped_column(Date)
+    format: Mapped[str] = mapped_column(String(8))
+    filename: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    generated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        UniqueConstraint(
+            "park_id",
+            "enterprise_id",
+            "period",
+            "format",
+            name="uq_monthly_report_file_park_id",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
