@@ -428,3 +428,36 @@ def test_a_bad_file_names_every_failing_row_and_writes_nothing(
     assert oversized.status_code == 413
     viewer = _import(client, tokens["viewer"], b"code,name\n", "text/csv", kind="gateways")
     assert viewer.status_code == 403
+
+
+def test_every_list_comes_as_csv_and_excel(api: Any) -> None:
+    client, tokens, ids = api
+    op = _as(tokens["operator"])
+    _ok(client.post("/api/v1/register/gateways", headers=op, json={"code": "gw-x", "name": "网关"}), 201)
+    for path, params, first_column in (
+        ("/api/v1/enterprises", {}, "id"),
+        ("/api/v1/meters", {}, "id"),
+        ("/api/v1/series/hourly", {"enterprise_id": ids["enterprise"]}, "hour_start"),
+        ("/api/v1/quarantine", {}, "id"),
+        ("/api/v1/reports", {}, "id"),
+    ):
+        as_csv = client.get(path, headers=op, params={**params, "format": "csv"})
+        assert as_csv.status_code == 200, (path, as_csv.text)
+        assert as_csv.content.startswith("\ufeff".encode())
+        header = next(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
+        assert header[0] == first_column, (path, header)
+        as_xlsx = client.get(path, headers=op, params={**params, "format": "xlsx"})
+        assert as_xlsx.status_code == 200, (path, as_xlsx.text)
+        sheet = load_workbook(io.BytesIO(as_xlsx.content)).active
+        assert sheet is not None
+        assert sheet["A1"].value == first_column
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                client.get("/api/v1/enterprises", headers=op, params={"format": "csv"}).content.decode(
+                    "utf-8-sig"
+                )
+            )
+        )
+    )
+    assert len(rows) == 2  # the park's one enterprise under its header

@@ -8,6 +8,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from urllib.parse import quote
 
 from openpyxl import Workbook
 
@@ -26,6 +27,11 @@ def safe_cell(value: object) -> object:
         return value
     value = ILLEGAL.sub("\ufffd", value)
     return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def attachment(filename: str) -> dict[str, str]:
+    """The Content-Disposition of a download, its name in UTF-8 (RFC 6266 / RFC 5987)."""
+    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}"}
 
 
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:

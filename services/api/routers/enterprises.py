@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from services.access.dependencies import Reader
 from services.access.policy import Principal, visible_enterprise
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
+from services.api.tables import FormatParam, as_file, table_content
 from services.carbon import queries as carbon_queries
 from services.carbon.certificates import green_matching
 from services.carbon.emissions import meter_emissions
@@ -24,11 +27,14 @@ router = APIRouter(
 
 
 @router.get(
-    "/enterprises", response_model=list[EnterpriseOut], responses=responses(NotAuthenticated, Forbidden)
+    "/enterprises",
+    response_model=list[EnterpriseOut],
+    responses={**table_content("the enterprises"), **responses(NotAuthenticated, Forbidden)},
 )
-def list_enterprises(session: SessionDep, principal: Reader) -> list[EnterpriseOut]:
+def list_enterprises(session: SessionDep, principal: Reader, format: FormatParam = "json") -> Any:
     only = visible_enterprise(principal, None)
-    return [EnterpriseOut.model_validate(e) for e in queries.enterprises(session, principal.park, only)]
+    rows = [EnterpriseOut.model_validate(e) for e in queries.enterprises(session, principal.park, only)]
+    return rows if format == "json" else as_file(rows, EnterpriseOut, "enterprises", format)
 
 
 @router.get(
@@ -42,15 +48,21 @@ def get_enterprise(enterprise_id: IdPath, session: SessionDep, principal: Reader
 
 
 @router.get(
-    "/meters", response_model=list[MeterOut], responses=responses(NotAuthenticated, Forbidden, NotFound)
+    "/meters",
+    response_model=list[MeterOut],
+    responses={**table_content("the meters"), **responses(NotAuthenticated, Forbidden, NotFound)},
 )
 def list_meters(
-    session: SessionDep, principal: Reader, enterprise_id: OptionalIdQuery = None
-) -> list[MeterOut]:
+    session: SessionDep,
+    principal: Reader,
+    enterprise_id: OptionalIdQuery = None,
+    format: FormatParam = "json",
+) -> Any:
     only = visible_enterprise(principal, enterprise_id)
     if only is not None:
         queries.enterprise(session, principal.park, only)  # another park's enterprise: 404
-    return [MeterOut.model_validate(m) for m in queries.meters(session, principal.park, only)]
+    rows = [MeterOut.model_validate(m) for m in queries.meters(session, principal.park, only)]
+    return rows if format == "json" else as_file(rows, MeterOut, "meters", format)
 
 
 def _readable(session: SessionDep, principal: Principal, enterprise_id: int | None) -> int | None:
@@ -81,15 +93,23 @@ def green_certificate_matching(
 @router.get(
     "/series/hourly",
     response_model=list[HourlyEmission],
-    responses=responses(NotAuthenticated, Forbidden, NotFound, InvalidRange),
+    responses={
+        **table_content("hourly emissions"),
+        **responses(NotAuthenticated, Forbidden, NotFound, InvalidRange),
+    },
 )
 def hourly_series(
-    session: SessionDep, principal: Reader, period: TimeRangeDep, enterprise_id: OptionalIdQuery = None
-) -> list[HourlyEmission]:
+    session: SessionDep,
+    principal: Reader,
+    period: TimeRangeDep,
+    enterprise_id: OptionalIdQuery = None,
+    format: FormatParam = "json",
+) -> Any:
     """Hourly energy (kWh, m³, GJ, tce) and emissions (kgCO2, scope 1 and 2) of one
     enterprise, or of the park when no enterprise is given (the park's readers only)."""
     only = _readable(session, principal, enterprise_id)
-    return carbon_queries.hourly_emissions(session, principal.park, only, period.start, period.end)
+    rows = carbon_queries.hourly_emissions(session, principal.park, only, period.start, period.end)
+    return rows if format == "json" else as_file(rows, HourlyEmission, "emissions-hourly", format)
 
 
 @router.get(

@@ -20,6 +20,7 @@ from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.carbon.factors import grid_regions
 from services.core.db import SessionDep
 from services.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, responses
+from services.core.exports import attachment
 from services.core.pagination import Page, PageDep
 from services.core.params import INT4_MAX, IdPath, OptionalIdQuery
 from services.park import bulk, register
@@ -203,12 +204,12 @@ def export_register(
         return StreamingResponse(
             bulk.export_csv(session, principal.park, kind, include_retired),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="register-{kind}.csv"'},
+            headers=attachment(f"register-{kind}.csv"),
         )
     return Response(
         bulk.export_xlsx(session, principal.park, include_retired),
         media_type=bulk.XLSX,
-        headers={"Content-Disposition": 'attachment; filename="register.xlsx"'},
+        headers=attachment("register.xlsx"),
     )
 
 
@@ -219,7 +220,7 @@ def register_template(principal: ParkReader) -> Response:
     return Response(
         bulk.template_xlsx(),
         media_type=bulk.XLSX,
-        headers={"Content-Disposition": 'attachment; filename="register-template.xlsx"'},
+        headers=attachment("register-template.xlsx"),
     )
 
 

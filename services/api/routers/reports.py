@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -20,6 +19,7 @@ from services.access.dependencies import (
 )
 from services.access.policy import Principal, enterprise_in_park, visible_enterprise, writable_enterprise
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
+from services.api.tables import FormatParam, as_file, table_content
 from services.core.db import SessionDep
 from services.core.errors import (
     Conflict,
@@ -30,7 +30,7 @@ from services.core.errors import (
     PayloadTooLarge,
     responses,
 )
-from services.core.exports import XLSX
+from services.core.exports import XLSX, attachment
 from services.core.models import Enterprise, EnterpriseReport, Park, ReportStatus
 from services.core.pagination import Page, PageDep
 from services.core.params import IdPath, OptionalIdQuery
@@ -90,7 +90,11 @@ def submit_report(
     return _out(session, service.submit(session, principal, enterprise_id, body))
 
 
-@router.get("/reports", response_model=Page[ReportOut], responses=READ)
+@router.get(
+    "/reports",
+    response_model=Page[ReportOut],
+    responses={**table_content("reports (files: this page)"), **READ},
+)
 def list_reports(
     session: SessionDep,
     principal: Reader,
@@ -98,6 +102,7 @@ def list_reports(
     enterprise_id: OptionalIdQuery = None,
     status: ReportStatus | None = None,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN, description="YYYY-MM")] = None,
+    format: FormatParam = "json",
 ) -> Any:
     """Reports of the park (an enterprise: its own), oldest first; ``status=submitted`` is
     the review queue."""
@@ -106,7 +111,10 @@ def list_reports(
         enterprise_in_park(session, principal.park, only)  # another park's: not found
     month = date(int(period[:4]), int(period[5:7]), 1) if period else None
     rows, cursor = queries.reports(session, principal.park, only, status, month, page)
-    return {"items": [_out(session, r) for r in rows], "next_cursor": cursor}
+    items = [_out(session, r) for r in rows]
+    if format != "json":
+        return as_file(items, ReportOut, "reports", format)
+    return {"items": items, "next_cursor": cursor}
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut, responses=READ)
@@ -180,7 +188,7 @@ def get_evidence(report_id: IdPath, evidence_id: IdPath, session: SessionDep, pr
         found.data,
         media_type=found.content_type,
         headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename, safe='')}",
+            **attachment(found.filename),
             "X-Content-SHA256": found.sha256,
         },
     )
@@ -206,9 +214,7 @@ def _file(fig: monthly.MonthFigures, format: str, name: str) -> Response:
     return Response(
         data,
         media_type=media,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name + '.' + format, safe='')}"
-        },
+        headers=attachment(f"{name}.{format}"),
     )
 
 
@@ -271,7 +277,7 @@ def get_report_file(file_id: IdPath, session: SessionDep, principal: Reader) -> 
         found.data,
         media_type=media,
         headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename, safe='')}",
+            **attachment(found.filename),
             "X-Content-SHA256": found.sha256,
         },
     )

@@ -17,7 +17,7 @@ from services.carbon.completeness import MAX_DAYS, Completeness, completeness
 from services.carbon.series import EnergyPoint, Resolution, Scope, energy_series
 from services.core.db import SessionDep
 from services.core.errors import Forbidden, InvalidInput, InvalidRange, NotAuthenticated, NotFound, responses
-from services.core.exports import XLSX, csv_chunks, xlsx_bytes
+from services.core.exports import XLSX, attachment, csv_chunks, xlsx_bytes
 from services.core.params import INT4_MAX, OptionalIdQuery, TimeRangeDep
 from services.park import queries
 from services.park.register import KINDS, get_object
@@ -92,7 +92,7 @@ def energy(
         return Response(
             xlsx_bytes([(name, HEADER, rows)]),
             media_type=XLSX,
-            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+            headers=attachment(f"{name}.xlsx"),
         )
     factory = request.app.state.session_factory
 
@@ -105,7 +105,7 @@ def energy(
     return StreamingResponse(
         csv_chunks(HEADER, streamed()),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        headers=attachment(f"{name}.csv"),
     )
 
 

@@ -1,0 +1,51 @@
+"""Every table a user can list, also as a file: ``?format=csv`` (UTF-8 with BOM, so Excel
+opens it in Chinese) or ``?format=xlsx``. Columns are the JSON fields (units in their
+names); nested values are written as JSON text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import Query
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
+
+from services.core.exports import XLSX, attachment, csv_chunks, xlsx_bytes
+
+TableFormat = Literal["json", "csv", "xlsx"]
+FormatParam = Annotated[TableFormat, Query(description="json | csv (UTF-8 with BOM) | xlsx")]
+
+
+def table_content(description: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 answer of a listing endpoint, in its three forms."""
+    return {
+        200: {
+            "content": {
+                "application/json": {},
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+            },
+            "description": description,
+        }
+    }
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def as_file(items: Sequence[BaseModel], model: type[BaseModel], name: str, format: TableFormat) -> Response:
+    """The rows as CSV or Excel; an empty table keeps the model's header."""
+    dumped = [item.model_dump(mode="json") for item in items]
+    header = list(model.model_fields)
+    rows = [[_cell(row.get(column)) for column in header] for row in dumped]
+    headers = attachment(f"{name}.{format}")
+    if format == "csv":
+        return StreamingResponse(
+            csv_chunks(header, rows), media_type="text/csv; charset=utf-8", headers=headers
+        )
+    return Response(xlsx_bytes([(name, header, rows)]), media_type=XLSX, headers=headers)
