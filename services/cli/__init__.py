@@ -387,6 +387,24 @@ def bench_carbon(
     emit("parkcarbon bench carbon", run_carbon_bench(settings, options), as_json)
 
 
+@bench_app.command("api")
+def bench_api(
+    meters: Annotated[int, typer.Option(help="meters in the park")] = 1_000,
+    days: Annotated[int, typer.Option(help="days of 15-minute data")] = 365,
+    clients: Annotated[int, typer.Option(help="concurrent clients")] = 20,
+    requests: Annotated[int, typer.Option(help="requests per client")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Dashboard and reporting queries over a year of 15-minute data under concurrent
+    clients: p50/p95 against an indexed lookup measured the same way."""
+    from services.bench.api import ApiBenchOptions, run_api_bench
+    from services.bench.report import emit
+
+    settings = settings_and_logging()
+    options = ApiBenchOptions(meters=meters, days=days, clients=clients, requests=requests)
+    emit("parkcarbon bench api", run_api_bench(settings, options), as_json)
+
+
 @bench_app.command("gateway")
 def bench_gateway(
     buses: Annotated[int, typer.Option(help="simulated Modbus TCP servers")] = 20,

@@ -1,0 +1,178 @@
+"""``parkcarbon bench api``: the dashboard's and the reporting queries over a year of
+15-minute data, under concurrent clients, against a trivial indexed query measured the same
+way in the same run.
+
+A park of ``meters`` meters (the carbon bench's shape) gets a year of 15-minute registers,
+and the engine computes it as production does (15-minute and hourly energy, daily rollups,
+factors, emissions). The API is served by uvicorn on 127.0.0.1; ``clients`` threads each
+send ``requests`` requests, cycling through the queries below; latencies are per request,
+as a client sees them. The baseline is ``GET /api/v1/register/meters/{id}`` (a primary-key
+lookup through the same authentication and serialisation) under the same concurrency."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import uvicorn
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.access.tokens import create_token
+from services.api.app import create_app
+from services.bench.carbon import seed_park, write_readings
+from services.bench.database import bench_database
+from services.bench.report import Measure
+from services.carbon.pipeline import recompute_range
+from services.core.db import make_engine, make_session_factory
+from services.core.hours import HOUR
+from services.core.models import Enterprise, Meter, Role
+from services.core.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class ApiBenchOptions:
+    meters: int = 1_000
+    days: int = 365
+    clients: int = 20
+    requests: int = 50  # per client
+    reading_interval_min: int = 15
+    jobs: int = 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _queries(end: datetime, days: int, meter: int, enterprise: int) -> list[tuple[str, dict[str, object]]]:
+    day, week = end - timedelta(days=1), end - timedelta(days=7)
+    year = end - timedelta(days=days)
+    return [
+        ("/api/v1/series/energy", {"scope": "meter", "id": meter, "resolution": "15min",
+                                   "start": day, "end": end}),
+        ("/api/v1/series/energy", {"scope": "enterprise", "id": enterprise, "resolution": "hour",
+                                   "start": week, "end": end}),
+        ("/api/v1/series/energy", {"scope": "park", "resolution": "day", "start": year, "end": end}),
+        ("/api/v1/series/energy", {"scope": "park", "resolution": "month", "start": year, "end": end}),
+        ("/api/v1/series/hourly", {"enterprise_id": enterprise, "start": week, "end": end}),
+        ("/api/v1/carbon-factors", {"start": week, "end": end}),
+        ("/api/v1/data-completeness", {"enterprise_id": enterprise, "start": day, "end": end}),
+        ("/api/v1/reports", {"status": "submitted"}),
+    ]  # fmt: skip
+
+
+def _load(
+    base: str, token: str, queries: list[tuple[str, dict[str, object]]], clients: int, requests: int
+) -> dict[int, list[float]]:
+    """Milliseconds of every request by query, ``clients`` threads at once; any non-200 is
+    an error."""
+    latencies: dict[int, list[float]] = {k: [] for k in range(len(queries))}
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def client(k: int) -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+            for n in range(requests):
+                which = (k + n) % len(queries)
+                path, params = queries[which]
+                started = time.perf_counter()
+                answer = http.get(path, params={key: str(v.isoformat() if isinstance(v, datetime) else v)
+                                                for key, v in params.items()})  # fmt: skip
+                elapsed = (time.perf_counter() - started) * 1000
+                with lock:
+                    latencies[which].append(elapsed)
+                    if answer.status_code != 200:
+                        failures.append(f"{path} {answer.status_code} {answer.text[:200]}")
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} requests failed, first: {failures[0]}")
+    return latencies
+
+
+def _percentile(values: list[float], share: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(share * 100) - 1]
+
+
+def run_api_bench(settings: Settings, options: ApiBenchOptions) -> list[Measure]:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
+    end = datetime(2026, 11, 20, tzinfo=UTC)
+    start = end - timedelta(days=options.days)
+    with (
+        tempfile.TemporaryDirectory(prefix="parkcarbon-bench-") as tmp,
+        bench_database(settings, Path(tmp)) as url,
+    ):
+        factory = make_session_factory(make_engine(url))
+        park_id = seed_park(url, "api", options.meters)
+        readings = write_readings(url, park_id, start - HOUR, end + HOUR, options.reading_interval_min)
+        started = time.perf_counter()
+        recompute_range(
+            factory, start, end, timedelta(minutes=settings.interval_max_gap_minutes), jobs=options.jobs
+        )
+        prepare_s = time.perf_counter() - started
+        with Session(make_engine(url)) as session:
+            _, token = create_token(
+                session, name="bench", role=Role.OPERATOR, park_id=park_id, created_by="bench"
+            )
+            meter = session.scalars(
+                select(Meter.id).where(Meter.park_id == park_id).order_by(Meter.id)
+            ).first()
+            enterprise = session.scalars(select(Enterprise.id).where(Enterprise.park_id == park_id)).first()
+            session.commit()
+        assert meter is not None
+        assert enterprise is not None
+        port = _free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(factory), host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            baseline: list[tuple[str, dict[str, object]]] = [(f"/api/v1/register/meters/{meter}", {})]
+            _load(base, token, baseline, options.clients, 5)  # warm the pool and the caches
+            base_ms = _load(base, token, baseline, options.clients, options.requests)[0]
+            queries = _queries(end, options.days, meter, enterprise)
+            by_query = _load(base, token, queries, options.clients, options.requests)
+            work_ms = [ms for values in by_query.values() for ms in values]
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+    p95 = _percentile(work_ms, 0.95)
+    base_p95 = _percentile(base_ms, 0.95)
+    return [
+        Measure("readings", readings, "rows", f"{options.meters} meters, {options.days} days of registers"),
+        Measure("prepare_s", prepare_s, "s", "  engine: 15-minute, hourly, daily energy and emissions"),
+        Measure("requests", len(work_ms), "", f"requests, {options.clients} clients at once"),
+        Measure("p50_ms", statistics.median(work_ms), "ms", "dashboard and reporting queries, p50"),
+        Measure("p95_ms", p95, "ms", "  p95"),
+        Measure("max_ms", max(work_ms), "ms", "  max"),
+        Measure("baseline_p50_ms", statistics.median(base_ms), "ms", "baseline: indexed lookup, p50"),
+        Measure("baseline_p95_ms", base_p95, "ms", "  p95"),
+        Measure("p95_ratio_to_baseline", p95 / base_p95, "×", "p95 ÷ baseline p95"),
+        *(
+            Measure(f"p95_ms_{k}", _percentile(by_query[k], 0.95), "ms", f"  p95 {_label(path, params)}")
+            for k, (path, params) in enumerate(queries)
+            if len(by_query[k]) >= 2
+        ),
+    ]
+
+
+def _label(path: str, params: dict[str, object]) -> str:
+    return " ".join([path, str(params.get("scope", "")), str(params.get("resolution", ""))]).rstrip()
