@@ -105,11 +105,12 @@ WITH meter_rule AS MATERIALIZED (  -- small: hashed once instead of joined per r
 # Grid's collection system, DL/T 645 frozen values, and this platform's gateways, which poll
 # on wall-clock aligned cycles). An hour with a reading on both boundaries (its start, and
 # the next hour's start) and none of its own below the first or above the last has energy =
-# end − start, exactly what the segment path gives when every segment in it rises (with a
-# maximum gap of one hour no segment can span an hour without a reading in it or on its
-# end, so no hour is missed). Consecutive clean hours share their boundary reading, so a
-# series clean in every hour rises across them. Only series clean in every hour are written
-# here; the others go on.
+# end − start, exactly what the segment path gives when every segment in it rises (each
+# segment inside lies within the interval, no longer than the maximum gap the fast paths
+# need). Every interval of the range must have its row: an interval without a reading (a
+# segment spanning it) is not missed but hands the series on. Consecutive clean hours share
+# their boundary reading, so a series clean in every hour rises across them. Only series
+# clean in every hour are written here; the others go on.
 #
 # Window path: for those series, a register that only rises over the range (each hour's
 # lowest value at least the previous hour's highest, every hour boundary between two
@@ -139,7 +140,7 @@ def _fast_sql(r: Resolution) -> TextClause:
 ), bounded AS (  -- each hour with the reading on its end (a hash join, no sort)
     SELECT h.meter_id, h.quantity, h.h, nx.v_start - h.v_start AS energy, m.park_id, m.eligible,
            h.h >= :lo AND h.h < :hi AS in_range,
-           coalesce(m.eligible AND :max_gap_s <= {r.seconds} AND h.v_min = h.v_start
+           coalesce(m.eligible AND h.v_min = h.v_start
                     AND h.v_max <= nx.v_start
                     AND (m.rated_max_per_hour IS NULL
                          OR nx.v_start - h.v_start <= 1.5 * {r.rating("m.rated_max_per_hour")}), false)
@@ -151,7 +152,8 @@ def _fast_sql(r: Resolution) -> TextClause:
 ), bounded_series AS MATERIALIZED (  -- every series read around the range; clean only with every
     -- hour of the range clean (one without hours in the range goes on: a segment may span it)
     SELECT meter_id, quantity, park_id, eligible, count(*) FILTER (WHERE in_range) AS hours,
-           coalesce(bool_and(clean) FILTER (WHERE in_range), false) AS clean
+           coalesce(bool_and(clean) FILTER (WHERE in_range), false)
+               AND count(*) FILTER (WHERE in_range) = :intervals AS clean
     FROM bounded GROUP BY meter_id, quantity, park_id, eligible
 ), linked AS (  -- each hour with the last reading before it and the first after it
     SELECT meter_id, quantity, h, date_part('epoch', h) AS h_s, v_min, v_max,
@@ -435,6 +437,7 @@ def _physical_energy(
         "hi": end,
         "max_gap": max_gap,
         "max_gap_s": max_gap.total_seconds(),
+        "intervals": int((end - start).total_seconds()) // resolution.seconds,
         "window": window,
         "everything": True,
         "ids": [],

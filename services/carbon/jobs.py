@@ -54,7 +54,14 @@ def hourly_carbon_job(
         plan = plan_recompute(session, end - lookback, end, window)
         interval_rows = factor_hours = 0
         for lo, hi in plan.energy:
-            summary = recompute_hours(session, lo, hi, max_gap, from_quarters=settings.energy_from_quarters)
+            summary = recompute_hours(
+                session,
+                lo,
+                hi,
+                max_gap,
+                from_quarters=settings.energy_from_quarters,
+                quarters=settings.quarter_energy,
+            )
             interval_rows += summary.interval_rows
             factor_hours += summary.factor_hours
         for lo, hi in plan.downstream:

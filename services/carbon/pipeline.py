@@ -21,7 +21,7 @@ from services.carbon.derived import clear_hours
 from services.carbon.emissions import compute_emissions
 from services.carbon.factor_hours import compute_factors
 from services.carbon.grid_ladder import TABLES, GridLadder, GridTables
-from services.carbon.interval_energy import compute_energy, compute_interval_energy
+from services.carbon.interval_energy import QUARTER, compute_energy, compute_interval_energy
 from services.carbon.park_factor import any_storage
 from services.carbon.rollups import refresh_daily
 from services.carbon.storage import STORAGE_MEMORY
@@ -50,12 +50,14 @@ def recompute_hours(
     energy: bool = True,
     tables: GridTables = TABLES,
     from_quarters: bool | None = None,
+    quarters: bool | None = None,
 ) -> RecomputeSummary:
     """Recompute every park for hours in [start, end) (both on hour boundaries). Flushes only.
 
     ``energy=False`` keeps the interval energy and recomputes what depends on it (a storage
     window re-opened by late data in an earlier hour). ``from_quarters``: sum the hours from
-    15-minute energy (None: ``settings.energy_from_quarters``)."""
+    15-minute energy (None: ``settings.energy_from_quarters``); ``quarters``: keep 15-minute
+    energy beside directly derived hours (None: ``settings.quarter_energy``)."""
     start, end = floor_hour(start), floor_hour(end)
     # Every statement of the engine joins whole hours of a park set-based. Derived tables
     # written moments ago have no statistics yet, and the planner, expecting one row, picks
@@ -70,8 +72,15 @@ def recompute_hours(
     settings = get_settings()
     if from_quarters is None:
         from_quarters = settings.energy_from_quarters
-    derive = compute_energy if from_quarters else compute_interval_energy
-    computed = derive(session, start, end, max_gap) if energy else None
+    if quarters is None:
+        quarters = settings.quarter_energy
+    computed = None
+    if energy and from_quarters:
+        computed = compute_energy(session, start, end, max_gap)
+    elif energy:
+        computed = compute_interval_energy(session, start, end, max_gap)
+        if quarters:  # the same statements, at 15 minutes
+            compute_interval_energy(session, start, end, max_gap, resolution=QUARTER)
     factor_hours = unbalanced = 0
     equivalent = settings.electricity_equivalent_kgce_per_kwh
     for park in session.scalars(select(Park).order_by(Park.id)).all():
@@ -121,6 +130,7 @@ def recompute_range(
     chunk: timedelta | None = None,
     jobs: int = 1,
     from_quarters: bool | None = None,
+    quarters: bool | None = None,
 ) -> int:
     """Recompute [start, end) a chunk per transaction (a day; a week for ranges over two
     weeks, where fewer, larger statements save ~5 %), so a backfill never holds one
@@ -144,7 +154,7 @@ def recompute_range(
     def run(span: list[tuple[datetime, datetime]]) -> None:
         for lo, hi in span:
             with unit_of_work(factory) as session:
-                recompute_hours(session, lo, hi, max_gap, from_quarters=from_quarters)
+                recompute_hours(session, lo, hi, max_gap, from_quarters=from_quarters, quarters=quarters)
             if progress is not None:
                 with lock:
                     progress(int((hi - lo) / HOUR))
