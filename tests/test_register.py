@@ -195,6 +195,11 @@ def test_operator_builds_and_retires_the_register(api: Any) -> None:
         client.get(f"/api/v1/register/lines/{line['id']}", headers=_as(tokens["operator_b"])).status_code
         == 404
     )
+    # found before the body is read: another park's id is not found, whatever the body holds
+    foreign_patch = client.patch(
+        f"/api/v1/register/lines/{line['id']}", headers=_as(tokens["operator_b"]), json={"from_bus_id": "x"}
+    )
+    assert foreign_patch.status_code == 404
     viewer = client.post(
         "/api/v1/register/gateways", headers=_as(tokens["viewer"]), json={"code": "g", "name": "g"}
     )

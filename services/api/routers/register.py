@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -106,8 +106,15 @@ def _add_kind_routes(kind: Kind) -> None:
         operation_id=f"create_{kind.singular}",
     )(_typed(create_kind, body=kind.create))
 
-    def update_kind(object_id: int, body: BaseModel, session: SessionDep, principal: ParkWriter) -> Any:
-        return record.model_validate(register.update_object(session, principal, kind, object_id, body))
+    def writable_object(object_id: int, session: SessionDep, principal: ParkWriter) -> Any:
+        """The object, looked up before the body is read: a foreign or missing id is 404
+        whatever the body holds."""
+        return register.get_object(session, principal.park, kind, object_id)
+
+    _typed(writable_object, object_id=object_id)
+
+    def update_kind(found: Any, body: BaseModel, session: SessionDep, principal: ParkWriter) -> Any:
+        return record.model_validate(register.update_object(session, principal, kind, found.id, body))
 
     router.patch(
         f"{path}/{{{id_name}}}",
@@ -115,7 +122,7 @@ def _add_kind_routes(kind: Kind) -> None:
         responses=WRITE_ERRORS,
         summary=f"Change a {kind.singular}: only the fields given",
         operation_id=f"update_{kind.singular}",
-    )(_typed(update_kind, object_id=object_id, body=kind.update))
+    )(_typed(update_kind, found=Annotated[Any, Depends(writable_object)], body=kind.update))
 
     def retire_kind(object_id: int, session: SessionDep, principal: ParkWriter) -> Any:
         return record.model_validate(register.retire_object(session, principal, kind, object_id))
