@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from services.carbon import factors
 from services.carbon.nodal import METHOD_SOURCE
-from services.core.models import Enterprise, EnterpriseReport, Park, ReportStatus
-from services.reports.service import month_span
+from services.core.models import Enterprise, Park, ReportStatus
+from services.reports.service import live_report, month_span
 
 # Adobe's Song CID font ships with every PDF reader: Chinese text without embedding a font.
 FONT = "STSong-Light"
@@ -65,7 +65,7 @@ GROUP BY 1 ORDER BY 1
 )
 FACTORS_SQL = text(
     """
-SELECT avg(factor_kg_per_kwh) AS mean, min(factor_kg_per_kwh) AS low, max(factor_kg_per_kwh) AS high,
+SELECT avg(factor_kg_per_kwh) AS mean,
        array_remove(array_agg(DISTINCT inputs->>'grid_factor_source'), NULL) AS sources
 FROM carbon_factor_hourly
 WHERE park_id = :park_id AND bus_id IS NULL AND hour_start >= :lo AND hour_start < :hi
@@ -92,7 +92,6 @@ class MonthFigures:
     totals: dict[str, float]
     daily: list[tuple[date, float, float]]  # (day, kWh, tCO2)
     factor_mean: float | None
-    factor_range: tuple[float | None, float | None]
     grid_sources: list[str]
     output_10k_cny: float | None = None
     report_status: str | None = None
@@ -160,19 +159,10 @@ def figures(session: Session, park: Park, enterprise: Enterprise | None, period:
         totals={k: float(v) for k, v in totals.items() if k != "hours"},
         daily=daily,
         factor_mean=None if f.mean is None else float(f.mean),
-        factor_range=(f.low, f.high),
         grid_sources=sorted(f.sources or []),
     )
     if enterprise is not None:
-        report = (
-            session.query(EnterpriseReport)
-            .filter(
-                EnterpriseReport.enterprise_id == enterprise.id,
-                EnterpriseReport.period == period,
-                EnterpriseReport.status != ReportStatus.SUPERSEDED,
-            )
-            .one_or_none()
-        )
+        report = live_report(session, enterprise.id, period)
         if report is not None:
             labels = {"submitted": "已报送，待审核", "accepted": "已通过", "returned": "已退回"}
             result.report_status = labels.get(report.status.value, report.status.value)

@@ -46,7 +46,7 @@ def month_span(period: date, timezone: str) -> tuple[datetime, datetime]:
     return datetime.combine(period, time(), zone), datetime.combine(following, time(), zone)
 
 
-def _period(session: Session, park: Park, enterprise: Enterprise, text: str) -> date:
+def _period(park: Park, enterprise: Enterprise, text: str) -> date:
     period = date(int(text[:4]), int(text[5:7]), 1)
     today = datetime.now(ZoneInfo(park.timezone)).date()
     if period >= today.replace(day=1):
@@ -57,7 +57,8 @@ def _period(session: Session, park: Park, enterprise: Enterprise, text: str) -> 
     return period
 
 
-def _live(session: Session, enterprise_id: int, period: date) -> EnterpriseReport | None:
+def live_report(session: Session, enterprise_id: int, period: date) -> EnterpriseReport | None:
+    """The month's current version (submitted, accepted or returned), if any."""
     return session.scalar(
         select(EnterpriseReport).where(
             EnterpriseReport.enterprise_id == enterprise_id,
@@ -94,8 +95,8 @@ def submit(
     park = session.get(Park, principal.park)
     if enterprise is None or park is None or enterprise.park_id != park.id:
         raise NotFound(f"enterprise {enterprise_id} not found")
-    period = _period(session, park, enterprise, body.period)
-    previous = _live(session, enterprise_id, period)
+    period = _period(park, enterprise, body.period)
+    previous = live_report(session, enterprise_id, period)
     if previous is not None and previous.status is not ReportStatus.RETURNED:
         raise Conflict(
             f"period: {body.period} is reported already (version {previous.version}, "
@@ -117,7 +118,7 @@ def amend(
     enterprise = session.get(Enterprise, report.enterprise_id)
     assert park is not None
     assert enterprise is not None
-    if _period(session, park, enterprise, body.period) != report.period:
+    if _period(park, enterprise, body.period) != report.period:
         raise InvalidInput("period: an amendment reports the same month")
     if report.status is ReportStatus.ACCEPTED:
         _withdraw(session, park, report)
