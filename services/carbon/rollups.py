@@ -20,15 +20,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.carbon.interval_energy import QUALITY_RANK
+from services.carbon.interval_energy import QUALITY_RANK, QUALITY_RANK_ENUM
 
 CLEAR_DAILY_SQL = text("DELETE FROM energy_daily WHERE park_id = :park_id AND day >= :d0 AND day <= :d1")
 # {bucket}: the local day of an hour. Where the zone's offset is the same over the days
 # refreshed (Asia/Shanghai always: no daylight saving), hours are binned by arithmetic from
 # the first local midnight and only each day's bin is converted to a date; otherwise every
 # hour is converted in the zone (a time-zone lookup per row, ~4× the cost).
+# The park's meters are a semi-join on ``meter`` itself, whose statistics let the planner hash
+# the meters and stream the hours past them (a materialised CTE of them has none: it hashed the
+# week's hours instead, 2× the time).
 REFRESH_DAILY_TEMPLATE = f"""
-WITH meters AS MATERIALIZED (SELECT id FROM meter WHERE park_id = :park_id)
 INSERT INTO energy_daily (day, meter_id, quantity, park_id, value, covered_seconds, hours, quality)
 SELECT day, meter_id, quantity, :park_id, value, covered, hours,
        ({QUALITY_RANK})[CASE WHEN worst < 7 AND covered < extract(epoch FROM
@@ -40,9 +42,10 @@ FROM (
     FROM (
         SELECT {{bucket}} AS bucket, ie.meter_id, ie.quantity,
                sum(ie.value) AS value, sum(ie.covered_seconds) AS covered, count(*) AS hours,
-               max(array_position({QUALITY_RANK}, ie.quality::text)) AS worst
-        FROM interval_energy ie JOIN meters m ON m.id = ie.meter_id
+               max(array_position({QUALITY_RANK_ENUM}, ie.quality)) AS worst
+        FROM interval_energy ie
         WHERE ie.hour_start >= :lo AND ie.hour_start < :hi
+          AND ie.meter_id IN (SELECT id FROM meter WHERE park_id = :park_id)
         GROUP BY 1, 2, 3
     ) b
 ) d

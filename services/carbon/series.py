@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.carbon.emissions import COUNTED_METER_SQL
-from services.carbon.interval_energy import QUALITY_RANK
+from services.carbon.interval_energy import QUALITY_RANK, QUALITY_RANK_ENUM
 from services.core.quantities import CUMULATIVE_CODES, QUANTITIES
 
 Resolution = Literal["15min", "hour", "day", "month"]
@@ -91,7 +91,7 @@ def _series_sql(scope: str, resolution: str) -> str:
 WITH members AS MATERIALIZED ({MEMBERS[scope]}
 ), counts AS (SELECT series, count(*) AS n FROM members GROUP BY series)
 SELECT {start} AS start, mb.series, sum(mb.sign * e.value) AS value,
-       ({QUALITY_RANK})[max(array_position({QUALITY_RANK}, e.quality::text))]::text AS quality,
+       ({QUALITY_RANK})[max(array_position({QUALITY_RANK_ENUM}, e.quality))]::text AS quality,
        least(sum(e.covered_seconds) / (max(c.n) * max({length})), 1.0) AS covered_share
 FROM {table} e
 JOIN members mb ON mb.meter_id = e.meter_id AND mb.quantity = e.quantity
