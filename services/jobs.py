@@ -6,6 +6,7 @@ from __future__ import annotations
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.alerts import jobs as alert_jobs
 from services.carbon import jobs as carbon_jobs
 from services.carbon.jobs import ScheduledJob
 from services.core.settings import Settings
@@ -16,6 +17,7 @@ def build_scheduler(factory: sessionmaker[Session], settings: Settings) -> Backg
     scheduler = BackgroundScheduler(timezone=settings.timezone)
     jobs = [
         *carbon_jobs.scheduled_jobs(settings),
+        *alert_jobs.scheduled_jobs(settings),
         ScheduledJob(
             "monthly_reports",
             report_jobs.monthly_reports_job,

@@ -16,7 +16,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
-from services.core.models import MeterRole, Role, Site
+from services.core.models import (
+    Alert,
+    AlertChannel,
+    AlertRule,
+    AlertSilence,
+    Enterprise,
+    Meter,
+    MeterRole,
+    Park,
+    Role,
+    Site,
+)
 from tests.factories import (
     TEST_PASSWORD,
     make_buses,
@@ -78,16 +89,30 @@ def _world(factory: sessionmaker[Session], client: TestClient) -> World:
             "factor_feed": make_token(s, park_a, Role.FACTOR_FEED),
             "operator_b": make_token(s, park_b, Role.OPERATOR),
         }
+        alerting = {
+            name: _alerting(s, park_a, enterprise, meter)
+            for name, enterprise, meter in (("own", mine, mine_meter), ("foreign", other, other_meter))
+        }
         enterprise_user = make_user(s, park_a, Role.ENTERPRISE, mine)
         viewer_user = make_user(s, park_a, Role.VIEWER)
         admin = make_user(s, None, Role.ADMIN)
         ids = {
-            "own": {"enterprise_id": mine.id, "meter_id": mine_meter.id, **register_ids},
-            "foreign": {"enterprise_id": other.id, "meter_id": other_meter.id, **register_ids},
-            "park_a": {"enterprise_id": mine.id, "meter_id": mine_meter.id, **register_ids},
+            "own": {"enterprise_id": mine.id, "meter_id": mine_meter.id, **register_ids, **alerting["own"]},
+            "foreign": {
+                "enterprise_id": other.id,
+                "meter_id": other_meter.id,
+                **register_ids,
+                **alerting["foreign"],
+            },
+            "park_a": {
+                "enterprise_id": mine.id,
+                "meter_id": mine_meter.id,
+                **register_ids,
+                **alerting["own"],
+            },
         }
-        secrets_other = [other.name, other.uscc, "E-OTHER-4417"]
-        secrets_a = [mine.name, mine.uscc, other.name, park_a.name, "E-MINE-7731", "E-OTHER-4417"]
+        secrets_other = [other.name, other.uscc, "E-OTHER-4417", "s3cret"]  # s3cret: channel secrets
+        secrets_a = [mine.name, mine.uscc, other.name, park_a.name, "E-MINE-7731", "E-OTHER-4417", "s3cret"]
         s.commit()
     for key, username in (
         ("enterprise_user", enterprise_user),
@@ -98,6 +123,74 @@ def _world(factory: sessionmaker[Session], client: TestClient) -> World:
         assert answer.status_code == 200, answer.text
         tokens[key] = answer.json()["access_token"]
     return World(ids, tokens, secrets_other, secrets_a)
+
+
+def _alerting(session: Session, park: Park, enterprise: Enterprise, meter: Meter) -> dict[str, int]:
+    """An enterprise's own rule and channel, an alert on its meter, and a silence of it."""
+    rule = AlertRule(
+        park_id=park.id,
+        enterprise_id=enterprise.id,
+        name="功率",
+        metric="meter_power_kw",
+        scope_kind="meter",
+        scope_id=meter.id,
+        comparison="gt",
+        threshold=1.0,
+        for_seconds=0,
+        severity="warning",
+        labels={},
+        enabled=True,
+        created_by="test",
+    )
+    channel = AlertChannel(
+        park_id=park.id,
+        enterprise_id=enterprise.id,
+        name="群",
+        kind="webhook",
+        target="http://127.0.0.1:9/x",
+        settings={},
+        secret="s3cret",
+        min_severity="info",
+        scope_kinds=[],
+        match_labels={},
+        notify_resolved=True,
+        enabled=True,
+    )
+    session.add_all([rule, channel])
+    session.flush()
+    now = datetime.now(UTC)
+    alert = Alert(
+        rule_id=rule.id,
+        park_id=park.id,
+        enterprise_id=enterprise.id,
+        scope_kind="meter",
+        scope_id=meter.id,
+        scope_name=f"{meter.code} {meter.name}",
+        state="firing",
+        severity="warning",
+        value=2.0,
+        last_value=2.0,
+        threshold=1.0,
+        message=f"表计 {meter.code}",
+        detail={},
+        started_at=now,
+        fired_at=now,
+        silenced=False,
+    )
+    silence = AlertSilence(
+        park_id=park.id,
+        kind="silence",
+        scope_kind="meter",
+        scope_id=meter.id,
+        labels={},
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+        reason="检修",
+        created_by="test",
+    )
+    session.add_all([alert, silence])
+    session.flush()
+    return {"rule_id": rule.id, "channel_id": channel.id, "alert_id": alert.id, "silence_id": silence.id}
 
 
 def _example(schema: dict[str, Any], components: dict[str, Any]) -> Any:

@@ -12,6 +12,7 @@ from services.api.errors import domain_error_handler, http_error_handler, valida
 from services.api.guards import AuthenticationGate, BodyGuard, SecurityHeaders
 from services.api.routers import (
     admin,
+    alerts,
     auth,
     carbon,
     carbon_inputs,
@@ -49,6 +50,7 @@ def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
         register,
         series,
         reports,
+        alerts,
         carbon,
         carbon_inputs,
         indicators,

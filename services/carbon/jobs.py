@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -103,7 +104,7 @@ def retention_trigger(settings: Settings) -> CronTrigger:
 class ScheduledJob:
     id: str
     function: Callable[[sessionmaker[Session], Settings], object]
-    trigger: CronTrigger
+    trigger: BaseTrigger
     misfire_grace_time: int | None = None
 
 

@@ -89,6 +89,19 @@ class Settings(BaseSettings):
     readings_compress_after_days: int = 7
     readings_retention_days: int = Field(default=1827, ge=1)
 
+    # Alerting (services/alerts/): repeats of a rule at a scope within this many hours of its
+    # notification are grouped under it instead of notified again.
+    alert_group_window_hours: float = Field(default=8.0, ge=0, le=24 * 30)
+    # An enterprise's month is overdue when not reported by this day of the next month.
+    report_due_day: int = Field(default=15, ge=1, le=28)
+    # Each delivery attempt gives up after this long; a failed one is retried with back-off.
+    alert_delivery_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    alert_delivery_max_attempts: int = Field(default=12, ge=1, le=50)
+    # A CA bundle to trust for SMTP STARTTLS besides the system's (a park's own mail server).
+    smtp_ca_file: Path | None = None
+    # The rules every park starts with (None: services/alerts/data/default_rules.toml).
+    alert_defaults_file: Path | None = None
+
     log_level: str = "INFO"
     log_json: bool = False
 

@@ -100,6 +100,8 @@ class Park(Base):
     # ``estimated``); see services/carbon/interval_energy.py.
     estimation_policy: Mapped[str] = mapped_column(String(32), default="none", server_default="none")
     estimation_max_gap_hours: Mapped[int] = mapped_column(SmallInteger, default=24, server_default="24")
+    # 合同最大需量 / contracted capacity at the grid connection (kW): the park-load rule's limit
+    contracted_demand_kw: Mapped[float | None] = mapped_column(Double)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # retired, not deleted: readings, emissions and reports keep pointing at it
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -118,6 +120,8 @@ class Enterprise(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # 入园日期: the first month it may report for (park's local calendar)
     joined_on: Mapped[date | None] = mapped_column(Date)
+    # 合同最大需量 (kW): the enterprise-load rule's limit
+    contracted_demand_kw: Mapped[float | None] = mapped_column(Double)
     # retired, not deleted: readings, emissions and reports keep pointing at it
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
