@@ -24,6 +24,7 @@ def upgrade() -> None:
         "alert_scan_state",
         sa.Column("id", sa.Boolean(), nullable=False),
         sa.Column("readings_received_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("meter_directory_version", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_scan_state")),
     )
     op.create_table(
@@ -247,6 +248,7 @@ def upgrade() -> None:
             ["meter_id"], ["meter.id"], name=op.f("fk_meter_status_meter_id_meter"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("meter_id", name=op.f("pk_meter_status")),
+        postgresql_with={"fillfactor": "50"},
     )
     op.create_index(op.f("ix_meter_status_park_id"), "meter_status", ["park_id"], unique=False)
     op.create_table(
@@ -259,6 +261,7 @@ def upgrade() -> None:
             ["meter_id"], ["meter.id"], name=op.f("fk_reading_count_daily_meter_id_meter"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("day", "meter_id", name=op.f("pk_reading_count_daily")),
+        postgresql_with={"fillfactor": "50"},
     )
     op.create_index("ix_reading_received_at", "reading", ["received_at"], postgresql_using="brin")
     op.add_column("enterprise", sa.Column("contracted_demand_kw", sa.Double(), nullable=True))

@@ -19,8 +19,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from services.alerts import lifecycle
-from services.alerts.lifecycle import OPEN, Notifier
-from services.alerts.metrics import METRICS, Observation, observe
+from services.alerts.lifecycle import OPEN, RULE_COLUMNS, Notifier, Rule
+from services.alerts.metrics import METRICS, Observation, latest_hour, observe
 from services.alerts.scan import scan_new_readings
 from services.core.models import Alert, AlertRule, Park
 from services.core.settings import Settings
@@ -73,30 +73,61 @@ def evaluate(session: Session, settings: Settings, now: datetime) -> CycleSummar
     window = timedelta(hours=settings.alert_group_window_hours)
     parks = session.scalars(select(Park).where(Park.retired_at.is_(None)).order_by(Park.id)).all()
     for park in parks:
-        rules = session.scalars(
-            select(AlertRule)
-            .where(AlertRule.park_id == park.id, AlertRule.enabled, AlertRule.retired_at.is_(None))
-            .order_by(AlertRule.id)
-        ).all()
+        rules = park_rules(session, park.id)
         if not rules:
             continue
-        for key, n in _evaluate_park(session, park, list(rules), settings, now, window).items():
+        for key, n in _evaluate_park(session, park, rules, settings, now, window).items():
             totals[key] += n
     summary = CycleSummary(ran=True, scan_s=scan_s, seconds=time.perf_counter() - started, **totals)
     log.info("alert_cycle_done", scan_s=round(scan_s, 3), seconds=round(summary.seconds, 3), **totals)
     return summary
 
 
+# Rules per park, kept between cycles while the park's rules have not changed (a change
+# creates a rule or bumps ``updated_at``): 10 000 rules cost 40 ms to read every minute.
+_RULES: dict[tuple[str, int], tuple[tuple[object, ...], list[Rule]]] = {}
+RULES_VERSION_SQL = text("SELECT count(*), max(id), max(updated_at) FROM alert_rule WHERE park_id = :park_id")
+
+
+def park_rules(session: Session, park_id: int) -> list[Rule]:
+    """The park's enabled, live rules, in id order."""
+    version = tuple(session.execute(RULES_VERSION_SQL, {"park_id": park_id}).one())
+    key = (str(session.get_bind().engine.url), park_id)  # one process may serve two databases
+    cached = _RULES.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    columns = [AlertRule.__table__.c[name] for name in RULE_COLUMNS]
+    rules = [
+        Rule(*row)
+        for row in session.execute(
+            select(*columns)
+            .where(AlertRule.park_id == park_id, AlertRule.enabled, AlertRule.retired_at.is_(None))
+            .order_by(AlertRule.id)
+        )
+    ]
+    _RULES[key] = (version, rules)
+    return rules
+
+
 def _evaluate_park(
-    session: Session, park: Park, rules: list[AlertRule], settings: Settings, now: datetime, window: timedelta
+    session: Session, park: Park, rules: list[Rule], settings: Settings, now: datetime, window: timedelta
 ) -> dict[str, int]:
-    params = park_params(park, now, settings)
+    params = park_params(park, now, settings) | {"hour": latest_hour(session, park.id, now)}
     notifier = Notifier.for_park(session, park.id, now)
     open_alerts = {
         (a.rule_id, a.scope_kind, a.scope_id): a
         for a in session.scalars(select(Alert).where(Alert.park_id == park.id, Alert.state.in_(OPEN)))
     }
     observed: dict[tuple[str, str], dict[int, Observation]] = {}
+    # a metric read only for the scopes its rules name, when every one of them names one
+    named: dict[tuple[str, str], set[int] | None] = {}
+    for rule in rules:
+        key = (rule.metric, rule.scope_kind)
+        wanted = named.setdefault(key, set())
+        if rule.scope_id is None or wanted is None:
+            named[key] = None
+        else:
+            wanted.add(rule.scope_id)
     counts = {"rules": len(rules), "observations": 0, "fired": 0, "resolved": 0, "notifications": 0}
     for rule in rules:
         metric = METRICS.get(rule.metric)
@@ -104,7 +135,10 @@ def _evaluate_park(
             continue  # validated on write; a metric retired since is skipped, not fatal
         key = (rule.metric, rule.scope_kind)
         if key not in observed:
-            observed[key] = observe(session, metric, rule.scope_kind, params)
+            only = named[key]
+            observed[key] = observe(
+                session, metric, rule.scope_kind, params, None if only is None else sorted(only)
+            )
             counts["observations"] += len(observed[key])
         values = observed[key]
         if rule.scope_id is not None:
@@ -132,7 +166,7 @@ def _evaluate_park(
 
 def _step(
     session: Session,
-    rule: AlertRule,
+    rule: Rule,
     alert: Alert | None,
     observation: Observation | None,
     notifier: Notifier,

@@ -11,15 +11,16 @@ maintenance window covers it; its resolution then is not notified either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.alerts.metrics import METRICS, Observation
-from services.core.models import Alert, AlertChannel, AlertDelivery, AlertEvent, AlertRule, AlertSilence
+from services.core.models import Alert, AlertChannel, AlertDelivery, AlertEvent, AlertSilence
 
 SEVERITIES = ("info", "warning", "critical")
 COMPARISONS = {
@@ -33,17 +34,46 @@ SCOPE_ZH = {"park": "园区", "enterprise": "企业", "meter": "表计", "gatewa
 OPEN = ("pending", "firing", "acknowledged")
 
 
-def breached(rule: AlertRule, value: float) -> bool:
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """What the lifecycle reads of a rule: a plain value, built from a row for the many
+    rules of a cycle (no ORM object per rule) or from an ``AlertRule``."""
+
+    id: int
+    park_id: int
+    enterprise_id: int | None
+    name: str
+    metric: str
+    scope_kind: str
+    scope_id: int | None
+    comparison: str
+    threshold: float
+    clear_threshold: float | None
+    for_seconds: int
+    severity: str
+    labels: dict[str, str]
+    escalate_after_working_days: int | None
+
+    @classmethod
+    def of(cls, source: Any) -> Rule:
+        """From an ``AlertRule`` or a row with its columns."""
+        return cls(*(getattr(source, f.name) for f in fields(cls)))
+
+
+RULE_COLUMNS = [f.name for f in fields(Rule)]
+
+
+def breached(rule: Rule, value: float) -> bool:
     return bool(COMPARISONS[rule.comparison][1](value, rule.threshold))
 
 
-def cleared(rule: AlertRule, value: float) -> bool:
+def cleared(rule: Rule, value: float) -> bool:
     """Past the hysteresis: the value no longer breaches the clearing threshold."""
     limit = rule.threshold if rule.clear_threshold is None else rule.clear_threshold
     return not COMPARISONS[rule.comparison][1](value, limit)
 
 
-def message(rule: AlertRule, scope_kind: str, observation: Observation) -> str:
+def message(rule: Rule, scope_kind: str, observation: Observation) -> str:
     """The notification text, Chinese first: what, where, the value against the threshold,
     and the numbers behind it."""
     metric = METRICS[rule.metric]
@@ -89,13 +119,13 @@ class Notifier:
         ).all()
         return cls(list(channels), list(silences))
 
-    def silenced(self, alert: Alert, rule: AlertRule) -> bool:
+    def silenced(self, alert: Alert, rule: Rule) -> bool:
         return any(_covers(s, alert, rule) for s in self.silences)
 
-    def routes(self, alert: Alert, rule: AlertRule) -> list[AlertChannel]:
+    def routes(self, alert: Alert, rule: Rule) -> list[AlertChannel]:
         return [c for c in self.channels if _routes(c, alert, rule)]
 
-    def enqueue(self, session: Session, alert: Alert, rule: AlertRule, event: str, now: datetime) -> int:
+    def enqueue(self, session: Session, alert: Alert, rule: Rule, event: str, now: datetime) -> int:
         channels = self.routes(alert, rule)
         if event == "resolved":
             channels = [c for c in channels if c.notify_resolved]
@@ -114,7 +144,7 @@ class Notifier:
         return len(channels)
 
 
-def _covers(silence: AlertSilence, alert: Alert, rule: AlertRule) -> bool:
+def _covers(silence: AlertSilence, alert: Alert, rule: Rule) -> bool:
     if silence.enterprise_id is not None and silence.enterprise_id != alert.enterprise_id:
         return False
     if silence.rule_id is not None and silence.rule_id != rule.id:
@@ -126,7 +156,7 @@ def _covers(silence: AlertSilence, alert: Alert, rule: AlertRule) -> bool:
     return all(rule.labels.get(k) == v for k, v in silence.labels.items())
 
 
-def _routes(channel: AlertChannel, alert: Alert, rule: AlertRule) -> bool:
+def _routes(channel: AlertChannel, alert: Alert, rule: Rule) -> bool:
     if SEVERITIES.index(alert.severity) < SEVERITIES.index(channel.min_severity):
         return False
     if channel.scope_kinds and alert.scope_kind not in channel.scope_kinds:
@@ -144,7 +174,7 @@ def record(session: Session, alert: Alert, kind: str, now: datetime, **fields: o
 
 
 def open_alert(
-    session: Session, rule: AlertRule, scope_kind: str, observation: Observation, now: datetime
+    session: Session, rule: Rule, scope_kind: str, observation: Observation, now: datetime
 ) -> Alert:
     alert = Alert(
         rule_id=rule.id,
@@ -172,7 +202,7 @@ def open_alert(
 def fire(
     session: Session,
     alert: Alert,
-    rule: AlertRule,
+    rule: Rule,
     scope_kind: str,
     observation: Observation,
     notifier: Notifier,
@@ -219,7 +249,7 @@ def notified(alert: Alert) -> bool:
 def resolve(
     session: Session,
     alert: Alert,
-    rule: AlertRule,
+    rule: Rule,
     notifier: Notifier,
     now: datetime,
     by: str | None = None,
@@ -263,7 +293,7 @@ def working_days_between(start: datetime, end: datetime, timezone: str) -> int:
 
 
 def escalate(
-    session: Session, alert: Alert, rule: AlertRule, notifier: Notifier, timezone: str, now: datetime
+    session: Session, alert: Alert, rule: Rule, notifier: Notifier, timezone: str, now: datetime
 ) -> int:
     """A fault open past its repair term (省级重点用能单位在线监测: faults repaired within 3
     working days) is raised to critical and announced again, once."""

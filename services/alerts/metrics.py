@@ -17,17 +17,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import RowMapping, TextClause, text
 from sqlalchemy.orm import Session
 
 SCOPE_KINDS = ("park", "enterprise", "meter", "gateway")
 
 # A meter's power counts as live for this long after its last reading.
 LIVE = "interval '15 minutes'"
-# The park's latest hour the carbon job has computed (within the last day).
-LATEST_HOUR = """(SELECT max(hour_start) FROM carbon_factor_hourly
-                  WHERE park_id = :park_id AND bus_id IS NULL
-                    AND hour_start > :now - interval '1 day' AND hour_start < :now)"""
+# The park's latest hour the carbon job has computed, looked up once per cycle (``:hour``,
+# latest_hour()): a constant the planner can use on the hour-keyed tables.
+LATEST_HOUR = "CAST(:hour AS timestamptz)"
+LATEST_HOUR_SQL = text(
+    """SELECT max(hour_start) FROM carbon_factor_hourly
+       WHERE park_id = :park_id AND bus_id IS NULL
+         AND hour_start > :now - interval '1 day' AND hour_start < :now"""
+)
 METER_NAME = "m.code || ' ' || m.name"
 PARK_METERS = "m.park_id = :park_id AND m.retired_at IS NULL AND NOT m.virtual"
 
@@ -419,9 +423,9 @@ _add(
         "interval_energy of the latest computed hour: |master − Σ sub-meters| ÷ master",
         {
             "meter": _q(
-                f"""WITH h AS MATERIALIZED (SELECT {LATEST_HOUR} AS hour_start),
-                    e AS (SELECT ie.meter_id, ie.value FROM interval_energy ie, h
-                          WHERE ie.hour_start = h.hour_start AND ie.quantity = 'energy_import_kwh'),
+                f"""WITH e AS MATERIALIZED (
+                        SELECT ie.meter_id, ie.value, ie.hour_start FROM interval_energy ie
+                        WHERE ie.hour_start = {LATEST_HOUR} AND ie.quantity = 'energy_import_kwh'),
                     subs AS (SELECT c.parent_meter_id AS id, sum(e.value) AS kwh, count(*) AS n
                              FROM meter c JOIN e ON e.meter_id = c.id
                              WHERE c.park_id = :park_id AND c.parent_meter_id IS NOT NULL
@@ -430,7 +434,7 @@ _add(
                     SELECT m.id AS scope_id, {METER_NAME} AS name, m.enterprise_id,
                            100.0 * abs(e.value - subs.kwh) / nullif(e.value, 0) AS value,
                            e.value AS master_kwh, subs.kwh AS submeters_kwh, subs.n AS submeters,
-                           (SELECT hour_start FROM h) AS hour_start
+                           e.hour_start
                     FROM meter m JOIN e ON e.meter_id = m.id JOIN subs ON subs.id = m.id
                     WHERE {PARK_METERS} AND e.value > 0"""
             )
@@ -458,6 +462,11 @@ _add(
 )
 
 
+def latest_hour(session: Session, park_id: int, now: datetime) -> datetime | None:
+    """The park's latest hour the carbon job has computed (within the last day)."""
+    return session.scalar(LATEST_HOUR_SQL, {"park_id": park_id, "now": now})
+
+
 IDENTITY = ("scope_id", "name", "enterprise_id", "value")
 
 
@@ -467,23 +476,38 @@ class Observation:
     name: str
     enterprise_id: int | None
     value: float
-    detail: dict[str, object]
+    row: RowMapping  # the statement's further columns, read only when an alert needs them
+
+    @property
+    def detail(self) -> dict[str, object]:
+        return {k: _plain(v) for k, v in self.row.items() if k not in IDENTITY}
+
+
+_ONLY: dict[tuple[str, str], TextClause] = {}
 
 
 def observe(
-    session: Session, metric: Metric, scope_kind: str, params: dict[str, Any]
+    session: Session,
+    metric: Metric,
+    scope_kind: str,
+    params: dict[str, Any],
+    only: list[int] | None = None,
 ) -> dict[int, Observation]:
-    """The metric's value for every ``scope_kind`` scope of the park that has one."""
+    """The metric's value for every ``scope_kind`` scope of the park that has one (``only``:
+    for these scopes, when every rule names its scope)."""
+    statement = metric.sql[scope_kind]
+    if only is not None:
+        key = (metric.key, scope_kind)
+        if key not in _ONLY:
+            _ONLY[key] = text(f"SELECT * FROM ({statement.text}) o WHERE o.scope_id = ANY(:only)")
+        statement, params = _ONLY[key], {**params, "only": only}
     out: dict[int, Observation] = {}
-    for row in session.execute(metric.sql[scope_kind], params).mappings():
-        if row["value"] is None:
+    for row in session.execute(statement, params).mappings():
+        value = row["value"]
+        if value is None:
             continue
-        detail = {
-            k: _plain(v) for k, v in row.items() if k not in ("scope_id", "name", "enterprise_id", "value")
-        }
-        out[int(row["scope_id"])] = Observation(
-            int(row["scope_id"]), str(row["name"]), row["enterprise_id"], float(row["value"]), detail
-        )
+        scope_id = int(row["scope_id"])
+        out[scope_id] = Observation(scope_id, str(row["name"]), row["enterprise_id"], float(value), row)
     return out
 
 

@@ -22,7 +22,7 @@ from services.access import audit
 from services.access.policy import PARK_WRITERS, Principal, require
 from services.alerts import lifecycle
 from services.alerts.delivery import attempt
-from services.alerts.lifecycle import OPEN, Notifier
+from services.alerts.lifecycle import OPEN, Notifier, Rule
 from services.alerts.metrics import METRICS
 from services.alerts.schemas import (
     ChannelIn,
@@ -176,10 +176,12 @@ def retire_rule(session: Session, principal: Principal, rule: AlertRule) -> None
     """Retired, not deleted: its alerts keep their history; its open ones are resolved."""
     _writer(principal)
     now = datetime.now(UTC)
-    rule.retired_at = now
+    rule.retired_at = rule.updated_at = now
     notifier = Notifier.for_park(session, rule.park_id, now)
     for alert in session.scalars(select(Alert).where(Alert.rule_id == rule.id, Alert.state.in_(OPEN))):
-        lifecycle.resolve(session, alert, rule, notifier, now, by=principal.actor, note="rule retired")
+        lifecycle.resolve(
+            session, alert, Rule.of(rule), notifier, now, by=principal.actor, note="rule retired"
+        )
     audit.record(session, principal, "alert_rule.retire", f"alert_rule:{rule.id}")
 
 
@@ -250,7 +252,13 @@ def resolve(session: Session, principal: Principal, alert: Alert, note: str | No
     rule = session.get(AlertRule, alert.rule_id)
     assert rule is not None
     lifecycle.resolve(
-        session, alert, rule, Notifier.for_park(session, alert.park_id, now), now, principal.actor, note
+        session,
+        alert,
+        Rule.of(rule),
+        Notifier.for_park(session, alert.park_id, now),
+        now,
+        principal.actor,
+        note,
     )
     return alert
 

@@ -405,6 +405,24 @@ def bench_api(
     emit("parkcarbon bench api", run_api_bench(settings, options), as_json)
 
 
+@bench_app.command("alerts")
+def bench_alerts(
+    meters: Annotated[int, typer.Option(help="meters in the park")] = 10_000,
+    rules: Annotated[int, typer.Option(help="alert rules")] = 10_000,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """One alert evaluation cycle of RULES rules over METERS meters, against a scan of what it reads."""
+    from services.bench.alerts import AlertBenchOptions, run_alert_bench
+    from services.bench.report import emit
+
+    settings = settings_and_logging()
+    emit(
+        "parkcarbon bench alerts",
+        run_alert_bench(settings, AlertBenchOptions(meters=meters, rules=rules)),
+        as_json,
+    )
+
+
 @bench_app.command("gateway")
 def bench_gateway(
     buses: Annotated[int, typer.Option(help="simulated Modbus TCP servers")] = 20,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
+import orjson
 import psycopg
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine
@@ -45,6 +46,9 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
         max_overflow=10,
         pool_pre_ping=True,
         connect_args={"options": SESSION_OPTIONS},
+        # JSONB read with orjson rather than json.loads: a cycle of 10 000 alert rules spent
+        # 0.14 s decoding their label maps
+        json_deserializer=orjson.loads,
     )
 
 

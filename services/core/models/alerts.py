@@ -211,6 +211,9 @@ class MeterStatus(Base):
     probe_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # registered but never heard from: silent since the evaluator first looked for it
     watched_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # rewritten every minute: half-empty pages keep the new row versions on their page (HOT
+    # updates, no index entries), as for the per-day counts below
+    __table_args__ = ({"postgresql_with": {"fillfactor": "50"}},)
 
 
 class TelemetryMinute(Base):
@@ -232,11 +235,15 @@ class ReadingCountDaily(Base):
     meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id", ondelete="CASCADE"), primary_key=True)
     park_id: Mapped[int] = mapped_column(Integer)
     received: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = ({"postgresql_with": {"fillfactor": "50"}},)
 
 
 class AlertScanState(Base):
-    """One row: up to when the evaluator has read the readings table (by arrival time)."""
+    """One row: up to when the evaluator has read the readings table (by arrival time), and
+    which version of the meter directory it has watched."""
 
     __tablename__ = "alert_scan_state"
     id: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=True)
     readings_received_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the meter directory it last watched (meter_directory_version): new meters get a status row
+    meter_directory_version: Mapped[int] = mapped_column(BigInteger)
