@@ -26,6 +26,7 @@ from services.alerts.channels import dingtalk_sign, feishu_sign, webhook_signatu
 from services.alerts.delivery import dispatch_due
 from services.alerts.evaluation import CycleSummary, evaluate
 from services.alerts.lifecycle import working_days_between
+from services.alerts.metrics import METRICS
 from services.api.app import create_app
 from services.carbon.pipeline import recompute_hours
 from services.core.db import make_engine, make_session_factory, unit_of_work
@@ -596,3 +597,110 @@ def test_the_defaults_file_loads_once_per_park_and_a_retired_default_stays_retir
         s.flush()
         assert service.load_defaults(s, park.id) == 0
         assert park.id not in service.parks_without_defaults(s)
+
+
+def test_every_metric_is_read_at_every_scope_it_offers(session_factory: sessionmaker[Session]) -> None:
+    """One rule per metric and scope kind over a park the carbon engine has computed: every
+    statement runs, and the hourly ones see the computed hour."""
+    start = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
+    with session_factory() as s:
+        park = make_park(s)
+        park.contracted_demand_kw = 100.0
+        firm = make_enterprise(s, park)
+        firm.contracted_demand_kw = 50.0
+        grid = make_meter(s, park, "G-ALL", MeterRole.GRID_IMPORT)
+        main = make_meter(s, park, "E-ALL", MeterRole.ENTERPRISE_MAIN, firm)
+        write_register(s, grid, "energy_import_kwh", start, [80.0, 80.0])
+        write_register(s, main, "energy_import_kwh", start, [80.0, 80.0])
+        for meter in (grid, main):
+            read(s, meter, start + timedelta(hours=2), 60.0)
+        for metric in METRICS.values():
+            for scope_kind in metric.scopes:
+                rule(s, park, metric.key, scope_kind, "ge", -1e9, severity="info")
+        recompute_hours(s, start, start + timedelta(hours=2), timedelta(hours=1))
+        s.commit()
+    summary = cycle(session_factory, Settings(), start + timedelta(hours=2, minutes=5))
+    assert summary.rules == sum(len(m.scopes) for m in METRICS.values())
+    with session_factory() as s:
+        seen = {
+            (r.metric, r.scope_kind)
+            for r in s.scalars(select(AlertRule))
+            if r.id in {a.rule_id for a in s.scalars(select(Alert))}
+        }
+    # every metric with data in this park fired its always-true rule
+    expected = {
+        ("meter_power_kw", "meter"),
+        ("meter_energy_kwh", "meter"),
+        ("load_kw", "enterprise"),
+        ("load_kw", "park"),
+        ("load_pct_of_contract", "enterprise"),
+        ("load_pct_of_contract", "park"),
+        ("hourly_emissions_kg", "enterprise"),
+        ("hourly_emissions_kg", "park"),
+        ("emission_intensity_kg_per_kwh", "enterprise"),
+        ("emission_intensity_kg_per_kwh", "park"),
+        ("park_factor_kg_per_kwh", "park"),
+        ("coverage_pct", "park"),
+        ("conservation_residual_kg", "park"),
+        ("quarantine_rate_pct", "park"),
+        ("report_overdue_days", "enterprise"),
+        ("reports_returned", "enterprise"),
+        ("report_review_wait_hours", "park"),
+        ("silent_minutes", "meter"),
+        ("silent_minutes", "gateway"),
+        ("completeness_pct", "meter"),
+        ("completeness_pct", "enterprise"),
+    }
+    assert expected <= seen, expected - seen
+
+
+def test_two_schedulers_evaluate_one_at_a_time_and_channels_route_by_severity_scope_and_labels(
+    session_factory: sessionmaker[Session], receivers: dict[str, Any]
+) -> None:
+    settings = settings_for(receivers["email"])
+    with session_factory() as s:
+        park = make_park(s)
+        firm = make_enterprise(s, park)
+        meter = make_meter(s, park, "E-ROUTE-1", MeterRole.ENTERPRISE_MAIN, firm)
+        for name, receiver, severity, kinds, labels in (
+            ("critical only", receivers["webhook"], "critical", [], {}),
+            ("gateways only", receivers["dingtalk"], "info", ["gateway"], {}),
+            ("team energy", receivers["wecom"], "info", [], {"team": "energy"}),
+            ("team water", receivers["feishu"], "info", [], {"team": "water"}),
+        ):
+            s.add(
+                AlertChannel(
+                    park_id=park.id,
+                    name=name,
+                    kind=receiver.kind,
+                    target=receiver.url,
+                    settings={},
+                    secret=None,
+                    min_severity=severity,
+                    scope_kinds=kinds,
+                    match_labels=labels,
+                    notify_resolved=False,
+                    enabled=True,
+                )
+            )
+        rule(s, park, "meter_power_kw", "meter", "gt", 100.0, severity="warning", labels={"team": "energy"})
+        s.commit()
+    t = datetime.now(UTC).replace(microsecond=0)
+    with unit_of_work(session_factory) as s:
+        read(s, meter, t - timedelta(seconds=50), 150.0)
+    # a second scheduler finds the cycle held and skips it
+    with session_factory() as first, first.begin():
+        assert evaluate(first, settings, t + timedelta(minutes=1)).ran
+        with session_factory() as second, second.begin():
+            assert not evaluate(second, settings, t + timedelta(minutes=1)).ran
+    assert cycle(session_factory, settings, t + timedelta(minutes=2)).fired == 0  # the first one fired it
+    assert dispatch_due(session_factory, settings, t + timedelta(minutes=2)).sent == 1
+    # a warning on a meter labelled team=energy: the energy team's channel only
+    assert {k: len(receivers[k].received) for k in ROBOTS} == {
+        "webhook": 0,
+        "dingtalk": 0,
+        "wecom": 1,
+        "feishu": 0,
+    }
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Alert)) == 1
