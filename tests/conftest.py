@@ -4,6 +4,9 @@ brokers (in-process amqtt and a spawned mosquitto), pymodbus servers in the test
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -12,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
@@ -157,3 +161,34 @@ def no_leftover_threads() -> Iterator[None]:
             return
         time.sleep(0.1)
     pytest.fail(f"threads left behind: {[t.name for t in extra]}")
+
+
+@pytest.fixture
+def served(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """``parkcarbon serve`` as its own process on the test's database; yields its base URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKCARBON_") and k != "DATABASE_URL"}
+    env |= {
+        "PARKCARBON_DATABASE_URL": database_url,
+        "PARKCARBON_API_PORT": str(port),
+        "PARKCARBON_DATA_DIR": str(tmp_path / "data"),
+        "PARKCARBON_LOG_LEVEL": "WARNING",
+    }
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, (tmp_path / "serve.log").read_text()
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+    yield base
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    log.close()

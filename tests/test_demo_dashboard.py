@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,14 +22,13 @@ import paho.mqtt.client as mqtt
 import psutil
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from services.core import mqtt as mqtt_factory
 from services.core.embedded import free_port
+from tests.browser import chromium, sign_in
 
 STARTUP_LIMIT_S = 90
 
@@ -73,26 +71,6 @@ def _wait_until_serving(fixture: Path, process: subprocess.Popen[bytes]) -> tupl
     pytest.fail(f"demo did not serve within {STARTUP_LIMIT_S} s")
 
 
-def _browser() -> webdriver.Chrome:
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1800",
-        "--lang=zh-CN",
-    ):
-        options.add_argument(flag)
-    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    return webdriver.Chrome(options=options, service=Service(driver_path))
-
-
 def _mqtt_accepts(url: str) -> bool:
     """Whether the broker at ``url`` accepts a connection with its credentials (MQTT 3.1.1)."""
     answered = threading.Event()
@@ -112,14 +90,6 @@ def _mqtt_accepts(url: str) -> bool:
         client.disconnect()
         client.loop_stop()
     return accepted == [True]
-
-
-def _sign_in(browser: webdriver.Chrome, base: str, username: str, password: str) -> None:
-    browser.get(f"{base}/login")
-    WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, "username")))
-    browser.find_element(By.ID, "username").send_keys(username)
-    browser.find_element(By.ID, "password").send_keys(password)
-    browser.find_element(By.ID, "login-submit").click()
 
 
 def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
@@ -163,14 +133,14 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
     assert (balance["unbalanced_hours"], balance["largest_residual_kg"]) == (0, 0.0)
     assert sum(h["carbon_in_kg"] for h in balance["hours"]) > 0
 
-    browser = _browser()
+    browser = chromium()
     try:
-        _sign_in(browser, base, fixture["users"]["operator"]["username"], "wrong password")
+        sign_in(browser, base, fixture["users"]["operator"]["username"], "wrong password")
         refused = WebDriverWait(browser, 20).until(  # the form posts, the page comes back with it
             expected_conditions.presence_of_element_located((By.ID, "login-error"))
         )
         assert "用户名或密码错误" in refused.text
-        _sign_in(browser, base, **fixture["users"]["operator"])
+        sign_in(browser, base, **fixture["users"]["operator"])
         WebDriverWait(browser, 30).until(
             expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#fig-factor .main-svg"))
         )
@@ -191,7 +161,7 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
         assert browser.find_elements(By.ID, "username")
 
         # An enterprise user lands on its own enterprise and cannot reach the park overview.
-        _sign_in(browser, base, **fixture["users"]["enterprise"])
+        sign_in(browser, base, **fixture["users"]["enterprise"])
         WebDriverWait(browser, 30).until(
             expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#fig-emissions .main-svg"))
         )

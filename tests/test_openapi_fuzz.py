@@ -9,54 +9,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.core.embedded import free_port
 from services.core.models import MeterRole, Role
 from tests.factories import make_enterprise, make_meter, make_park, make_token
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 EXAMPLES_PER_OPERATION = 20
 SEED = int(os.environ.get("PARKCARBON_FUZZ_SEED", "20261130"))
-
-
-@pytest.fixture
-def served(database_url: str, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKCARBON_") and k != "DATABASE_URL"}
-    env |= {
-        "PARKCARBON_DATABASE_URL": database_url,
-        "PARKCARBON_API_PORT": str(port),
-        "PARKCARBON_DATA_DIR": str(tmp_path / "data"),
-        "PARKCARBON_LOG_LEVEL": "WARNING",
-    }
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, (tmp_path / "serve.log").read_text()
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            assert time.monotonic() < deadline
-            time.sleep(0.3)
-    yield base
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
-    log.close()
 
 
 def _schemathesis(base: str, token: str, seed: int) -> tuple[int, str]:

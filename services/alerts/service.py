@@ -168,6 +168,8 @@ def update_rule(session: Session, principal: Principal, rule: AlertRule, body: R
     for key, value in changes.items():
         setattr(rule, key, value if key != "labels" or value is not None else {})
     rule.updated_at = datetime.now(UTC)
+    if changes.get("enabled") is False:  # a disabled rule is not evaluated: close what it opened
+        _close_open_alerts(session, rule, principal.actor, "rule disabled")
     audit.record(session, principal, "alert_rule.update", f"alert_rule:{rule.id}", changes=sorted(changes))
     return rule
 
@@ -177,12 +179,15 @@ def retire_rule(session: Session, principal: Principal, rule: AlertRule) -> None
     _writer(principal)
     now = datetime.now(UTC)
     rule.retired_at = rule.updated_at = now
+    _close_open_alerts(session, rule, principal.actor, "rule retired")
+    audit.record(session, principal, "alert_rule.retire", f"alert_rule:{rule.id}")
+
+
+def _close_open_alerts(session: Session, rule: AlertRule, actor: str, note: str) -> None:
+    now = datetime.now(UTC)
     notifier = Notifier.for_park(session, rule.park_id, now)
     for alert in session.scalars(select(Alert).where(Alert.rule_id == rule.id, Alert.state.in_(OPEN))):
-        lifecycle.resolve(
-            session, alert, Rule.of(rule), notifier, now, by=principal.actor, note="rule retired"
-        )
-    audit.record(session, principal, "alert_rule.retire", f"alert_rule:{rule.id}")
+        lifecycle.resolve(session, alert, Rule.of(rule), notifier, now, by=actor, note=note)
 
 
 def load_defaults(session: Session, park_id: int, path: Path | None = None) -> int:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import plotly.offline
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from services.access import sessions
 from services.access.dependencies import SESSION_COOKIE, SettingsDep, dashboard_principal
@@ -24,20 +22,16 @@ from services.carbon.factors import grid_factor
 from services.core.db import SessionDep
 from services.core.errors import RateLimited
 from services.core.models import Role
-from services.dashboard import figures
+from services.dashboard import alerts, figures, quality
+from services.dashboard.alerts import open_alerts
 from services.dashboard.i18n import pick_lang, translator
+from services.dashboard.pages import templates, to_login
 from services.park import queries
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router.include_router(alerts.router)
+router.include_router(quality.router)
 ENTERPRISE_PAGE = "/dashboard/enterprise"
-
-
-def _park_time(ts: datetime, tz: ZoneInfo) -> str:
-    return ts.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-
-
-templates.env.filters["park_time"] = _park_time
 
 
 @cache
@@ -121,17 +115,13 @@ def _signed_in(request: Request, session: SessionDep, settings: SettingsDep) -> 
     return dashboard_principal(request, session, settings)
 
 
-def _to_login(lang: str | None) -> RedirectResponse:
-    return RedirectResponse(f"/login?lang={pick_lang(lang)}", status_code=303)
-
-
 @router.get("/dashboard", response_class=HTMLResponse)
 def overview_page(
     request: Request, session: SessionDep, settings: SettingsDep, lang: str | None = None
 ) -> Response:
     principal = _signed_in(request, session, settings)
     if principal is None or principal.park_id is None:
-        return _to_login(lang)
+        return to_login(lang)
     if principal.role is Role.ENTERPRISE:
         return RedirectResponse(f"{ENTERPRISE_PAGE}?lang={pick_lang(lang)}", status_code=303)
     language = pick_lang(lang)
@@ -155,8 +145,24 @@ def overview_page(
         "fig_mix": figures.energy_mix(*mix, t),
         "fig_coverage": figures.coverage_gauge(data.coverage.coverage_ratio, t),
         "reason_text": {"no_meter": t["reason_no_meter"], "no_recent_data": t["reason_no_recent_data"]},
+        "is_enterprise": False,
+        "open_alerts": open_alerts(session, park.id),
     }
     return templates.TemplateResponse(request, "overview.html", context)
+
+
+@router.get("/dashboard/live.json")
+def live(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """What the overview refreshes every few seconds without reloading: the park's live load
+    and open alerts (the park's readers only)."""
+    principal = _signed_in(request, session, settings)
+    if principal is None or principal.park_id is None or principal.role is Role.ENTERPRISE:
+        return JSONResponse({"error": "not_authenticated"}, status_code=401)
+    now = datetime.now(UTC)
+    load = carbon_queries.current_load_kw(session, principal.park_id, now)
+    return JSONResponse(
+        {"load_kw": load, "open_alerts": open_alerts(session, principal.park_id), "at": now.isoformat()}
+    )
 
 
 @router.get(ENTERPRISE_PAGE, response_class=HTMLResponse)
@@ -167,7 +173,7 @@ def enterprise_page(
     theirs; the park's readers pick one with ``?enterprise_id=``."""
     principal = _signed_in(request, session, settings)
     if principal is None or principal.park_id is None:
-        return _to_login(lang)
+        return to_login(lang)
     requested = request.query_params.get("enterprise_id", "")
     if principal.role is Role.ENTERPRISE:
         enterprise_id = principal.enterprise_id or 0
@@ -193,5 +199,6 @@ def enterprise_page(
         "energy_kwh": sum(e.electricity_kwh for e in emissions),
         "emissions_kg": sum(e.scope1_kg + e.scope2_kg for e in emissions),
         "fig_emissions": figures.emissions_bars(emissions, t, tz, "ent_emissions_chart"),
+        "is_enterprise": principal.role is Role.ENTERPRISE,
     }
     return templates.TemplateResponse(request, "enterprise.html", context)

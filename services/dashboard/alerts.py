@@ -1,0 +1,165 @@
+"""告警 Alerts page: open, resolved or all alerts of the park (an enterprise user: its own),
+acknowledged and resolved from the page, with the park's silences and rules beside them,
+exported as CSV or Excel. Actions are form posts under the signed-in session (its cookie is
+SameSite=Strict: another site cannot post them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy import func, select
+
+from services.access.dependencies import SettingsDep, dashboard_principal
+from services.access.policy import PARK_WRITERS, Principal
+from services.alerts import service
+from services.alerts.metrics import METRICS
+from services.core.db import SessionDep
+from services.core.errors import DomainError
+from services.core.exports import XLSX, attachment, csv_chunks, xlsx_bytes
+from services.core.models import Alert, AlertSilence, Role
+from services.core.params import INT4_MAX
+from services.dashboard.i18n import pick_lang, translator
+from services.dashboard.pages import templates, to_login
+from services.park import queries
+
+router = APIRouter(include_in_schema=False)
+STATES = {"open": ("pending", "firing", "acknowledged"), "resolved": ("resolved",), "all": ()}
+PAGE_ROWS = 500
+EXPORT_COLUMNS = (
+    "id",
+    "severity",
+    "state",
+    "scope_kind",
+    "scope_name",
+    "message",
+    "value",
+    "threshold",
+    "fired_at",
+    "acknowledged_by",
+    "acknowledge_note",
+    "resolved_at",
+    "resolved_by",
+)
+
+
+def _alerts(session: SessionDep, principal: Principal, state: str) -> list[Alert]:
+    query = service.alerts_query(principal)
+    if STATES.get(state):
+        query = query.where(Alert.state.in_(STATES[state]))
+    return list(session.scalars(query.order_by(Alert.id.desc()).limit(PAGE_ROWS)))
+
+
+@router.get("/dashboard/alerts", response_class=HTMLResponse)
+def alerts_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: str | None = None,
+    state: str = "open",
+    done: str | None = None,
+) -> Response:
+    principal = dashboard_principal(request, session, settings)
+    if principal is None or principal.park_id is None:
+        return to_login(lang)
+    language = pick_lang(lang)
+    t = translator(language)
+    state = state if state in STATES else "open"
+    park = queries.park(session, principal.park_id)
+    silences = []
+    if principal.role is not Role.ENTERPRISE:
+        now = datetime.now(UTC)
+        silences = list(
+            session.scalars(
+                service.silences_query(principal)
+                .where(AlertSilence.ends_at > now)
+                .order_by(AlertSilence.starts_at)
+                .limit(100)
+            )
+        )
+    rules = list(session.scalars(service.rules_query(principal).limit(PAGE_ROWS)))
+    context = {
+        "t": t,
+        "lang": language,
+        "tz": ZoneInfo(park.timezone),
+        "park_name": park.name,
+        "user": principal.name,
+        "state": state,
+        "alerts": _alerts(session, principal, state),
+        "silences": silences,
+        "rules": rules,
+        "metrics": METRICS,
+        "can_act": principal.role in PARK_WRITERS or principal.role is Role.ENTERPRISE,
+        "is_enterprise": principal.role is Role.ENTERPRISE,
+        "done": {"acknowledged": t["alert_acknowledged"], "resolved": t["alert_resolved"]}.get(done or ""),
+        "error": request.query_params.get("error"),
+    }
+    return templates.TemplateResponse(request, "alerts.html", context)
+
+
+@router.get("/dashboard/alerts.{fmt}")
+def alerts_export(
+    request: Request, session: SessionDep, settings: SettingsDep, fmt: str, state: str = "open"
+) -> Response:
+    principal = dashboard_principal(request, session, settings)
+    if principal is None or principal.park_id is None or fmt not in ("csv", "xlsx"):
+        return to_login(None)
+    rows = [
+        [_cell(getattr(a, column)) for column in EXPORT_COLUMNS]
+        for a in _alerts(session, principal, state if state in STATES else "open")
+    ]
+    headers = attachment(f"告警-{state}.{fmt}")
+    if fmt == "csv":
+        return StreamingResponse(
+            csv_chunks(EXPORT_COLUMNS, rows), media_type="text/csv; charset=utf-8", headers=headers
+        )
+    return Response(xlsx_bytes([("告警", EXPORT_COLUMNS, rows)]), media_type=XLSX, headers=headers)
+
+
+def _cell(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@router.post("/dashboard/alerts/{alert_id}/{action}")
+def alert_action(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    alert_id: int,
+    action: str,
+    note: Annotated[str, Form(max_length=2000)] = "",
+    lang: Annotated[str, Form(max_length=8)] = "zh",
+) -> Response:
+    """Acknowledge or resolve one alert, then back to the list with what happened."""
+    principal = dashboard_principal(request, session, settings)
+    language = pick_lang(lang)
+    if principal is None or principal.park_id is None:
+        return to_login(language)
+    back = f"/dashboard/alerts?lang={language}"
+    if action not in ("acknowledge", "resolve") or not 1 <= alert_id <= INT4_MAX or "\x00" in note:
+        return RedirectResponse(f"{back}&error=invalid", status_code=303)
+    try:
+        alert = service.get_alert(session, principal, alert_id)
+        if action == "acknowledge":
+            service.acknowledge(session, principal, alert, note.strip() or None)
+        else:
+            service.resolve(session, principal, alert, note.strip() or None)
+    except DomainError as exc:
+        return RedirectResponse(f"{back}&error={exc.code}", status_code=303)
+    done = "acknowledged" if action == "acknowledge" else "resolved"
+    return RedirectResponse(f"{back}&done={done}", status_code=303)
+
+
+def open_alerts(session: SessionDep, park_id: int) -> int:
+    """Firing or acknowledged alerts of the park (the overview's card)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Alert)
+            .where(Alert.park_id == park_id, Alert.state.in_(("firing", "acknowledged")))
+        )
+        or 0
+    )

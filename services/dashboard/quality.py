@@ -1,0 +1,107 @@
+"""数据质量 Data quality page: meters silent or frozen now, below 90 % completeness yesterday
+(重点用能单位能耗在线监测), past their calibration date, and the open quarantine by reason;
+an enterprise user sees its own meters only (and no quarantine: that is the park's). The
+meter table exports as CSV or Excel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from services.access.dependencies import SettingsDep, dashboard_principal
+from services.access.policy import Principal
+from services.alerts.queries import MeterHealth, meter_health
+from services.core.db import SessionDep, psycopg_connection
+from services.core.exports import XLSX, attachment, csv_chunks, xlsx_bytes
+from services.core.models import Role
+from services.dashboard.i18n import pick_lang, translator
+from services.dashboard.pages import templates, to_login
+from services.ingest.replay import quarantine_summary
+from services.park import queries
+
+router = APIRouter(include_in_schema=False)
+EXPORT_COLUMNS = (
+    "code",
+    "name",
+    "enterprise",
+    "last_reading_at",
+    "silent_minutes",
+    "frozen_minutes",
+    "completeness",
+    "calibration_valid_until",
+)
+
+
+def _health(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> tuple[Principal, list[MeterHealth]] | None:
+    principal = dashboard_principal(request, session, settings)
+    if principal is None or principal.park_id is None:
+        return None
+    park = queries.park(session, principal.park_id)
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo(park.timezone)).date()
+    own = principal.enterprise_id if principal.role is Role.ENTERPRISE else None
+    return principal, meter_health(session, park.id, today, now, own)
+
+
+@router.get("/dashboard/quality", response_class=HTMLResponse)
+def quality_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: str | None = None,
+    show: str = "problems",
+) -> Response:
+    found = _health(request, session, settings)
+    if found is None:
+        return to_login(lang)
+    principal, meters = found
+    is_enterprise = principal.role is Role.ENTERPRISE
+    park = queries.park(session, principal.park)
+    language = pick_lang(lang)
+    problems = [m for m in meters if m.silent or m.frozen or m.incomplete or m.calibration_overdue]
+    context = {
+        "t": translator(language),
+        "lang": language,
+        "tz": ZoneInfo(park.timezone),
+        "park_name": park.name,
+        "user": principal.name,
+        "is_enterprise": is_enterprise,
+        "show": "all" if show == "all" else "problems",
+        "meters": meters if show == "all" else problems,
+        "counts": {
+            "meters": len(meters),
+            "silent": sum(m.silent for m in meters),
+            "frozen": sum(m.frozen for m in meters),
+            "incomplete": sum(m.incomplete for m in meters),
+            "calibration": sum(m.calibration_overdue for m in meters),
+        },
+        "quarantine": [] if is_enterprise else quarantine_summary(psycopg_connection(session), park.id)[:50],
+    }
+    return templates.TemplateResponse(request, "quality.html", context)
+
+
+@router.get("/dashboard/quality.{fmt}")
+def quality_export(request: Request, session: SessionDep, settings: SettingsDep, fmt: str) -> Response:
+    found = _health(request, session, settings)
+    if found is None or fmt not in ("csv", "xlsx"):
+        return to_login(None)
+    rows = [[_cell(getattr(m, c)) for c in EXPORT_COLUMNS] for m in found[1]]
+    headers = attachment(f"数据质量.{fmt}")
+    if fmt == "csv":
+        return StreamingResponse(
+            csv_chunks(EXPORT_COLUMNS, rows), media_type="text/csv; charset=utf-8", headers=headers
+        )
+    return Response(xlsx_bytes([("数据质量", EXPORT_COLUMNS, rows)]), media_type=XLSX, headers=headers)
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return round(value, 3)
+    return value
