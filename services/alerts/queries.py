@@ -17,7 +17,8 @@ FROZEN_AFTER = timedelta(minutes=60)
 
 METER_HEALTH_SQL = text(
     """
-SELECT m.id, m.code, m.name, m.role::text AS role, e.name AS enterprise, m.calibration_valid_until,
+SELECT m.id, m.code, m.name, m.role::text AS role, m.enterprise_id, e.name AS enterprise,
+       m.calibration_valid_until,
        s.last_reading_at, s.watched_since, s.probe_value, s.probe_since,
        coalesce(c.received, 0) AS received,
        cardinality(m.quantities) * 86400.0 / m.reading_interval_s AS expected
@@ -38,6 +39,7 @@ class MeterHealth:
     code: str
     name: str
     role: str
+    enterprise_id: int | None
     enterprise: str | None
     last_reading_at: datetime | None
     silent_minutes: float | None
@@ -82,6 +84,7 @@ def meter_health(
                 code=r.code,
                 name=r.name,
                 role=r.role,
+                enterprise_id=r.enterprise_id,
                 enterprise=r.enterprise,
                 last_reading_at=r.last_reading_at,
                 silent_minutes=(now - seen).total_seconds() / 60 if seen else None,
@@ -93,3 +96,13 @@ def meter_health(
             )
         )
     return out
+
+
+def enterprise_completeness(meters: list[MeterHealth]) -> dict[int, float]:
+    """Yesterday's completeness per enterprise from its meters' health (a meter's surplus
+    does not make up for another's shortfall: each meter counts at most 100 %)."""
+    totals: dict[int, list[float]] = {}
+    for m in meters:
+        if m.enterprise_id is not None:
+            totals.setdefault(m.enterprise_id, []).append(m.completeness)
+    return {e: sum(v) / len(v) for e, v in totals.items()}

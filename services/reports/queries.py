@@ -91,3 +91,15 @@ def report_file(session: Session, park_id: int, file_id: int, enterprise_id: int
     ):
         raise NotFound(f"report file {file_id} not found")
     return found
+
+
+def statuses(session: Session, park_id: int, period: date) -> dict[int, str]:
+    """Each enterprise's live report status for the month ``period`` (first day)."""
+    rows = session.execute(
+        select(EnterpriseReport.enterprise_id, EnterpriseReport.status).where(
+            EnterpriseReport.park_id == park_id,
+            EnterpriseReport.period == period,
+            EnterpriseReport.status != ReportStatus.SUPERSEDED,
+        )
+    )
+    return {int(e): str(status.value if hasattr(status, "value") else status) for e, status in rows}

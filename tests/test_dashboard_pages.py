@@ -1,4 +1,4 @@
-"""The 告警 page in real headless Chromium against ``parkcarbon serve`` on a real database: an
+"""The 告警, 数据质量 and 企业 pages in real headless Chromium against ``parkcarbon serve`` on a real database: an
 operator sees the park's alerts, acknowledges one with a note and resolves another from the
 page, switches to English and exports the table; an enterprise user sees only the alerts on
 its own meters and cannot act on another's; a viewer gets no buttons."""
@@ -143,6 +143,22 @@ def test_alerts_page_acknowledge_resolve_export_and_enterprise_scope(
         assert "E-PAGE-OTHER" in quality.text
         assert "2026-01-31" in quality.text
         browser.save_screenshot(str(tmp_path / "quality-en.png"))
+        browser.get(f"{served}/dashboard/enterprises?lang=zh")
+        table = WebDriverWait(browser, 20).until(
+            expected_conditions.presence_of_element_located((By.ID, "enterprises-table"))
+        )
+        rows = browser.find_elements(By.CSS_SELECTOR, "tr.enterprise-row")
+        assert len(rows) == 2
+        assert "未报送" in table.text
+        browser.find_element(By.ID, "enterprise-search").send_keys("E-NOT-THERE-99")
+        assert all(not r.is_displayed() for r in browser.find_elements(By.CSS_SELECTOR, "tr.enterprise-row"))
+        browser.find_element(By.ID, "enterprise-search").clear()
+        browser.find_element(By.CSS_SELECTOR, "#enterprises-table th").click()  # sort by name
+        assert len(browser.find_elements(By.CSS_SELECTOR, "tr.enterprise-row")) == 2
+        browser.save_screenshot(str(tmp_path / "enterprises-zh.png"))
+        sheet = httpx.get(f"{served}/dashboard/enterprises.xlsx", cookies={SESSION_COOKIE: cookie["value"]})
+        assert sheet.status_code == 200
+        assert sheet.content[:2] == b"PK"  # an xlsx is a zip
         browser.find_element(By.ID, "logout").click()
         WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, "username")))
 
@@ -166,6 +182,9 @@ def test_alerts_page_acknowledge_resolve_export_and_enterprise_scope(
         assert "E-PAGE-MINE" in browser.page_source
         assert "E-PAGE-OTHER" not in browser.page_source
         assert not browser.find_elements(By.ID, "quarantine-table")
+        browser.get(f"{served}/dashboard/enterprises")  # the park's list is not an enterprise's
+        assert "/dashboard/enterprise" in browser.current_url
+        assert not browser.find_elements(By.ID, "enterprises-table")
         cookie = browser.get_cookie(SESSION_COOKIE)
         assert cookie is not None
         forged = httpx.post(
