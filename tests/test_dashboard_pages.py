@@ -1,7 +1,8 @@
-"""The 告警, 数据质量 and 企业 pages in real headless Chromium against ``parkcarbon serve`` on a real database: an
-operator sees the park's alerts, acknowledges one with a note and resolves another from the
-page, switches to English and exports the table; an enterprise user sees only the alerts on
-its own meters and cannot act on another's; a viewer gets no buttons."""
+"""The 告警, 数据质量 and 企业 pages in real headless Chromium against ``parkcarbon serve`` on a
+real database: an operator sees the park's alerts, acknowledges one with a note and resolves
+another from the page, switches to English, exports the tables, reads data quality and the
+enterprise list (search, sort); an enterprise user sees only the alerts and meters of its own
+and cannot act on another's; a viewer gets no buttons."""
 
 from __future__ import annotations
 
