@@ -22,6 +22,7 @@ import paho.mqtt.client as mqtt
 import psutil
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
+from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -92,6 +93,14 @@ def _mqtt_accepts(url: str) -> bool:
     return accepted == [True]
 
 
+def _load_ms(browser: webdriver.Chrome) -> float:
+    """The page's load time as the browser measured it (Navigation Timing Level 2)."""
+    entry = browser.execute_script(
+        "const e = performance.getEntriesByType('navigation')[0]; return e.loadEventEnd || e.duration;"
+    )
+    return float(entry)
+
+
 def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
     demo: tuple[str, subprocess.Popen[bytes], Path],
 ) -> None:
@@ -153,6 +162,47 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
         for figure in ("fig-emissions", "fig-mix", "fig-coverage"):
             assert browser.find_elements(By.CSS_SELECTOR, f"#{figure} .main-svg")
         browser.save_screenshot(str(workdir / "dashboard-zh.png"))
+        load_ms = {"overview": _load_ms(browser)}
+        # every operator page draws its charts and fills its tables on the demo park
+        for page, ready in (
+            ("factors", "#fig-topology .main-svg"),
+            ("flow", "#fig-flow-kwh .main-svg"),
+            ("enterprises", "tr.enterprise-row"),
+            ("alerts", "#rules-table tr"),
+            ("quality", "#q-meters"),
+        ):
+            browser.get(f"{base}/dashboard/{page}")
+            WebDriverWait(browser, 30).until(
+                expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready))
+            )
+            load_ms[page] = _load_ms(browser)
+            browser.save_screenshot(str(workdir / f"{page}-zh.png"))
+        browser.get(f"{base}/dashboard/factors")
+        WebDriverWait(browser, 30).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#fig-heatmap .main-svg"))
+        )
+        assert browser.find_element(By.ID, "latest-residual").text.startswith("0.0")
+        assert browser.find_elements(By.CSS_SELECTOR, "#fig-topology .slider-container")
+        assert len(browser.find_elements(By.CSS_SELECTOR, "tr.enterprise-row")) == 0  # not this page's
+        browser.get(f"{base}/dashboard/enterprises")
+        assert len(browser.find_elements(By.CSS_SELECTOR, "tr.enterprise-row")) == 36
+        # 大屏 at 1920×1080 and 3840×2160: the panels drawn, nothing to scroll
+        for width, height in ((1920, 1080), (3840, 2160)):
+            browser.set_window_size(width, height)
+            browser.get(f"{base}/dashboard/wall")
+            WebDriverWait(browser, 30).until(
+                expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#wall-panel-0 .main-svg"))
+            )
+            load_ms[f"wall_{width}"] = _load_ms(browser)
+            overflow = browser.execute_script(
+                "return document.documentElement.scrollHeight - window.innerHeight;"
+            )
+            assert overflow <= 0, (width, overflow)
+            assert browser.find_element(By.ID, "wall-factor").text.startswith("0.")
+            browser.save_screenshot(str(workdir / f"wall-{width}.png"))
+        browser.set_window_size(1400, 1800)
+        print("page load, ms (navigation timing):", load_ms)
+        assert load_ms["overview"] < 1500, load_ms
         browser.get(f"{base}/dashboard?lang=en")
         assert "Enterprise coverage" in browser.find_element(By.TAG_NAME, "body").text
         browser.find_element(By.ID, "logout").click()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
 from services.carbon.coverage import COVERAGE_TARGET
 from services.carbon.schemas import HourlyEmission, HourlyFactor
+from services.carbon.topology import Topology
 
 LAYOUT = {
     "margin": {"l": 50, "r": 20, "t": 40, "b": 40},
@@ -17,7 +19,20 @@ LAYOUT = {
 }
 
 
-def _html(fig: go.Figure, div_id: str) -> str:
+# The wall display's look: dark, large type, readable across a control room.
+WALL = {
+    "template": "plotly_dark",
+    "paper_bgcolor": "#06140f",
+    "plot_bgcolor": "#06140f",
+    "font": {"family": "Noto Sans CJK SC, Microsoft YaHei, sans-serif", "size": 22},
+    "autosize": True,
+    "height": None,
+}
+
+
+def _html(fig: go.Figure, div_id: str, wall: bool = False) -> str:
+    if wall:
+        fig.update_layout(**WALL)
     html: str = fig.to_html(
         full_html=False,
         include_plotlyjs=False,
@@ -27,7 +42,7 @@ def _html(fig: go.Figure, div_id: str) -> str:
     return html
 
 
-def factor_curve(factors: Sequence[HourlyFactor], t: dict[str, str], tz: ZoneInfo) -> str:
+def factor_curve(factors: Sequence[HourlyFactor], t: dict[str, str], tz: ZoneInfo, wall: bool = False) -> str:
     """Axes show the park's local hours (``park.timezone``)."""
     fig = go.Figure(
         go.Scatter(
@@ -39,7 +54,7 @@ def factor_curve(factors: Sequence[HourlyFactor], t: dict[str, str], tz: ZoneInf
         )
     )
     fig.update_layout(title=t["factor_curve"], yaxis_title=t["factor_axis"], **LAYOUT)
-    return _html(fig, "fig-factor")
+    return _html(fig, "fig-factor", wall)
 
 
 def emissions_bars(
@@ -75,7 +90,7 @@ def energy_mix(grid_kwh: float, green_kwh: float, pv_kwh: float, t: dict[str, st
     return _html(fig, "fig-mix")
 
 
-def coverage_gauge(ratio: float | None, t: dict[str, str]) -> str:
+def coverage_gauge(ratio: float | None, t: dict[str, str], wall: bool = False) -> str:
     value = 100 * (ratio or 0.0)
     fig = go.Figure(
         go.Indicator(
@@ -92,4 +107,155 @@ def coverage_gauge(ratio: float | None, t: dict[str, str]) -> str:
         )
     )
     fig.update_layout(**LAYOUT)
-    return _html(fig, "fig-coverage")
+    return _html(fig, "fig-coverage", wall)
+
+
+def factor_heatmap(hours: Sequence[tuple[datetime, float | None]], t: dict[str, str], tz: ZoneInfo) -> str:
+    """The park factor as local day × hour of day (a day's shape and how it moves over weeks)."""
+    days: dict[str, list[float | None]] = {}
+    for hour, factor in hours:
+        local = hour.astimezone(tz)
+        days.setdefault(local.strftime("%Y-%m-%d"), [None] * 24)[local.hour] = factor
+    fig = go.Figure(
+        go.Heatmap(
+            z=list(days.values()),
+            x=list(range(24)),
+            y=list(days),
+            colorscale="RdYlGn_r",
+            colorbar={"title": "kgCO₂/kWh"},
+            hovertemplate="%{y} %{x}:00 — %{z:.4f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=t["factor_heatmap"],
+        xaxis_title=t["hour_of_day"],
+        yaxis={"type": "category", "autorange": "reversed"},  # local dates as labels, newest last
+        **{**LAYOUT, "height": 420},
+    )
+    return _html(fig, "fig-heatmap")
+
+
+def grid_topology(topo: Topology, t: dict[str, str], tz: ZoneInfo, top: float, wall: bool = False) -> str:
+    """Buses coloured by their hour's nodal factor, lines as wide as the energy they carried,
+    one frame per hour with a time slider (the latest hour shown first)."""
+    substations = sorted({b.substation for b in topo.buses})
+    place: dict[int, tuple[float, float]] = {}
+    rows: dict[str, int] = {}
+    for b in topo.buses:  # a column per substation, its buses below each other
+        row = rows[b.substation] = rows.get(b.substation, -1) + 1
+        place[b.id] = (3.0 * substations.index(b.substation), -1.0 * row)
+    lines = [line for line in topo.lines if line.from_bus_id in place and line.to_bus_id in place]
+    hours = sorted(topo.nodal)
+    widest = max((abs(v) for flows in topo.flows.values() for v in flows.values()), default=1.0) or 1.0
+
+    def traces(hour: datetime) -> list[go.Scatter]:
+        flows = topo.flows.get(hour, {})
+        nodal = topo.nodal.get(hour, {})
+        data = [
+            go.Scatter(
+                x=[place[line.from_bus_id][0], place[line.to_bus_id][0]],
+                y=[place[line.from_bus_id][1], place[line.to_bus_id][1]],
+                mode="lines",
+                line={"width": 1 + 12 * abs(flows.get(line.id, 0.0)) / widest, "color": "#7f8c8d"},
+                hovertext=f"{line.code}: {flows.get(line.id, 0.0):,.1f} kWh",
+                hoverinfo="text",
+                showlegend=False,
+            )
+            for line in lines
+        ]
+        data.append(
+            go.Scatter(
+                x=[place[b.id][0] for b in topo.buses],
+                y=[place[b.id][1] for b in topo.buses],
+                mode="markers+text",
+                text=[b.code for b in topo.buses],
+                textposition="top center",
+                hovertext=[f"{b.name}: {_fmt(nodal.get(b.id))} kgCO₂/kWh" for b in topo.buses],
+                hoverinfo="text",
+                marker={
+                    "size": 22,
+                    "color": [nodal.get(b.id) if nodal.get(b.id) is not None else 0 for b in topo.buses],
+                    "colorscale": "RdYlGn_r",
+                    "cmin": 0,
+                    "cmax": top,
+                    "colorbar": {"title": "kgCO₂/kWh"},
+                    "line": {"width": 1, "color": "#333"},
+                },
+                showlegend=False,
+            )
+        )
+        return data
+
+    label = [h.astimezone(tz).strftime("%m-%d %H:%M") for h in hours]
+    fig = go.Figure(
+        data=traces(hours[-1]) if hours else [],
+        frames=[go.Frame(data=traces(h), name=n) for h, n in zip(hours, label, strict=True)],
+    )
+    fig.update_layout(
+        title=t["nodal_factors"],
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        sliders=[
+            {
+                "active": len(hours) - 1,
+                "currentvalue": {"prefix": t["hour"] + ": "},
+                "steps": [
+                    {
+                        "label": n,
+                        "method": "animate",
+                        "args": [[n], {"mode": "immediate", "frame": {"duration": 0}}],
+                    }
+                    for n in label
+                ],
+            }
+        ]
+        if hours
+        else [],
+        **{**LAYOUT, "height": 460, "margin": {"l": 20, "r": 20, "t": 40, "b": 80}},
+    )
+    return _html(fig, "fig-topology", wall)
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def sankey(
+    sources: dict[str, float],
+    enterprises: list[tuple[str, float]],
+    park_label: str,
+    public_label: str,
+    unit: str,
+    div: str,
+) -> str:
+    """Boundary sources → the park grid → enterprises, and what is left (public load, losses,
+    export) so that what entered is shown leaving exactly once."""
+    labels = [name for name, v in sources.items() if v > 0] + [park_label]
+    hub = len(labels) - 1
+    link_source, link_target, values = [], [], []
+    for k, (_, v) in enumerate((name, v) for name, v in sources.items() if v > 0):
+        link_source.append(k)
+        link_target.append(hub)
+        values.append(v)
+    total_in = sum(v for v in sources.values() if v > 0)
+    for name, v in enterprises:
+        if v > 0:
+            labels.append(name)
+            link_source.append(hub)
+            link_target.append(len(labels) - 1)
+            values.append(v)
+    rest = total_in - sum(v for _, v in enterprises if v > 0)
+    if rest > 1e-9:
+        labels.append(public_label)
+        link_source.append(hub)
+        link_target.append(len(labels) - 1)
+        values.append(rest)
+    fig = go.Figure(
+        go.Sankey(
+            node={"label": labels, "pad": 12, "thickness": 14, "color": "#0b7a53"},
+            link={"source": link_source, "target": link_target, "value": values},
+            valuesuffix=f" {unit}",
+        )
+    )
+    fig.update_layout(**{**LAYOUT, "height": 560})
+    return _html(fig, div)
