@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
+from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -17,9 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.access.dependencies import SESSION_COOKIE
+from services.api.app import create_app
 from services.core.models import Alert, AlertRule, MeterRole, MeterStatus, Role
 from tests.browser import chromium, sign_in
-from tests.factories import TEST_PASSWORD, make_enterprise, make_meter, make_park, make_user
+from tests.factories import TEST_PASSWORD, make_enterprise, make_meter, make_park, make_token, make_user
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _world(factory: sessionmaker[Session]) -> dict[str, object]:
@@ -80,19 +85,46 @@ def _world(factory: sessionmaker[Session]) -> dict[str, object]:
             )
         )
         meters["mine"].calibration_valid_until = date(2026, 1, 31)
+        mine.joined_on = other.joined_on = date(2024, 3, 1)
+        report_tokens = {
+            "mine": make_token(s, park, Role.ENTERPRISE, mine),
+            "other": make_token(s, park, Role.ENTERPRISE, other),
+        }
         users = {
             "operator": make_user(s, park, Role.OPERATOR),
             "enterprise": make_user(s, park, Role.ENTERPRISE, mine),
             "viewer": make_user(s, park, Role.VIEWER),
         }
         s.commit()
-    return {"ids": ids, "users": users}
+    # each enterprise submits last month's report through the API
+    client = TestClient(create_app(factory))
+    month = (datetime.now(SHANGHAI).date().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    reports = {}
+    for key, token in report_tokens.items():
+        answer = client.post(
+            f"/api/v1/enterprises/{meters[key].enterprise_id}/reports",
+            json={
+                "period": month,
+                "energy_purchases": [
+                    {"carrier": "electricity", "unit": "kWh", "amount": 1000.0, "cost_cny": 700.0}
+                ],
+                "output": {"gross_output_10k_cny": 10.0, "products": []},
+                "solid_waste": {"generated_t": 1.0, "utilised_t": 1.0},
+                "waste_energy": {"recovered_gj": 1.0, "available_gj": 2.0},
+                "water": {"use_t": 10.0, "reuse_t": 9.0},
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert answer.status_code == 201, answer.text
+        reports[key] = answer.json()["id"]
+    return {"ids": ids, "users": users, "reports": reports}
 
 
 def test_alerts_page_acknowledge_resolve_export_and_enterprise_scope(
     served: str, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
     world = _world(session_factory)
+    reports: dict[str, int] = world["reports"]  # type: ignore[assignment]
     ids: dict[str, int] = world["ids"]  # type: ignore[assignment]
     users: dict[str, str] = world["users"]  # type: ignore[assignment]
     browser = chromium()
@@ -122,10 +154,9 @@ def test_alerts_page_acknowledge_resolve_export_and_enterprise_scope(
         browser.find_element(By.ID, f"alert-{ids['other']}").find_element(
             By.CSS_SELECTOR, ".resolve-button"
         ).click()
-        WebDriverWait(browser, 20).until(
-            expected_conditions.presence_of_element_located((By.ID, "alert-done"))
-        )
-        assert not browser.find_elements(By.ID, f"alert-{ids['other']}")  # resolved: not open any more
+        # resolved: not open any more (waiting for the new page, not the old one's message)
+        WebDriverWait(browser, 20).until(lambda b: not b.find_elements(By.ID, f"alert-{ids['other']}"))
+        assert browser.find_element(By.ID, "alert-done").text == "告警已关闭"
         cookie = browser.get_cookie(SESSION_COOKIE)
         assert cookie is not None
         csv = httpx.get(f"{served}/dashboard/alerts.csv?state=all", cookies={SESSION_COOKIE: cookie["value"]})
@@ -150,13 +181,42 @@ def test_alerts_page_acknowledge_resolve_export_and_enterprise_scope(
         )
         rows = browser.find_elements(By.CSS_SELECTOR, "tr.enterprise-row")
         assert len(rows) == 2
-        assert "未报送" in table.text
+        assert "待审核" in table.text  # last month, submitted
         browser.find_element(By.ID, "enterprise-search").send_keys("E-NOT-THERE-99")
         assert all(not r.is_displayed() for r in browser.find_elements(By.CSS_SELECTOR, "tr.enterprise-row"))
         browser.find_element(By.ID, "enterprise-search").clear()
         browser.find_element(By.CSS_SELECTOR, "#enterprises-table th").click()  # sort by name
         assert len(browser.find_elements(By.CSS_SELECTOR, "tr.enterprise-row")) == 2
         browser.save_screenshot(str(tmp_path / "enterprises-zh.png"))
+        # 报送: the review queue, accept one, return the other (a reason is required)
+        browser.find_element(By.ID, "nav-reports").click()
+        WebDriverWait(browser, 20).until(
+            expected_conditions.presence_of_element_located((By.ID, "review-queue"))
+        )
+        assert len(browser.find_elements(By.CSS_SELECTOR, "tr.queue-row")) == 2
+        browser.find_element(By.ID, f"queue-{reports['mine']}").find_element(
+            By.CSS_SELECTOR, ".accept-button"
+        ).click()
+        done = WebDriverWait(browser, 20).until(
+            expected_conditions.presence_of_element_located((By.ID, "review-done"))
+        )
+        assert done.text == "已通过"
+        other_row = browser.find_element(By.ID, f"queue-{reports['other']}")
+        other_row.find_element(By.CSS_SELECTOR, ".return-button").click()  # no reason
+        WebDriverWait(browser, 20).until(
+            expected_conditions.presence_of_element_located((By.ID, "review-error"))
+        )
+        other_row = browser.find_element(By.ID, f"queue-{reports['other']}")
+        other_row.find_element(By.CSS_SELECTOR, ".return-reason").send_keys("工业总产值与账单不符")
+        other_row.find_element(By.CSS_SELECTOR, ".return-button").click()
+        WebDriverWait(browser, 20).until(
+            expected_conditions.presence_of_element_located((By.ID, "queue-empty"))
+        )
+        reviewed = browser.find_element(By.ID, "reports-table").text
+        assert "已通过" in reviewed
+        assert "已退回" in reviewed
+        assert "工业总产值与账单不符" in reviewed
+        browser.save_screenshot(str(tmp_path / "reports-zh.png"))
         sheet = httpx.get(f"{served}/dashboard/enterprises.xlsx", cookies={SESSION_COOKIE: cookie["value"]})
         assert sheet.status_code == 200
         assert sheet.content[:2] == b"PK"  # an xlsx is a zip
@@ -183,6 +243,12 @@ def test_alerts_page_acknowledge_resolve_export_and_enterprise_scope(
         assert "E-PAGE-MINE" in browser.page_source
         assert "E-PAGE-OTHER" not in browser.page_source
         assert not browser.find_elements(By.ID, "quarantine-table")
+        browser.get(f"{served}/dashboard/reports")
+        WebDriverWait(browser, 20).until(
+            expected_conditions.presence_of_element_located((By.ID, "reports-table"))
+        )
+        assert not browser.find_elements(By.ID, "review-queue")
+        assert len(browser.find_elements(By.CSS_SELECTOR, "tr.report-row")) == 1  # its own only
         browser.get(f"{served}/dashboard/enterprises")  # the park's list is not an enterprise's
         assert "/dashboard/enterprise" in browser.current_url
         assert not browser.find_elements(By.ID, "enterprises-table")

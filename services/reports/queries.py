@@ -103,3 +103,16 @@ def statuses(session: Session, park_id: int, period: date) -> dict[int, str]:
         )
     )
     return {int(e): str(status.value if hasattr(status, "value") else status) for e, status in rows}
+
+
+def evidence_names(session: Session, report_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """(filename, SHA-256) of each report's evidence, without loading the files."""
+    out: dict[int, list[tuple[str, str]]] = {r: [] for r in report_ids}
+    rows = session.execute(
+        select(ReportEvidence.report_id, ReportEvidence.filename, ReportEvidence.sha256)
+        .where(ReportEvidence.report_id.in_(report_ids))
+        .order_by(ReportEvidence.id)
+    )
+    for report_id, filename, sha256 in rows:
+        out[report_id].append((filename, sha256))
+    return out
