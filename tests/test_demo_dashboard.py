@@ -167,6 +167,8 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
         for page, ready in (
             ("factors", "#fig-topology .main-svg"),
             ("flow", "#fig-flow-kwh .main-svg"),
+            ("indicators", "tr.score-row"),
+            ("reports", "#reports-table"),
             ("enterprises", "tr.enterprise-row"),
             ("alerts", "#rules-table tr"),
             ("quality", "#q-meters"),

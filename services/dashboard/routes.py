@@ -22,7 +22,17 @@ from services.carbon.factors import grid_factor
 from services.core.db import SessionDep
 from services.core.errors import RateLimited
 from services.core.models import Role
-from services.dashboard import alerts, enterprises, factors, figures, flow, quality, reports, wall
+from services.dashboard import (
+    alerts,
+    enterprises,
+    factors,
+    figures,
+    flow,
+    indicators,
+    quality,
+    reports,
+    wall,
+)
 from services.dashboard.alerts import open_alerts
 from services.dashboard.i18n import pick_lang, translator
 from services.dashboard.pages import templates, to_login
@@ -36,6 +46,7 @@ router.include_router(factors.router)
 router.include_router(wall.router)
 router.include_router(flow.router)
 router.include_router(reports.router)
+router.include_router(indicators.router)
 ENTERPRISE_PAGE = "/dashboard/enterprise"
 
 
