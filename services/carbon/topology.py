@@ -100,3 +100,29 @@ def topology(session: Session, park_id: int, start: datetime, end: datetime) -> 
 def park_hours(session: Session, park_id: int, start: datetime, end: datetime) -> list[ParkHour]:
     rows = session.execute(PARK_HOURS_SQL, {"park_id": park_id, "lo": start, "hi": end})
     return [ParkHour(r.hour_start, r.factor_kg_per_kwh, r.conservation_residual_kg, r.inputs) for r in rows]
+
+
+NODE_FACTOR_SQL = text(
+    """
+SELECT f.hour_start, f.bus_id, f.factor_kg_per_kwh
+FROM meter m JOIN carbon_factor_hourly f ON f.park_id = m.park_id AND f.bus_id = m.bus_id
+WHERE m.park_id = :park_id AND m.enterprise_id = :enterprise_id AND m.role = 'enterprise_main'
+  AND m.retired_at IS NULL AND f.hour_start > :now - interval '1 day' AND f.hour_start <= :now
+ORDER BY f.hour_start DESC, m.id LIMIT 1
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFactor:
+    hour_start: datetime
+    bus_id: int
+    factor_kg_per_kwh: float | None
+
+
+def node_factor(session: Session, park_id: int, enterprise_id: int, now: datetime) -> NodeFactor | None:
+    """The latest nodal 电碳因子 at the bus of the enterprise's main meter (its connection node)."""
+    row = session.execute(
+        NODE_FACTOR_SQL, {"park_id": park_id, "enterprise_id": enterprise_id, "now": now}
+    ).first()
+    return NodeFactor(row.hour_start, row.bus_id, row.factor_kg_per_kwh) if row else None

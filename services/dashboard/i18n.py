@@ -124,6 +124,8 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "report_returned": {"zh": "已退回", "en": "returned"},
     "report_missing": {"zh": "未报送", "en": "not submitted"},
     "indicators": {"zh": "指标", "en": "Indicators"},
+    "node_factor": {"zh": "接入节点电碳因子", "en": "Factor at its connection node"},
+    "report_superseded": {"zh": "已被修订", "en": "superseded"},
     "ind_enterprise_coverage": {"zh": "平台企业覆盖率", "en": "Enterprise coverage"},
     "ind_enterprise_coverage_energy": {"zh": "平台覆盖用能占比", "en": "Coverage by energy"},
     "ind_carbon_per_energy": {"zh": "单位能耗碳排放", "en": "CO₂ per unit of energy"},

@@ -13,15 +13,19 @@ from zoneinfo import ZoneInfo
 import plotly.offline
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from services.access import sessions
 from services.access.dependencies import SESSION_COOKIE, SettingsDep, dashboard_principal
 from services.access.policy import Principal
+from services.alerts.queries import meter_health
 from services.carbon import queries as carbon_queries
 from services.carbon.factors import grid_factor
+from services.carbon.topology import node_factor
 from services.core.db import SessionDep
 from services.core.errors import RateLimited
-from services.core.models import Role
+from services.core.models import Alert, Role
+from services.core.pagination import PageParams
 from services.dashboard import (
     alerts,
     enterprises,
@@ -37,6 +41,7 @@ from services.dashboard.alerts import open_alerts
 from services.dashboard.i18n import pick_lang, translator
 from services.dashboard.pages import templates, to_login
 from services.park import queries
+from services.reports import queries as report_queries
 
 router = APIRouter(include_in_schema=False)
 router.include_router(alerts.router)
@@ -216,5 +221,22 @@ def enterprise_page(
         "emissions_kg": sum(e.scope1_kg + e.scope2_kg for e in emissions),
         "fig_emissions": figures.emissions_bars(emissions, t, tz, "ent_emissions_chart"),
         "is_enterprise": principal.role is Role.ENTERPRISE,
+        "health": {
+            m.id: m for m in meter_health(session, park.id, now.astimezone(tz).date(), now, enterprise.id)
+        },
+        "node_factor": node_factor(session, park.id, enterprise.id, now),
+        "alerts": list(
+            session.scalars(
+                select(Alert)
+                .where(
+                    Alert.park_id == park.id, Alert.enterprise_id == enterprise.id, Alert.state != "resolved"
+                )
+                .order_by(Alert.id.desc())
+                .limit(50)
+            )
+        ),
+        "reports": report_queries.reports(
+            session, park.id, enterprise.id, None, None, PageParams(cursor=None, limit=24)
+        )[0],
     }
     return templates.TemplateResponse(request, "enterprise.html", context)
