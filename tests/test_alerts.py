@@ -704,3 +704,34 @@ def test_two_schedulers_evaluate_one_at_a_time_and_channels_route_by_severity_sc
     }
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Alert)) == 1
+
+
+def test_completeness_is_judged_on_the_day_counted_from_the_readings_once_it_is_over(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Backfilled readings never 'arrived' through the minute scan: yesterday is counted from
+    ``reading`` itself after midnight. A meter read every 15 minutes with half its day missing
+    is at 50 % (< 90 %: fires); a complete one at 100 %."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    yesterday = datetime(2026, 11, 29, tzinfo=shanghai)
+    with session_factory() as s:
+        park = make_park(s)
+        firm = make_enterprise(s, park)
+        full = make_meter(s, park, "E-FULL", MeterRole.ENTERPRISE_MAIN, firm)
+        half = make_meter(s, park, "E-HALF", MeterRole.ENTERPRISE_MAIN, firm)
+        for meter in (full, half):
+            meter.quantities = ["energy_import_kwh"]
+        for k in range(96):  # every quarter hour of the local day, arrived long ago
+            at = yesterday + timedelta(minutes=15 * k)
+            for meter in (full, half) if k % 2 == 0 else (full,):
+                s.add(
+                    Reading(
+                        meter_id=meter.id, quantity="energy_import_kwh", ts=at, value=float(k), received_at=at
+                    )
+                )
+        rule(s, park, "completeness_pct", "meter", "lt", 90.0, severity="warning")
+        s.commit()
+    cycle(session_factory, Settings(), datetime(2026, 11, 30, 0, 10, tzinfo=shanghai))
+    with session_factory() as s:
+        alerts = s.scalars(select(Alert)).all()
+        assert [(a.scope_name, a.value) for a in alerts] == [("E-HALF E-HALF", 50.0)]

@@ -257,6 +257,7 @@ def upgrade() -> None:
         sa.Column("meter_id", sa.Integer(), nullable=False),
         sa.Column("park_id", sa.Integer(), nullable=False),
         sa.Column("received", sa.Integer(), nullable=False),
+        sa.Column("reconciled", sa.Boolean(), server_default="false", nullable=False),
         sa.ForeignKeyConstraint(
             ["meter_id"], ["meter.id"], name=op.f("fk_reading_count_daily_meter_id_meter"), ondelete="CASCADE"
         ),

@@ -21,12 +21,15 @@ from sqlalchemy.orm import Session
 from services.alerts import lifecycle
 from services.alerts.lifecycle import OPEN, RULE_COLUMNS, Notifier, Rule
 from services.alerts.metrics import METRICS, Observation, latest_hour, observe
-from services.alerts.scan import scan_new_readings
+from services.alerts.scan import reconcile_day, scan_new_readings
 from services.core.models import Alert, AlertRule, Park
 from services.core.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+RECONCILED_SQL = text(
+    "SELECT EXISTS (SELECT 1 FROM reading_count_daily WHERE day = :day AND park_id = :park_id AND reconciled)"
+)
 # pg_advisory_xact_lock key of the evaluation cycle ("alerts" in ASCII)
 CYCLE_LOCK = 0x616C65727473
 
@@ -113,6 +116,8 @@ def _evaluate_park(
     session: Session, park: Park, rules: list[Rule], settings: Settings, now: datetime, window: timedelta
 ) -> dict[str, int]:
     params = park_params(park, now, settings) | {"hour": latest_hour(session, park.id, now)}
+    if not session.scalar(RECONCILED_SQL, {"park_id": park.id, "day": params["yesterday"]}):
+        reconcile_day(session, park.id, park.timezone, params["yesterday"])  # once, after midnight
     notifier = Notifier.for_park(session, park.id, now)
     open_alerts = {
         (a.rule_id, a.scope_kind, a.scope_id): a

@@ -369,14 +369,16 @@ _add(
         "%",
         "数据完整率",
         "Data completeness (yesterday)",
-        "readings received ÷ expected for the park's previous local day (≥ 90 %, 重点用能单位能耗在线监测)",
+        "readings ÷ expected for the previous local day, counted once it is over "
+        "(≥ 90 %, 重点用能单位能耗在线监测)",
         {
             "meter": _q(
                 f"""SELECT m.id AS scope_id, {METER_NAME} AS name, m.enterprise_id,
                            least(100.0 * coalesce(c.received, 0)
                                  / (cardinality(m.quantities) * 86400.0 / m.reading_interval_s), 100)
                                AS value, coalesce(c.received, 0) AS received, CAST(:yesterday AS date) AS day
-                    FROM meter m LEFT JOIN reading_count_daily c ON c.meter_id = m.id AND c.day = :yesterday
+                    FROM meter m JOIN reading_count_daily c
+                      ON c.meter_id = m.id AND c.day = :yesterday AND c.reconciled
                     WHERE {PARK_METERS} AND m.active"""
             ),
             "enterprise": _q(
@@ -386,7 +388,7 @@ _add(
                                / sum(cardinality(m.quantities) * 86400.0 / m.reading_interval_s) AS value,
                            CAST(:yesterday AS date) AS day
                     FROM meter m JOIN enterprise e ON e.id = m.enterprise_id
-                    LEFT JOIN reading_count_daily c ON c.meter_id = m.id AND c.day = :yesterday
+                    JOIN reading_count_daily c ON c.meter_id = m.id AND c.day = :yesterday AND c.reconciled
                     WHERE {PARK_METERS} AND m.active
                     GROUP BY e.id, e.name"""
             ),

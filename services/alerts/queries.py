@@ -20,7 +20,7 @@ METER_HEALTH_SQL = text(
 SELECT m.id, m.code, m.name, m.role::text AS role, m.enterprise_id, e.name AS enterprise,
        m.calibration_valid_until,
        s.last_reading_at, s.watched_since, s.probe_value, s.probe_since,
-       coalesce(c.received, 0) AS received,
+       c.received, c.reconciled,
        cardinality(m.quantities) * 86400.0 / m.reading_interval_s AS expected
 FROM meter m
 LEFT JOIN enterprise e ON e.id = m.enterprise_id
@@ -44,7 +44,7 @@ class MeterHealth:
     last_reading_at: datetime | None
     silent_minutes: float | None
     frozen_minutes: float | None
-    completeness: float  # yesterday, received ÷ expected, at most 1
+    completeness: float | None  # yesterday, received ÷ expected, at most 1 (None: not yet counted)
     calibration_valid_until: date | None
     calibration_overdue: bool
 
@@ -58,7 +58,7 @@ class MeterHealth:
 
     @property
     def incomplete(self) -> bool:
-        return self.completeness < COMPLETENESS_RULE
+        return self.completeness is not None and self.completeness < COMPLETENESS_RULE
 
 
 def meter_health(
@@ -89,7 +89,9 @@ def meter_health(
                 last_reading_at=r.last_reading_at,
                 silent_minutes=(now - seen).total_seconds() / 60 if seen else None,
                 frozen_minutes=frozen,
-                completeness=min(float(r.received) / float(r.expected), 1.0) if r.expected else 1.0,
+                completeness=(min(float(r.received) / float(r.expected), 1.0) if r.expected else 1.0)
+                if r.reconciled
+                else None,
                 calibration_valid_until=r.calibration_valid_until,
                 calibration_overdue=r.calibration_valid_until is not None
                 and r.calibration_valid_until < today,
@@ -103,6 +105,6 @@ def enterprise_completeness(meters: list[MeterHealth]) -> dict[int, float]:
     does not make up for another's shortfall: each meter counts at most 100 %)."""
     totals: dict[int, list[float]] = {}
     for m in meters:
-        if m.enterprise_id is not None:
+        if m.enterprise_id is not None and m.completeness is not None:
             totals.setdefault(m.enterprise_id, []).append(m.completeness)
     return {e: sum(v) / len(v) for e, v in totals.items()}

@@ -13,7 +13,8 @@ and an ingest batch still committing when the cycle runs would otherwise be pass
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -142,3 +143,28 @@ def scan_new_readings(session: Session, now: datetime) -> ScanResult:
     session.execute(SAVE_STATE_SQL, {"until": until, "directory": state.directory})
     session.execute(PRUNE_SQL, {"now": now})
     return ScanResult(int(row.readings), int(row.meters), since, until)
+
+
+# A finished local day counted from the readings themselves (the primary key's time range:
+# one index range scan per park-day), every live meter with a row, zero where none came.
+RECONCILE_SQL = text(
+    """
+INSERT INTO reading_count_daily AS c (day, meter_id, park_id, received, reconciled)
+SELECT CAST(:day AS date), m.id, m.park_id, coalesce(r.n, 0), true
+FROM meter m
+LEFT JOIN (
+    SELECT meter_id, count(*) AS n FROM reading WHERE ts >= :lo AND ts < :hi GROUP BY meter_id
+) r ON r.meter_id = m.id
+WHERE m.park_id = :park_id AND NOT m.virtual AND m.retired_at IS NULL
+ON CONFLICT (day, meter_id) DO UPDATE SET received = EXCLUDED.received, reconciled = true
+"""
+)
+
+
+def reconcile_day(session: Session, park_id: int, timezone: str, day: date) -> int:
+    """Count ``day`` (the park's local day) exactly from ``reading``; returns the meters."""
+    zone = ZoneInfo(timezone)
+    lo = datetime.combine(day, time(), zone)
+    hi = datetime.combine(day + timedelta(days=1), time(), zone)
+    result = session.execute(RECONCILE_SQL, {"day": day, "park_id": park_id, "lo": lo, "hi": hi})
+    return int(result.rowcount)  # type: ignore[attr-defined]

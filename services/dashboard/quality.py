@@ -102,6 +102,6 @@ def quality_export(request: Request, session: SessionDep, settings: SettingsDep,
 def _cell(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, float):
+    if isinstance(value, float):  # completeness None stays empty
         return round(value, 3)
     return value

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import psycopg
@@ -29,6 +30,7 @@ from gateways.service import GatewayService
 from gateways.simulator import SimulatedBus, SimulatedMeter
 from services.access import tokens, users
 from services.access.well_known import DEMO_PEOPLE
+from services.alerts.scan import reconcile_day
 from services.api.app import create_app
 from services.carbon.pipeline import recompute_hours
 from services.core import migrate
@@ -145,6 +147,12 @@ def _backfill(
         summary = recompute_hours(
             session, start, floor_hour(now), timedelta(minutes=settings.interval_max_gap_minutes)
         )
+        # the backfilled days counted for the completeness rule and the data-quality page
+        zone = ZoneInfo(demo.park.timezone)
+        day = start.astimezone(zone).date()
+        while day < now.astimezone(zone).date():
+            reconcile_day(session, demo.park.id, demo.park.timezone, day)
+            day += timedelta(days=1)
     log.info(
         "demo_backfilled",
         readings=rows,

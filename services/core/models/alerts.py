@@ -227,14 +227,17 @@ class TelemetryMinute(Base):
 
 
 class ReadingCountDaily(Base):
-    """Readings received per meter and local day, counted by the minute evaluator as they
-    arrive: the completeness rule's numerator without re-scanning a day of readings."""
+    """Readings received per meter and local day: counted by the minute evaluator as they
+    arrive (today's running count), and counted exactly once the day is over."""
 
     __tablename__ = "reading_count_daily"
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id", ondelete="CASCADE"), primary_key=True)
     park_id: Mapped[int] = mapped_column(Integer)
     received: Mapped[int] = mapped_column(Integer, default=0)
+    # counted again from ``reading`` once the day is over (scan.reconcile_day): exact whatever
+    # way the readings came (backfill, replay); the completeness rule judges such days only
+    reconciled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     __table_args__ = ({"postgresql_with": {"fillfactor": "50"}},)
 
 
