@@ -40,6 +40,7 @@ from services.core.models import (
     MeterRole,
     Park,
     Reading,
+    ReadingCountDaily,
     Role,
 )
 from services.core.settings import Settings
@@ -735,3 +736,20 @@ def test_completeness_is_judged_on_the_day_counted_from_the_readings_once_it_is_
     with session_factory() as s:
         alerts = s.scalars(select(Alert)).all()
         assert [(a.scope_name, a.value) for a in alerts] == [("E-HALF E-HALF", 50.0)]
+    # a backlog for that day arrives after the count: counted again, exactly, at the next cycle
+    late = datetime(2026, 11, 30, 0, 20, tzinfo=shanghai)
+    with unit_of_work(session_factory) as s:
+        for k in range(1, 96, 2):
+            at = yesterday + timedelta(minutes=15 * k)
+            s.add(
+                Reading(
+                    meter_id=half.id, quantity="energy_import_kwh", ts=at, value=float(k), received_at=late
+                )
+            )
+    cycle(session_factory, Settings(), late + timedelta(minutes=1))  # folds the backlog in
+    cycle(session_factory, Settings(), late + timedelta(minutes=2))
+    with session_factory() as s:
+        counts = {c.meter_id: (c.received, c.reconciled) for c in s.scalars(select(ReadingCountDaily))}
+        assert counts[half.id] == (96, True)
+        assert counts[full.id] == (96, True)
+        assert s.scalars(select(Alert)).one().state == "resolved"

@@ -27,8 +27,12 @@ from services.core.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+# Whether the park's day is counted exactly: it has rows, and no arrival since the count
+# (a gateway's backlog delivered after midnight) has made one of them approximate again.
 RECONCILED_SQL = text(
-    "SELECT EXISTS (SELECT 1 FROM reading_count_daily WHERE day = :day AND park_id = :park_id AND reconciled)"
+    """SELECT EXISTS (SELECT 1 FROM reading_count_daily WHERE day = :day AND park_id = :park_id)
+       AND NOT EXISTS (SELECT 1 FROM reading_count_daily
+                       WHERE day = :day AND park_id = :park_id AND NOT reconciled)"""
 )
 # pg_advisory_xact_lock key of the evaluation cycle ("alerts" in ASCII)
 CYCLE_LOCK = 0x616C65727473
@@ -117,7 +121,7 @@ def _evaluate_park(
 ) -> dict[str, int]:
     params = park_params(park, now, settings) | {"hour": latest_hour(session, park.id, now)}
     if not session.scalar(RECONCILED_SQL, {"park_id": park.id, "day": params["yesterday"]}):
-        reconcile_day(session, park.id, park.timezone, params["yesterday"])  # once, after midnight
+        reconcile_day(session, park.id, park.timezone, params["yesterday"])  # after midnight, after backlogs
     notifier = Notifier.for_park(session, park.id, now)
     open_alerts = {
         (a.rule_id, a.scope_kind, a.scope_id): a

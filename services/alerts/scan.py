@@ -82,7 +82,8 @@ WITH new AS MATERIALIZED (
         GROUP BY meter_id, park_id, date_trunc('hour', ts)
     ) h JOIN park p ON p.id = h.park_id
     GROUP BY 1, 2, 3
-    ON CONFLICT (day, meter_id) DO UPDATE SET received = c.received + EXCLUDED.received
+    -- a day counted exactly (reconcile_day) that gets more readings is counted again
+    ON CONFLICT (day, meter_id) DO UPDATE SET received = c.received + EXCLUDED.received, reconciled = false
     RETURNING 1
 ), minutes AS (
     INSERT INTO telemetry_minute AS t (park_id, minute, readings)
