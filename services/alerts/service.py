@@ -115,28 +115,34 @@ def get_rule(session: Session, principal: Principal, rule_id: int) -> AlertRule:
     return _found(session, rules_query(principal), AlertRule, rule_id, "rule")
 
 
+def rule_values(body: RuleIn) -> dict[str, Any]:
+    """A rule's columns from a checked body (an API request or a defaults-file entry)."""
+    escalate = body.escalate_after_working_days
+    if escalate is None and METRICS[body.metric].data_quality:
+        escalate = 3  # the repair term of provincial online-monitoring rules
+    return {
+        "name": body.name,
+        "metric": body.metric,
+        "scope_kind": body.scope_kind,
+        "scope_id": body.scope_id,
+        "comparison": body.comparison,
+        "threshold": float(body.threshold),
+        "clear_threshold": None if body.clear_threshold is None else float(body.clear_threshold),
+        "for_seconds": body.for_seconds,
+        "severity": body.severity,
+        "labels": body.labels,
+        "escalate_after_working_days": escalate,
+        "enabled": body.enabled,
+    }
+
+
 def create_rule(session: Session, principal: Principal, body: RuleIn) -> AlertRule:
     _writer(principal)
     _check_scope(session, principal, body.scope_kind, body.scope_id)
-    metric = METRICS[body.metric]
-    escalate = body.escalate_after_working_days
-    if escalate is None and metric.data_quality:
-        escalate = 3  # the repair term of provincial online-monitoring rules
     rule = AlertRule(
         park_id=principal.park,
         enterprise_id=_own_enterprise(principal),
-        name=body.name,
-        metric=body.metric,
-        scope_kind=body.scope_kind,
-        scope_id=body.scope_id,
-        comparison=body.comparison,
-        threshold=float(body.threshold),
-        clear_threshold=None if body.clear_threshold is None else float(body.clear_threshold),
-        for_seconds=body.for_seconds,
-        severity=body.severity,
-        labels=body.labels,
-        escalate_after_working_days=escalate,
-        enabled=body.enabled,
+        **rule_values(body),
         created_by=principal.actor,
     )
     session.add(rule)
@@ -197,24 +203,11 @@ def load_defaults(session: Session, park_id: int, path: Path | None = None) -> i
     added = 0
     for key, item in spec.get("rules", {}).items():
         body = RuleIn.model_validate(item)  # the file is checked like an API request
-        escalate = body.escalate_after_working_days
-        if escalate is None and METRICS[body.metric].data_quality:
-            escalate = 3
         result = session.execute(
             insert(AlertRule)
             .values(
                 park_id=park_id,
-                name=body.name,
-                metric=body.metric,
-                scope_kind=body.scope_kind,
-                comparison=body.comparison,
-                threshold=float(body.threshold),
-                clear_threshold=None if body.clear_threshold is None else float(body.clear_threshold),
-                for_seconds=body.for_seconds,
-                severity=body.severity,
-                labels=body.labels,
-                escalate_after_working_days=escalate,
-                enabled=body.enabled,
+                **rule_values(body),
                 default_key=key,
                 created_by="defaults",
             )

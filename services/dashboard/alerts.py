@@ -10,7 +10,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from services.access.dependencies import SettingsDep, dashboard_principal
@@ -19,11 +19,10 @@ from services.alerts import service
 from services.alerts.metrics import METRICS
 from services.core.db import SessionDep
 from services.core.errors import DomainError
-from services.core.exports import XLSX, attachment, csv_chunks, xlsx_bytes
 from services.core.models import Alert, AlertSilence, Role
 from services.core.params import INT4_MAX
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import templates, to_login
+from services.dashboard.pages import table_file, templates, to_login
 from services.park import queries
 
 router = APIRouter(include_in_schema=False)
@@ -111,12 +110,7 @@ def alerts_export(
         [_cell(getattr(a, column)) for column in EXPORT_COLUMNS]
         for a in _alerts(session, principal, state if state in STATES else "open")
     ]
-    headers = attachment(f"告警-{state}.{fmt}")
-    if fmt == "csv":
-        return StreamingResponse(
-            csv_chunks(EXPORT_COLUMNS, rows), media_type="text/csv; charset=utf-8", headers=headers
-        )
-    return Response(xlsx_bytes([("告警", EXPORT_COLUMNS, rows)]), media_type=XLSX, headers=headers)
+    return table_file(f"告警-{state}", EXPORT_COLUMNS, rows, fmt)
 
 
 def _cell(value: object) -> object:

@@ -10,17 +10,16 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.access.dependencies import SettingsDep, dashboard_principal
 from services.access.policy import Principal
 from services.alerts.queries import enterprise_completeness, meter_health
 from services.carbon import queries as carbon_queries
 from services.core.db import SessionDep
-from services.core.exports import XLSX, attachment, csv_chunks, xlsx_bytes
 from services.core.models import Role
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import templates, to_login
+from services.dashboard.pages import table_file, templates, to_login
 from services.park import queries
 from services.reports import queries as report_queries
 
@@ -124,9 +123,4 @@ def enterprises_export(request: Request, session: SessionDep, settings: Settings
         return RedirectResponse("/dashboard/enterprises", status_code=303)
     header = list(EnterpriseRow.__dataclass_fields__)
     rows = [list(asdict(r).values()) for r in enterprise_rows(session, principal)]
-    headers = attachment(f"企业.{fmt}")
-    if fmt == "csv":
-        return StreamingResponse(
-            csv_chunks(header, rows), media_type="text/csv; charset=utf-8", headers=headers
-        )
-    return Response(xlsx_bytes([("企业", header, rows)]), media_type=XLSX, headers=headers)
+    return table_file("企业", header, rows, fmt)

@@ -9,16 +9,15 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response
 
 from services.access.dependencies import SettingsDep, dashboard_principal
 from services.access.policy import Principal
 from services.alerts.queries import MeterHealth, meter_health
 from services.core.db import SessionDep, psycopg_connection
-from services.core.exports import XLSX, attachment, csv_chunks, xlsx_bytes
 from services.core.models import Role
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import templates, to_login
+from services.dashboard.pages import table_file, templates, to_login
 from services.ingest.replay import quarantine_summary
 from services.park import queries
 
@@ -91,12 +90,7 @@ def quality_export(request: Request, session: SessionDep, settings: SettingsDep,
     if found is None or fmt not in ("csv", "xlsx"):
         return to_login(None)
     rows = [[_cell(getattr(m, c)) for c in EXPORT_COLUMNS] for m in found[1]]
-    headers = attachment(f"数据质量.{fmt}")
-    if fmt == "csv":
-        return StreamingResponse(
-            csv_chunks(EXPORT_COLUMNS, rows), media_type="text/csv; charset=utf-8", headers=headers
-        )
-    return Response(xlsx_bytes([("数据质量", EXPORT_COLUMNS, rows)]), media_type=XLSX, headers=headers)
+    return table_file("数据质量", EXPORT_COLUMNS, rows, fmt)
 
 
 def _cell(value: object) -> object:
