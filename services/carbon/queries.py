@@ -233,22 +233,6 @@ def overview(session: Session, park_id: int, now: datetime) -> ParkOverview:
     )
 
 
-def supply_mix(session: Session, park_id: int, start: datetime, end: datetime) -> tuple[float, float, float]:
-    """Electricity into the park over [start, end): grid import, direct green supply and
-    on-site PV (kWh), from the inputs stored with the park's hourly factors."""
-    row = session.execute(
-        text(
-            "SELECT coalesce(sum((inputs->>'grid_import_kwh')::float8), 0), "
-            "coalesce(sum((inputs->>'green_import_kwh')::float8), 0), "
-            "coalesce(sum((inputs->>'pv_kwh')::float8), 0) "
-            "FROM carbon_factor_hourly WHERE park_id = :park AND bus_id IS NULL "
-            "AND hour_start >= :start AND hour_start < :end"
-        ),
-        {"park": park_id, "start": start, "end": end},
-    ).one()
-    return float(row[0]), float(row[1]), float(row[2])
-
-
 def factor_catalogue() -> FactorCatalogue:
     """Every factor and coefficient the engine uses, from the data files, with its source."""
     entries = [

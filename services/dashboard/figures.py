@@ -7,10 +7,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from services.carbon.coverage import COVERAGE_TARGET
 from services.carbon.schemas import HourlyEmission, HourlyFactor
 from services.carbon.topology import Topology
+from services.dashboard.overview import EnergyMix
 
 LAYOUT = {
     "margin": {"l": 50, "r": 20, "t": 40, "b": 40},
@@ -42,7 +44,13 @@ def _html(fig: go.Figure, div_id: str, wall: bool = False) -> str:
     return html
 
 
-def factor_curve(factors: Sequence[HourlyFactor], t: dict[str, str], tz: ZoneInfo, wall: bool = False) -> str:
+def factor_curve(
+    factors: Sequence[HourlyFactor],
+    t: dict[str, str],
+    tz: ZoneInfo,
+    wall: bool = False,
+    title_key: str = "factor_curve",
+) -> str:
     """Axes show the park's local hours (``park.timezone``)."""
     fig = go.Figure(
         go.Scatter(
@@ -53,7 +61,7 @@ def factor_curve(factors: Sequence[HourlyFactor], t: dict[str, str], tz: ZoneInf
             name=t["factor_axis"],
         )
     )
-    fig.update_layout(title=t["factor_curve"], yaxis_title=t["factor_axis"], **LAYOUT)
+    fig.update_layout(title=t[title_key], yaxis_title=t["factor_axis"], **LAYOUT)
     return _html(fig, "fig-factor", wall)
 
 
@@ -77,16 +85,53 @@ def emissions_bars(
     return _html(fig, "fig-emissions")
 
 
-def energy_mix(grid_kwh: float, green_kwh: float, pv_kwh: float, t: dict[str, str]) -> str:
-    fig = go.Figure(
-        go.Pie(
-            labels=[t["grid_import"], t["green_import"], t["pv"]],
-            values=[grid_kwh, green_kwh, pv_kwh],
-            hole=0.45,
-            marker={"colors": ["#7f7f7f", "#2ca02c", "#f2c12e"]},
-        )
+def energy_mix(mix: EnergyMix, t: dict[str, str]) -> str:
+    """Two rings: electricity by source (kWh) and final energy by carrier (tce)."""
+    colours = {
+        "grid": "#7f7f7f",
+        "green_line": "#2ca02c",
+        "pv": "#f2c12e",
+        "wind": "#17becf",
+        "behind_meter_pv": "#bcbd22",
+        "chp": "#d62728",
+        "storage": "#9467bd",
+    }
+    sources = [(k, v) for k, v in mix.electricity_kwh.items() if v > 0]
+    carriers = [(k, v) for k, v in mix.carriers_tce().items() if v > 0]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        specs=[[{"type": "domain"}, {"type": "domain"}]],
+        subplot_titles=(t["mix_electricity"], t["mix_carriers"]),
     )
-    fig.update_layout(title=t["energy_mix"], **LAYOUT)
+    fig.add_trace(
+        go.Pie(
+            labels=[t[f"source_{k}"] for k, _ in sources],
+            values=[v for _, v in sources],
+            hole=0.45,
+            marker={"colors": [colours[k] for k, _ in sources]},
+            hovertemplate="%{label}: %{value:,.0f} kWh (%{percent})<extra></extra>",
+            textinfo="percent",
+            name="kWh",
+        ),
+        1,
+        1,
+    )
+    fig.add_trace(
+        go.Pie(
+            labels=[t[f"carrier_{k}"] for k, _ in carriers],
+            values=[v for _, v in carriers],
+            hole=0.45,
+            marker={"colors": ["#4f81bd", "#e6843c", "#c0504d"][: len(carriers)]},
+            hovertemplate="%{label}: %{value:,.2f} tce (%{percent})<extra></extra>",
+            textinfo="percent",
+            name="tce",
+        ),
+        1,
+        2,
+    )
+    margin = {"l": 50, "r": 20, "t": 80, "b": 40}  # room for the title above the two rings' titles
+    fig.update_layout(title=t["energy_mix"], legend={"orientation": "h"}, **{**LAYOUT, "margin": margin})
     return _html(fig, "fig-mix")
 
 

@@ -33,6 +33,7 @@ from services.dashboard import (
     figures,
     flow,
     indicators,
+    overview,
     quality,
     reports,
     wall,
@@ -153,7 +154,10 @@ def overview_page(
     tz = ZoneInfo(park.timezone)
     grid = grid_factor(park.grid_factor_region, park.grid_factor_year)
     emissions = carbon_queries.hourly_emissions(session, park.id, None, now - timedelta(days=7), now)
-    mix = carbon_queries.supply_mix(session, park.id, now - timedelta(hours=24), now)
+    last_48h = [f for f in data.carbon_factors if f.hour_start >= now - timedelta(hours=48)]
+    comparison = overview.day_comparison(session, park.id, park.timezone, data.latest_hour)
+    health = meter_health(session, park.id, now.astimezone(tz).date(), now)
+    mix = overview.energy_mix(session, park.id, now - timedelta(hours=24), now)
     context = {
         "t": t,
         "lang": language,
@@ -161,10 +165,12 @@ def overview_page(
         "park": data,
         "user": principal.name,
         "grid_note": t["grid_factor_note"].format(source=grid.source, value=grid.value),
-        "fig_factor": figures.factor_curve(data.carbon_factors, t, tz),
+        "fig_factor": figures.factor_curve(last_48h, t, tz, title_key="factor_curve_48h"),
         "fig_emissions": figures.emissions_bars(emissions, t, tz),
-        "fig_mix": figures.energy_mix(*mix, t),
+        "fig_mix": figures.energy_mix(mix, t),
         "fig_coverage": figures.coverage_gauge(data.coverage.coverage_ratio, t),
+        "comparison": comparison,
+        "quality": overview.quality_glance(session, park.id, health),
         "reason_text": {"no_meter": t["reason_no_meter"], "no_recent_data": t["reason_no_recent_data"]},
         "is_enterprise": False,
         "open_alerts": open_alerts(session, park.id),
