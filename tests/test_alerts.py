@@ -342,13 +342,15 @@ def test_a_gateway_sending_a_frozen_value_fires_the_stale_value_rule(
     session_factory: sessionmaker[Session], receivers: dict[str, Any]
 ) -> None:
     """Through the real HTTP ingest path: a gateway that lost its meter but keeps sending the
-    last power value; its neighbour's power varies and stays quiet."""
+    last power value; its neighbour's power varies and stays quiet, and so does an idle
+    battery standing at exactly 0 kW (idle is not frozen)."""
     settings = settings_for(receivers["email"])
     with session_factory() as s:
         park = make_park(s)
         firm = make_enterprise(s, park)
         frozen = make_meter(s, park, "E-FROZEN-1", MeterRole.ENTERPRISE_MAIN, firm)
         alive = make_meter(s, park, "E-ALIVE-1", MeterRole.ENTERPRISE_MAIN, firm)
+        idle = make_meter(s, park, "ES-IDLE-1", MeterRole.STORAGE)
         gateway_token = make_token(s, park, Role.GATEWAY, gateway=make_gateway(s, park))
         rule(s, park, "stale_minutes", "meter", "ge", 60.0)
         s.commit()
@@ -359,13 +361,14 @@ def test_a_gateway_sending_a_frozen_value_fires_the_stale_value_rule(
         ts = (t - timedelta(minutes=minute)).isoformat()
         readings.append({"meter": "E-FROZEN-1", "ts": ts, "quantity": "power_kw", "value": 42.5})
         readings.append({"meter": "E-ALIVE-1", "ts": ts, "quantity": "power_kw", "value": 40.0 + minute % 7})
+        readings.append({"meter": "ES-IDLE-1", "ts": ts, "quantity": "power_kw", "value": 0.0})
     answer = client.post(
         "/api/v1/telemetry",
         json={"gateway": TEST_GATEWAY, "readings": readings},
         headers={"Authorization": f"Bearer {gateway_token}"},
     )
     assert answer.status_code == 200, answer.text
-    assert answer.json()["stored"] == 142
+    assert answer.json()["stored"] == 213
     cycle(session_factory, settings, datetime.now(UTC) + timedelta(seconds=31))
     with session_factory() as s:
         alerts = s.scalars(select(Alert)).all()
@@ -374,6 +377,7 @@ def test_a_gateway_sending_a_frozen_value_fires_the_stale_value_rule(
         assert "42.5" in alerts[0].message
         assert "未变" in alerts[0].message
         assert alive.id not in [a.scope_id for a in alerts]
+        assert idle.id not in [a.scope_id for a in alerts]
 
 
 def test_a_master_sub_imbalance_fires_with_both_numbers(

@@ -349,7 +349,7 @@ _add(
         "min",
         "数值冻结时长",
         "Minutes the value has been frozen",
-        "meter_status: span over which power_kw kept the same value while new readings arrived",
+        "meter_status: span over which power_kw kept the same non-zero value while new readings arrived",
         {
             "meter": _q(
                 f"""SELECT m.id AS scope_id, {METER_NAME} AS name, m.enterprise_id,
@@ -357,6 +357,9 @@ _add(
                            s.probe_value AS frozen_value, s.probe_since AS frozen_since
                     FROM meter m JOIN meter_status s ON s.meter_id = m.id
                     WHERE {PARK_METERS} AND s.probe_since IS NOT NULL
+                      -- exactly 0 kW is an idle battery, PV at night, a plant stopped
+                      -- over the weekend: standing still at zero is not a frozen value
+                      AND s.probe_value <> 0
                       AND s.last_reading_at > :now - {LIVE}"""
             )
         },

@@ -74,6 +74,7 @@ def meter_health(
         frozen = None
         if (
             r.probe_since is not None
+            and r.probe_value != 0  # idle at zero is not frozen (metrics: stale_minutes)
             and r.last_reading_at is not None
             and now - r.last_reading_at < SILENT_AFTER
         ):
