@@ -34,6 +34,19 @@ def attachment(filename: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}"}
 
 
+def inline(filename: str, content_type: str) -> dict[str, str]:
+    """Headers to show an uploaded file in the browser (a preview) and nothing more: its
+    declared type only (no sniffing: an "image" holding HTML stays inert), images in a
+    sandbox without scripts. PDFs are left to the browser's viewer, which a sandbox blocks."""
+    headers = {
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename, safe='')}",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if content_type.startswith("image/"):
+        headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return headers
+
+
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
     """The table as CSV text, a chunk per ``CHUNK_ROWS`` rows, the BOM and header first."""
     buffer = io.StringIO()

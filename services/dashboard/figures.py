@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
@@ -11,8 +11,9 @@ from plotly.subplots import make_subplots
 
 from services.carbon.coverage import COVERAGE_TARGET
 from services.carbon.schemas import HourlyEmission, HourlyFactor
+from services.carbon.series import EnergyPoint
 from services.carbon.topology import Topology
-from services.dashboard.overview import EnergyMix
+from services.dashboard.overview import CarrierDay, EnergyMix
 
 LAYOUT = {
     "margin": {"l": 50, "r": 20, "t": 40, "b": 40},
@@ -304,3 +305,101 @@ def sankey(
     )
     fig.update_layout(**{**LAYOUT, "height": 560})
     return _html(fig, div)
+
+
+def energy_and_load(
+    points: Sequence[EnergyPoint], resolution: str, t: dict[str, str], tz: ZoneInfo, div: str = "fig-energy"
+) -> str:
+    """Electricity per interval (bars; an interval whose data is not all measured is drawn
+    in amber) and the mean load over it (kW = kWh ÷ hours); gas and heat to switch on."""
+    electricity = [p for p in points if p.series == "electricity"]
+    starts = [p.start.astimezone(tz) for p in electricity]
+    hours = [_interval_hours(p.start.astimezone(tz), resolution) for p in electricity]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(
+        go.Bar(
+            x=starts,
+            y=[p.value for p in electricity],
+            name=f"{t['carrier_electricity']} kWh",
+            marker_color=["#4f81bd" if p.quality == "ok" else "#e6a23c" for p in electricity],
+            customdata=[[p.quality, 100 * p.covered_share] for p in electricity],
+            hovertemplate="%{x}: %{y:,.1f} kWh · %{customdata[0]} · %{customdata[1]:.0f}%<extra></extra>",
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=starts,
+            y=[p.value / h for p, h in zip(electricity, hours, strict=True)],
+            name=f"{t['mean_load']} kW",
+            mode="lines",
+            line={"color": "#0b7a53"},
+        ),
+        secondary_y=True,
+    )
+    for series, unit, colour in (("natural_gas", "m³", "#e6843c"), ("heat", "GJ", "#c0504d")):
+        rows = [p for p in points if p.series == series]
+        if rows:
+            fig.add_trace(
+                go.Bar(
+                    x=[p.start.astimezone(tz) for p in rows],
+                    y=[p.value for p in rows],
+                    name=f"{t['carrier_' + series]} {unit}",
+                    marker_color=colour,
+                    visible="legendonly",
+                ),
+                secondary_y=False,
+            )
+    fig.update_layout(
+        title=t[f"energy_at_{resolution}"],
+        legend={"orientation": "h"},
+        barmode="group",
+        **{**LAYOUT, "height": 360},
+    )
+    fig.update_yaxes(title_text=t["energy_axis"], secondary_y=False)
+    fig.update_yaxes(title_text="kW", secondary_y=True, rangemode="tozero")
+    return _html(fig, div)
+
+
+def _interval_hours(start: datetime, resolution: str) -> float:
+    if resolution == "15min":
+        return 0.25
+    if resolution == "hour":
+        return 1.0
+    if resolution == "day":
+        return 24.0
+    following = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return (following - start).total_seconds() / 3600.0
+
+
+def emissions_by_carrier(days: Sequence[CarrierDay], t: dict[str, str]) -> str:
+    """Each local day's emissions by scope and carrier (location-based, stacked), and the
+    market-based total as a line."""
+    x = [d.day for d in days]
+    fig = go.Figure(
+        [
+            go.Bar(x=x, y=[d.fuel_kg / 1000 for d in days], name=t["scope1_fuel"], marker_color="#c0504d"),
+            go.Bar(
+                x=x,
+                y=[d.electricity_kg / 1000 for d in days],
+                name=t["scope2_electricity"],
+                marker_color="#4f81bd",
+            ),
+            go.Bar(x=x, y=[d.heat_kg / 1000 for d in days], name=t["scope2_heat"], marker_color="#e6843c"),
+            go.Scatter(
+                x=x,
+                y=[d.market_total_kg / 1000 for d in days],
+                name=t["market_total"],
+                mode="lines+markers",
+                line={"color": "#2ca02c", "dash": "dot"},
+            ),
+        ]
+    )
+    fig.update_layout(
+        barmode="stack",
+        title=t["emissions_by_carrier"],
+        yaxis_title="tCO₂",
+        legend={"orientation": "h"},
+        **LAYOUT,
+    )
+    return _html(fig, "fig-carriers")

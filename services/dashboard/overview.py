@@ -5,7 +5,7 @@ electricity source the engine books, and the carriers in tce), and data quality 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -146,3 +146,49 @@ def quality_glance(session: Session, park_id: int, meters: list[MeterHealth]) ->
         calibration=sum(m.calibration_overdue for m in meters),
         quarantined=sum(int(n) for _, _, n in quarantine),
     )
+
+
+# An enterprise's emissions by local day, scope and carrier: scope 2 heat is GJ × the heat
+# factor (emissions.py books it so), electricity the rest of scope 2; scope 1 is fuel burnt
+# (metered gas and the fuels its accepted reports declare).
+CARRIER_DAYS_SQL = text(
+    """
+SELECT (hour_start AT TIME ZONE :tz)::date AS day, sum(scope1_kg) AS fuel_kg,
+       sum(scope2_kg - heat_gj * :heat_ef) AS electricity_kg, sum(heat_gj * :heat_ef) AS heat_kg,
+       sum(scope1_kg + scope2_market_kg) AS market_total_kg
+FROM emission_hourly
+WHERE park_id = :park AND enterprise_id = :enterprise AND hour_start >= :start AND hour_start < :end
+GROUP BY 1 ORDER BY 1
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierDay:
+    day: date
+    fuel_kg: float
+    electricity_kg: float
+    heat_kg: float
+    market_total_kg: float
+
+
+def carrier_days(
+    session: Session, park_id: int, enterprise_id: int, timezone: str, start: datetime, end: datetime
+) -> list[CarrierDay]:
+    rows = session.execute(
+        CARRIER_DAYS_SQL,
+        {
+            "park": park_id,
+            "enterprise": enterprise_id,
+            "tz": timezone,
+            "start": start,
+            "end": end,
+            "heat_ef": factors.HEAT_KG_PER_GJ.value,
+        },
+    ).all()
+    return [
+        CarrierDay(
+            r.day, float(r.fuel_kg), float(r.electricity_kg), float(r.heat_kg), float(r.market_total_kg)
+        )
+        for r in rows
+    ]

@@ -21,6 +21,7 @@ from services.access.policy import Principal
 from services.alerts.queries import meter_health
 from services.carbon import queries as carbon_queries
 from services.carbon.factors import grid_factor
+from services.carbon.series import Resolution, energy_series
 from services.carbon.topology import node_factor
 from services.core.db import SessionDep
 from services.core.errors import RateLimited
@@ -54,6 +55,13 @@ router.include_router(flow.router)
 router.include_router(reports.router)
 router.include_router(indicators.router)
 ENTERPRISE_PAGE = "/dashboard/enterprise"
+# How far back the enterprise page draws its energy at each resolution.
+SERIES_WINDOWS: dict[Resolution, timedelta] = {
+    "15min": timedelta(hours=48),
+    "hour": timedelta(days=7),
+    "day": timedelta(days=31),
+    "month": timedelta(days=366),
+}
 
 
 @cache
@@ -194,7 +202,7 @@ def live(request: Request, session: SessionDep, settings: SettingsDep) -> Respon
 
 @router.get(ENTERPRISE_PAGE, response_class=HTMLResponse)
 def enterprise_page(
-    request: Request, session: SessionDep, settings: SettingsDep, lang: str | None = None
+    request: Request, session: SessionDep, settings: SettingsDep, lang: str | None = None, res: str = "hour"
 ) -> Response:
     """An enterprise's own page: its meters, energy and emissions. Enterprise users only see
     theirs; the park's readers pick one with ``?enterprise_id=``."""
@@ -215,7 +223,27 @@ def enterprise_page(
     park = queries.park(session, principal.park_id)
     tz = ZoneInfo(park.timezone)
     emissions = carbon_queries.hourly_emissions(session, park.id, enterprise.id, now - timedelta(days=7), now)
+    resolution = res if res in SERIES_WINDOWS else "hour"
+    points = list(
+        energy_series(
+            session,
+            park.id,
+            park.timezone,
+            "enterprise",
+            enterprise.id,
+            resolution,
+            now - SERIES_WINDOWS[resolution],
+            now,
+        )
+    )
+    carriers = overview.carrier_days(
+        session, park.id, enterprise.id, park.timezone, now - timedelta(days=7), now
+    )
     context = {
+        "resolution": resolution,
+        "resolutions": list(SERIES_WINDOWS),
+        "fig_energy": figures.energy_and_load(points, resolution, t, tz),
+        "fig_carriers": figures.emissions_by_carrier(carriers, t),
         "t": t,
         "lang": language,
         "tz": tz,

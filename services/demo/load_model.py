@@ -39,7 +39,7 @@ class Profile:
     """How one meter's rate varies: ``kind`` picks the shape, ``scale`` its size (per hour)."""
 
     key: str
-    kind: str  # "three_shift", "day_shift", "public", "pv", "storage", "gas", "heat"
+    kind: str  # "three_shift", "day_shift", "public", "pv", "storage", "chp", "gas", "heat"
     scale: float
     start_value: float
     epoch: float  # unix time the registers start from (fixed per demo park)
@@ -74,6 +74,8 @@ class Profile:
             shape *= 0.5 if weekend else 1.0
         elif self.kind == "public":
             shape = 0.6 + (0.4 if 18.0 <= hour < 23.0 else 0.0)
+        elif self.kind == "chp":  # heat-led: full output in the working day, part load at night
+            shape = 0.95 if 7.0 <= hour < 22.0 else 0.55
         else:  # gas, heat: process demand following a day-shift pattern, softened
             shape = 0.7 if 8.0 <= hour < 18.0 else 0.45
         return self.scale * shape * (0.9 + 0.2 * jitter)

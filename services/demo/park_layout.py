@@ -1,6 +1,7 @@
 """The demo park: one 110 kV substation feeding four 10 kV switching stations, 36 enterprises,
-153 meters (grid connection, feeders, enterprise main and sub-meters, rooftop PV, a battery
-store, gas and steam meters), and the load profile behind every meter."""
+157 meters (grid connection, feeders, enterprise main and sub-meters, rooftop PV on the park's
+network and one behind an enterprise's main meter, a battery store, a gas-fired CHP unit with
+its fuel and steam meters, gas and steam meters), and the load profile behind every meter."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ N_ENTERPRISES = 36
 N_BUSES = 4
 ENTERPRISE_WITHOUT_METER = 35  # index of the newly settled enterprise with no meter yet
 ENTERPRISE_OFFLINE = 7  # index of the enterprise whose meter stopped communicating
+ENTERPRISE_WITH_PV = 6  # its own rooftop PV behind its main meter (exports at weekend noons)
 
 PREFIXES = ["恒通", "华瑞", "苏能", "东方", "锦程", "天合", "新元", "博远", "中科", "众诚", "金陵", "长江"]
 INDUSTRIES = [
@@ -50,6 +52,7 @@ REGISTER_PROFILES: dict[MeterRole, str] = {
     MeterRole.ENTERPRISE_MAIN: "chnt-dtsu666",
     MeterRole.SUBMETER: "eastron-sdm630",
     MeterRole.PV: "parkcarbon-sim-pv",
+    MeterRole.CHP: "parkcarbon-sim-pv",  # a generation meter: the same register layout
     MeterRole.STORAGE: "parkcarbon-sim-storage",
     MeterRole.GAS: "parkcarbon-sim-gas",
     MeterRole.HEAT: "parkcarbon-sim-heat",
@@ -71,7 +74,7 @@ class DemoMeter:
     def values_at(self, ts: float) -> dict[str, float]:
         """Primary-side values this meter shows at unix time ``ts``."""
         role, p = self.meter.role, self.profile
-        if role is MeterRole.PV:
+        if role in (MeterRole.PV, MeterRole.CHP):
             return {"generation_kwh": p.cumulative(ts), "power_kw": p.instantaneous(ts)}
         if role is MeterRole.STORAGE:
             hour = ((ts / 3600.0) + 8) % 24
@@ -161,6 +164,8 @@ def build_demo_park(session: Session, park: Park) -> DemoPark:
         carrier, quantities = ROLE_QUANTITIES[spec.role]
         meter = existing.get(spec.code)
         if meter is None:
+            if spec.parent is not None:
+                session.flush()  # the parent's row first: the position is inferred from its role
             meter = Meter(
                 park_id=park.id,
                 code=spec.code,
@@ -174,8 +179,10 @@ def build_demo_park(session: Session, park: Park) -> DemoPark:
                 bus_id=buses[spec.bus].id,
                 gateway_id=gateway.id,
                 green_supply=spec.green,
+                parent_meter_id=existing[spec.parent].id if spec.parent is not None else None,
             )
             session.add(meter)
+            existing[spec.code] = meter
         if spec.role is MeterRole.STORAGE and meter.storage_capacity_kwh is None:
             meter.storage_capacity_kwh = STORAGE_CAPACITY_KWH
         units[spec.bus] += 1
@@ -200,6 +207,7 @@ class _Spec:
     enterprise: int | None = None
     ct_ratio: float = 1.0
     green: bool = False
+    parent: str | None = None  # code of the meter it sits under (created before it)
 
 
 def _enterprises(session: Session, park: Park, first_run: bool) -> list[Enterprise]:
@@ -234,11 +242,19 @@ def _meter_specs(epoch: float) -> list[_Spec]:
     for i in range(N_ENTERPRISES):
         bus = 1 + i % N_BUSES
         name, _, shape, scale = enterprise_name(i)
-        main = prof(f"E{i}", shape, scale, 50_000.0 + 1000 * i)
+        load = prof(f"E{i}", shape, scale, 50_000.0 + 1000 * i)
+        code = f"E-{i + 1:03d}"
+        own_pv = None
+        if i == ENTERPRISE_WITH_PV:  # the main meter sees the load less its own PV
+            own_pv = prof(f"PV-{code}", "pv", 1.6 * scale, 1_000.0)
+            main = Profile(
+                f"{code}-net", "net", 0, 50_000.0 + 1000 * i, epoch, members=[(load, 1.0), (own_pv, -1.0)]
+            )
+        else:
+            main = load
         bus_members[bus].append((main, 1.0))
         if i == ENTERPRISE_WITHOUT_METER:
             continue  # the load exists, the platform does not measure it
-        code = f"E-{i + 1:03d}"
         specs.append(
             _Spec(
                 code,
@@ -251,8 +267,12 @@ def _meter_specs(epoch: float) -> list[_Spec]:
             )
         )
         for j, share in ((1, 0.4), (2, 0.35)):
-            sub = Profile(f"{code}-{j}", "sub", 0, 10_000.0 * j, epoch, members=[(main, share)])
+            sub = Profile(f"{code}-{j}", "sub", 0, 10_000.0 * j, epoch, members=[(load, share)])
             specs.append(_Spec(f"{code}-{j}", f"{name} 分表{j}", MeterRole.SUBMETER, sub, bus, i))
+        if own_pv is not None:
+            specs.append(
+                _Spec(f"PV-{code}", f"{name} 自建屋顶光伏", MeterRole.PV, own_pv, bus, i, parent=code)
+            )
         if i % 9 < 5 and len([s for s in specs if s.role is MeterRole.GAS]) < 20:
             gas = prof(f"G{i}", "gas", scale / 12.0, 20_000.0 + 300 * i)
             specs.append(_Spec(f"G-{i + 1:03d}", f"{name} 天然气表", MeterRole.GAS, gas, bus, i))
@@ -269,6 +289,15 @@ def _meter_specs(epoch: float) -> list[_Spec]:
     specs.append(
         _Spec("ES-01", "储能电站 01 (1.2MW/3.6MWh)", MeterRole.STORAGE, storage, 1)
     )  # see STORAGE_CAPACITY_KWH
+    # A gas-fired CHP unit on station 2 (35 % electric, 45 % heat efficiency on the gas's NCV,
+    # 38.931 MJ/m³): its fuel meter and its steam output meter name it as their parent.
+    chp = prof("CHP1", "chp", 800.0, 20_000.0)
+    bus_members[2].append((chp, -1.0))
+    fuel = Profile("CHP1-gas", "sub", 0, 100_000.0, epoch, members=[(chp, 3.6 / 0.35 / 38.931)])
+    steam = Profile("CHP1-heat", "sub", 0, 2_000.0, epoch, members=[(chp, 3.6 / 0.35 * 0.45 / 1000)])
+    specs.append(_Spec("CHP-01", "燃气热电联产机组 01 (800kW)", MeterRole.CHP, chp, 2))
+    specs.append(_Spec("G-CHP-01", "热电联产 燃气进气表", MeterRole.GAS, fuel, 2, parent="CHP-01"))
+    specs.append(_Spec("H-CHP-01", "热电联产 蒸汽出口表", MeterRole.HEAT, steam, 2, parent="CHP-01"))
     public = prof("PUBLIC", "public", 400.0, 0.0)  # street lighting, pumping, losses: unmetered
     grid_members: list[tuple[Profile, float]] = [(public, 1.0)]
     for bus in range(1, N_BUSES + 1):

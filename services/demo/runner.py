@@ -39,6 +39,7 @@ from services.core.embedded import EmbeddedBroker, free_port, start_embedded_pos
 from services.core.hours import floor_hour
 from services.core.models import ApiToken, Enterprise, Park, Role, User
 from services.core.settings import Settings, normalise_database_url
+from services.demo import activity
 from services.demo.backfill import backfill_readings, backfill_start
 from services.demo.load_model import DEMO_PARK_TIMEZONE
 from services.demo.park_layout import GATEWAY_CODE, PARK_CODE, DemoPark, build_demo_park
@@ -347,6 +348,9 @@ def run_demo(settings: Settings, options: DemoOptions) -> None:
     demo = _ensure_park(factory)
     access = _ensure_access(factory, demo)
     _backfill(factory, url, demo, options.days, settings)
+    with unit_of_work(factory) as session:
+        if activity.fill(session, settings, demo, datetime.now(UTC)):
+            log.info("demo_activity", reports="every review state", alerts="every state")
     try:
         asyncio.run(_run_live(demo, access, factory, url, settings, options))
     finally:

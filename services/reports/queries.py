@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
@@ -105,14 +106,28 @@ def statuses(session: Session, park_id: int, period: date) -> dict[int, str]:
     return {int(e): str(status.value if hasattr(status, "value") else status) for e, status in rows}
 
 
-def evidence_names(session: Session, report_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
-    """(filename, SHA-256) of each report's evidence, without loading the files."""
-    out: dict[int, list[tuple[str, str]]] = {r: [] for r in report_ids}
+@dataclass(frozen=True, slots=True)
+class EvidenceName:
+    id: int
+    filename: str
+    content_type: str
+    sha256: str
+
+
+def evidence_names(session: Session, report_ids: list[int]) -> dict[int, list[EvidenceName]]:
+    """Each report's evidence, without loading the files."""
+    out: dict[int, list[EvidenceName]] = {r: [] for r in report_ids}
     rows = session.execute(
-        select(ReportEvidence.report_id, ReportEvidence.filename, ReportEvidence.sha256)
+        select(
+            ReportEvidence.report_id,
+            ReportEvidence.id,
+            ReportEvidence.filename,
+            ReportEvidence.content_type,
+            ReportEvidence.sha256,
+        )
         .where(ReportEvidence.report_id.in_(report_ids))
         .order_by(ReportEvidence.id)
     )
-    for report_id, filename, sha256 in rows:
-        out[report_id].append((filename, sha256))
+    for report_id, evidence_id, filename, content_type, sha256 in rows:
+        out[report_id].append(EvidenceName(evidence_id, filename, content_type, sha256))
     return out
