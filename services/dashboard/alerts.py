@@ -1,22 +1,26 @@
 """告警 Alerts page: open, resolved or all alerts of the park (an enterprise user: its own),
-acknowledged and resolved from the page, with the park's silences and rules beside them,
-exported as CSV or Excel. Actions are form posts under the signed-in session (its cookie is
+acknowledged and resolved from the page, with the park's silences and rules beside them
+(rules edited and added from the page, checked as the API checks them), exported as CSV or
+Excel. Actions are form posts under the signed-in session (its cookie is
 SameSite=Strict: another site cannot post them)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from services.access.dependencies import SettingsDep, dashboard_principal
 from services.access.policy import PARK_WRITERS, Principal
 from services.alerts import service
 from services.alerts.metrics import METRICS
+from services.alerts.schemas import RuleIn, RulePatch
 from services.core.db import SessionDep
 from services.core.errors import DomainError
 from services.core.models import Alert, AlertSilence, Role
@@ -93,7 +97,15 @@ def alerts_page(
         "metrics": METRICS,
         "can_act": principal.role in PARK_WRITERS or principal.role is Role.ENTERPRISE,
         "is_enterprise": principal.role is Role.ENTERPRISE,
-        "done": {"acknowledged": t["alert_acknowledged"], "resolved": t["alert_resolved"]}.get(done or ""),
+        "done": {
+            "acknowledged": t["alert_acknowledged"],
+            "resolved": t["alert_resolved"],
+            "rule_saved": t["rule_saved"],
+            "rule_added": t["rule_added"],
+        }.get(done or ""),
+        "can_edit_rules": principal.role in PARK_WRITERS,
+        "metric_scopes": [(m.key, scope, m) for m in METRICS.values() for scope in m.scopes],
+        "rule_error": request.query_params.get("rule_error", "")[:300],
         "error": request.query_params.get("error"),
     }
     return templates.TemplateResponse(request, "alerts.html", context)
@@ -157,3 +169,110 @@ def open_alerts(session: SessionDep, park_id: int) -> int:
         )
         or 0
     )
+
+
+def _rule_back(language: str, done: str | None = None, error: str | None = None) -> RedirectResponse:
+    query = f"lang={language}" + (f"&done={done}" if done else "")
+    if error:
+        query += "&" + urlencode({"rule_error": error[:300]})
+    return RedirectResponse(f"/dashboard/alerts?{query}#rules", status_code=303)
+
+
+def _threshold(text: str, field: str = "threshold") -> float | None:
+    text = text.strip()
+    try:
+        return float(text) if text else None
+    except ValueError:
+        raise ValueError(f"{field}: a number, e.g. 95 or 0.5") from None
+
+
+def _seconds(minutes: str) -> int:
+    value = _threshold(minutes or "0", "for_minutes") or 0.0
+    if not 0 <= value <= 7 * 24 * 60:
+        raise ValueError("for_minutes: 0 to 10080 (a week)")
+    return int(value * 60)
+
+
+@router.post("/dashboard/alert-rules/{rule_id}")
+def edit_rule(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    rule_id: int,
+    threshold: Annotated[str, Form(max_length=32)],
+    clear_threshold: Annotated[str, Form(max_length=32)] = "",
+    for_minutes: Annotated[str, Form(max_length=8)] = "0",
+    severity: Annotated[str, Form(max_length=16)] = "warning",
+    enabled: Annotated[str, Form(max_length=4)] = "",
+    lang: Annotated[str, Form(max_length=8)] = "zh",
+) -> Response:
+    """Threshold, hysteresis, how long it must hold, severity and on/off of one rule; the
+    same checks as PATCH /api/v1/alert-rules/{id}."""
+    principal = dashboard_principal(request, session, settings)
+    language = pick_lang(lang)
+    if principal is None or principal.park_id is None:
+        return to_login(language)
+    try:
+        if not 1 <= rule_id <= INT4_MAX:
+            raise ValueError("rule: not found")
+        patch = RulePatch.model_validate(
+            {
+                "threshold": _threshold(threshold),
+                "clear_threshold": _threshold(clear_threshold, "clear_threshold"),
+                "for_seconds": _seconds(for_minutes),
+                "severity": severity,
+                "enabled": enabled == "on",
+            }
+        )
+        rule = service.get_rule(session, principal, rule_id)
+        service.update_rule(session, principal, rule, patch)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return _rule_back(language, error=f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+    except ValueError as exc:
+        return _rule_back(language, error=str(exc))
+    except DomainError as exc:
+        return _rule_back(language, error=str(exc))
+    return _rule_back(language, "rule_saved")
+
+
+@router.post("/dashboard/alert-rules")
+def add_rule(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    name: Annotated[str, Form(max_length=200)],
+    metric_scope: Annotated[str, Form(max_length=80)],
+    comparison: Annotated[str, Form(max_length=4)],
+    threshold: Annotated[str, Form(max_length=32)],
+    for_minutes: Annotated[str, Form(max_length=8)] = "0",
+    severity: Annotated[str, Form(max_length=16)] = "warning",
+    lang: Annotated[str, Form(max_length=8)] = "zh",
+) -> Response:
+    """A new rule over every scope of its kind (one scope: through the API)."""
+    principal = dashboard_principal(request, session, settings)
+    language = pick_lang(lang)
+    if principal is None or principal.park_id is None:
+        return to_login(language)
+    metric, _, scope_kind = metric_scope.partition(":")
+    try:
+        body = RuleIn.model_validate(
+            {
+                "name": name,
+                "metric": metric,
+                "scope_kind": scope_kind,
+                "comparison": comparison,
+                "threshold": _threshold(threshold),
+                "for_seconds": _seconds(for_minutes),
+                "severity": severity,
+            }
+        )
+        service.create_rule(session, principal, body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return _rule_back(language, error=f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+    except ValueError as exc:
+        return _rule_back(language, error=str(exc))
+    except DomainError as exc:
+        return _rule_back(language, error=str(exc))
+    return _rule_back(language, "rule_added")
