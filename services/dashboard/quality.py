@@ -1,24 +1,28 @@
 """数据质量 Data quality page: meters silent or frozen now, below 90 % completeness yesterday
-(重点用能单位能耗在线监测), past their calibration date, and the open quarantine by reason;
-an enterprise user sees its own meters only (and no quarantine: that is the park's). The
-meter table exports as CSV or Excel."""
+(重点用能单位能耗在线监测), past their calibration date, and the open quarantine by reason,
+replayed from the page once the register is fixed (one meter's entries or all); an
+enterprise user sees its own meters only (and no quarantine: that is the park's). The meter
+table exports as CSV or Excel."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.access.dependencies import SettingsDep, dashboard_principal
-from services.access.policy import Principal
+from services.access.policy import PARK_WRITERS, Principal
 from services.alerts.queries import MeterHealth, meter_health
 from services.core.db import SessionDep, psycopg_connection
 from services.core.models import Role
 from services.dashboard.i18n import pick_lang, translator
 from services.dashboard.pages import table_file, templates, to_login
+from services.ingest import quarantine as quarantine_service
 from services.ingest.replay import quarantine_summary
+from services.ingest.schemas import ReplayIn
 from services.park import queries
 
 router = APIRouter(include_in_schema=False)
@@ -80,6 +84,8 @@ def quality_page(
             "calibration": sum(m.calibration_overdue for m in meters),
         },
         "quarantine": [] if is_enterprise else quarantine_summary(psycopg_connection(session), park.id)[:50],
+        "can_replay": principal.role in PARK_WRITERS,
+        "replayed": {k: request.query_params.get(k, "") for k in ("examined", "replayed", "stored")},
     }
     return templates.TemplateResponse(request, "quality.html", context)
 
@@ -99,3 +105,23 @@ def _cell(value: object) -> object:
     if isinstance(value, float):  # completeness None stays empty
         return round(value, 3)
     return value
+
+
+@router.post("/dashboard/quarantine/replay")
+def replay_from_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    meter_code: Annotated[str, Form(max_length=64)] = "",
+    lang: Annotated[str, Form(max_length=8)] = "zh",
+) -> Response:
+    """Validate the open entries (of one meter, or all) again and store what is valid now."""
+    principal = dashboard_principal(request, session, settings)
+    language = pick_lang(lang)
+    if principal is None or principal.park_id is None:
+        return to_login(language)
+    if principal.role not in PARK_WRITERS:
+        return RedirectResponse(f"/dashboard/quality?lang={language}", status_code=303)
+    result = quarantine_service.replay(session, principal, ReplayIn(meter_code=meter_code.strip() or None))
+    query = f"examined={result.examined}&replayed={result.replayed}&stored={result.readings_stored}"
+    return RedirectResponse(f"/dashboard/quality?lang={language}&{query}#quarantine", status_code=303)
