@@ -103,6 +103,7 @@ REPORTED_SQL = text(
 WITH r AS (
     SELECT body FROM enterprise_report
     WHERE park_id = :park_id AND status = 'accepted'
+      AND (CAST(:enterprise_id AS int) IS NULL OR enterprise_id = :enterprise_id)
       AND period >= (CAST(:lo AS timestamptz) AT TIME ZONE :tz)::date
       AND period < (CAST(:hi AS timestamptz) AT TIME ZONE :tz)::date
 ), products AS (
@@ -319,9 +320,13 @@ def compute_indicators(
     )
 
 
-def _reported(session: Session, park_id: int, start: datetime, end: datetime) -> dict[str, Any]:
+def _reported(
+    session: Session, park_id: int, start: datetime, end: datetime, enterprise_id: int | None = None
+) -> dict[str, Any]:
+    """The guiding indicators from the accepted reports: the park's, or one enterprise's."""
     timezone = session.execute(text("SELECT timezone FROM park WHERE id = :id"), {"id": park_id}).scalar_one()
-    r = session.execute(REPORTED_SQL, {"park_id": park_id, "lo": start, "hi": end, "tz": timezone}).one()
+    params = {"park_id": park_id, "enterprise_id": enterprise_id, "lo": start, "hi": end, "tz": timezone}
+    r = session.execute(REPORTED_SQL, params).one()
 
     def share(num: float | None, den: float | None) -> float | None:
         return None if num is None or den is None else _ratio(float(num), float(den))
@@ -398,3 +403,90 @@ def scorecard(session: Session, park_id: int, indicators: Indicators) -> list[Sc
             )
         )
     return sorted(lines, key=lambda line: (line.tier, line.indicator))
+
+
+# An enterprise's energy-based indicators and the park's, over the same hours, one formula
+# for both (emission_hourly: the enterprise's rows, the park's own row).
+ENTERPRISE_AND_PARK_SQL = text(
+    """
+SELECT enterprise_id IS NULL AS is_park,
+       sum(scope1_kg + scope2_kg) / 1000.0 AS emissions_t, sum(energy_tce) AS energy_tce,
+       sum(electricity_kwh) AS kwh, sum(non_fossil_kwh) AS non_fossil_kwh, sum(green_kwh) AS green_kwh
+FROM emission_hourly
+WHERE park_id = :park_id AND (enterprise_id = :enterprise_id OR enterprise_id IS NULL)
+  AND hour_start >= :lo AND hour_start < :hi
+GROUP BY 1
+"""
+)
+COMPARED = (
+    "carbon_per_energy",
+    "non_fossil_share",
+    "green_share",
+    "solid_waste_utilisation",
+    "waste_energy_utilisation",
+    "water_reuse",
+    "products_at_grade2_share",
+)
+
+
+REPORTED_INDICATORS = COMPARED[3:]
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonLine:
+    indicator: str
+    enterprise: float | None
+    park: float | None
+    comparator: str | None  # the guiding indicator's threshold, where the park has one
+    threshold: float | None
+    source: str | None
+
+
+def enterprise_against_park(
+    session: Session, park_id: int, enterprise_id: int, start: datetime, end: datetime
+) -> list[ComparisonLine]:
+    """What an enterprise sees of itself against its park: 单位能耗碳排放 (tCO2/tce, 当量值),
+    the non-fossil and green shares of its electricity, and the guiding indicators of its
+    accepted reports against all accepted reports of the park, with their thresholds."""
+    rows = {
+        bool(r.is_park): r
+        for r in session.execute(
+            ENTERPRISE_AND_PARK_SQL,
+            {"park_id": park_id, "enterprise_id": enterprise_id, "lo": start, "hi": end},
+        )
+    }
+
+    def energy(row: Any) -> dict[str, float | None]:
+        if row is None:
+            return {}
+        kwh = float(row.kwh or 0.0)
+        return {
+            "carbon_per_energy": _ratio(float(row.emissions_t or 0.0), float(row.energy_tce or 0.0)),
+            "non_fossil_share": _ratio(float(row.non_fossil_kwh or 0.0), kwh),
+            "green_share": _ratio(float(row.green_kwh or 0.0), kwh),
+        }
+
+    own = {**energy(rows.get(False)), **_reported(session, park_id, start, end, enterprise_id)}
+    park = {**energy(rows.get(True)), **_reported(session, park_id, start, end)}
+    thresholds = {
+        t.indicator: t
+        for t in session.execute(THRESHOLDS_SQL, {"park_id": park_id})
+        if t.indicator in COMPARED
+    }
+    out = []
+    for indicator in COMPARED:
+        # only the reported guiding indicators share a definition with the park's thresholds:
+        # 单位能耗碳排放's are the park's size tiers, and the park's non-fossil share is of
+        # all its energy, not of electricity
+        t = thresholds.get(indicator) if indicator in REPORTED_INDICATORS else None
+        out.append(
+            ComparisonLine(
+                indicator=indicator,
+                enterprise=own.get(indicator),
+                park=park.get(indicator),
+                comparator=t.comparator if t else None,
+                threshold=t.value if t else None,
+                source=t.source if t else None,
+            )
+        )
+    return out

@@ -149,6 +149,22 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "qreason_meter_not_on_gateway": {"zh": "表计不属于该网关", "en": "Meter is not on this gateway"},
     "qreason_unknown_gateway": {"zh": "未登记网关", "en": "Unknown gateway"},
     "qreason_park_mismatch": {"zh": "园区不匹配", "en": "Park mismatch"},
+    "ind_green_share": {
+        "zh": "绿电消费占比（绿证/绿电交易）",
+        "en": "Green electricity share (certificates)",
+    },
+    "ind_non_fossil_electricity": {"zh": "非化石电力消费占比", "en": "Non-fossil electricity share"},
+    "against_park": {
+        "zh": "本企业指标与园区对比（本年度）",
+        "en": "Your indicators against the park's (this year)",
+    },
+    "this_enterprise": {"zh": "本企业", "en": "You"},
+    "the_park": {"zh": "园区", "en": "Park"},
+    "reference": {"zh": "参考值", "en": "Reference"},
+    "park_level_note": {
+        "zh": "园区层级指标，按园区规模分档判定",
+        "en": "a park-level indicator, judged on the park's size tier",
+    },
     "coverage": {"zh": "平台企业覆盖率", "en": "Enterprise coverage"},
     "coverage_target": {"zh": "目标 > 95%", "en": "target > 95 %"},
     "factor_curve": {"zh": "园区逐时电碳因子（近7天）", "en": "Hourly park carbon factor (7 days)"},

@@ -21,6 +21,7 @@ from services.access.policy import Principal
 from services.alerts.queries import meter_health
 from services.carbon import queries as carbon_queries
 from services.carbon.factors import grid_factor
+from services.carbon.indicators import enterprise_against_park
 from services.carbon.series import Resolution, energy_series
 from services.carbon.topology import node_factor
 from services.core.db import SessionDep
@@ -239,7 +240,9 @@ def enterprise_page(
     carriers = overview.carrier_days(
         session, park.id, enterprise.id, park.timezone, now - timedelta(days=7), now
     )
+    year_start = datetime(now.astimezone(tz).year, 1, 1, tzinfo=tz)
     context = {
+        "comparison": enterprise_against_park(session, park.id, enterprise.id, year_start, now),
         "resolution": resolution,
         "resolutions": list(SERIES_WINDOWS),
         "fig_energy": figures.energy_and_load(points, resolution, t, tz),

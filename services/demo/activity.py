@@ -91,9 +91,10 @@ def _body(
             "period": f"{period:%Y-%m}",
             "energy_purchases": purchases,
             "output": {"gross_output_10k_cny": round(float(kwh) / 900.0, 1) or 1.0},
-            "solid_waste": {"generated_t": 12.0, "utilised_t": 10.2},
-            "waste_energy": {"recovered_gj": 30.0, "available_gj": 52.0},
-            "water": {"use_t": 2400.0, "reuse_t": 2050.0},
+            # the enterprises differ: some below the guiding thresholds (80 %, 50 %, 80 %)
+            "solid_waste": {"generated_t": 12.0, "utilised_t": 10.8 - 0.9 * (firm.id % 4)},
+            "waste_energy": {"recovered_gj": 24.0 + 4.0 * (firm.id % 3), "available_gj": 52.0},
+            "water": {"use_t": 2400.0, "reuse_t": 2150.0 - 120.0 * (firm.id % 3)},
         }
     )
 
