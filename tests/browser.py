@@ -3,7 +3,9 @@ dashboard tests, and signing in through the page's own form."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -30,6 +32,20 @@ def chromium() -> webdriver.Chrome:
         options.add_argument(flag)
     driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
     return webdriver.Chrome(options=options, service=Service(driver_path))
+
+
+# Where the browser tests leave their screenshots (and the demo test its page load times):
+# a CI job keeps this folder as its artifact.
+ARTIFACTS = Path(os.environ.get("PARKCARBON_TEST_ARTIFACTS", "test-artifacts"))
+
+
+def screenshot(browser: webdriver.Chrome, name: str) -> Path:
+    """Save what the browser shows as ``ARTIFACTS/screenshots/<name>.png``."""
+    folder = ARTIFACTS / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    browser.save_screenshot(str(path))
+    return path
 
 
 def sign_in(browser: webdriver.Chrome, base: str, username: str, password: str) -> None:

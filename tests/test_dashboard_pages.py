@@ -7,7 +7,6 @@ and cannot act on another's; a viewer gets no buttons."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.access.dependencies import SESSION_COOKIE
 from services.api.app import create_app
 from services.core.models import Alert, AlertRule, MeterRole, MeterStatus, Role
-from tests.browser import chromium, sign_in
+from tests.browser import chromium, screenshot, sign_in
 from tests.factories import TEST_PASSWORD, make_enterprise, make_meter, make_park, make_token, make_user
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -121,7 +120,7 @@ def _world(factory: sessionmaker[Session]) -> dict[str, object]:
 
 
 def test_alerts_page_acknowledge_resolve_export_and_enterprise_scope(
-    served: str, session_factory: sessionmaker[Session], tmp_path: Path
+    served: str, session_factory: sessionmaker[Session]
 ) -> None:
     world = _world(session_factory)
     reports: dict[str, int] = world["reports"]  # type: ignore[assignment]
@@ -140,7 +139,7 @@ def test_alerts_page_acknowledge_resolve_export_and_enterprise_scope(
         assert len(browser.find_elements(By.CSS_SELECTOR, "tr.alert-row")) == 2
         assert "E-PAGE-OTHER" in browser.find_element(By.ID, "alerts-table").text
         assert browser.find_elements(By.ID, "rules-table")
-        browser.save_screenshot(str(tmp_path / "alerts-zh.png"))
+        screenshot(browser, "pages-alerts-zh")
         row = browser.find_element(By.ID, f"alert-{ids['mine']}")
         row.find_element(By.CSS_SELECTOR, ".ack-note").send_keys("已派人检查表计")
         row.find_element(By.CSS_SELECTOR, ".ack-button").click()
@@ -174,7 +173,7 @@ def test_alerts_page_acknowledge_resolve_export_and_enterprise_scope(
         assert browser.find_element(By.ID, "q-calibration").text == "1"
         assert "E-PAGE-OTHER" in quality.text
         assert "2026-01-31" in quality.text
-        browser.save_screenshot(str(tmp_path / "quality-en.png"))
+        screenshot(browser, "pages-quality-en")
         browser.get(f"{served}/dashboard/enterprises?lang=zh")
         table = WebDriverWait(browser, 20).until(
             expected_conditions.presence_of_element_located((By.ID, "enterprises-table"))
@@ -187,7 +186,7 @@ def test_alerts_page_acknowledge_resolve_export_and_enterprise_scope(
         browser.find_element(By.ID, "enterprise-search").clear()
         browser.find_element(By.CSS_SELECTOR, "#enterprises-table th").click()  # sort by name
         assert len(browser.find_elements(By.CSS_SELECTOR, "tr.enterprise-row")) == 2
-        browser.save_screenshot(str(tmp_path / "enterprises-zh.png"))
+        screenshot(browser, "pages-enterprises-zh")
         # 报送: the review queue, accept one, return the other (a reason is required)
         browser.find_element(By.ID, "nav-reports").click()
         WebDriverWait(browser, 20).until(
@@ -216,7 +215,7 @@ def test_alerts_page_acknowledge_resolve_export_and_enterprise_scope(
         assert "已通过" in reviewed
         assert "已退回" in reviewed
         assert "工业总产值与账单不符" in reviewed
-        browser.save_screenshot(str(tmp_path / "reports-zh.png"))
+        screenshot(browser, "pages-reports-zh")
         sheet = httpx.get(f"{served}/dashboard/enterprises.xlsx", cookies={SESSION_COOKIE: cookie["value"]})
         assert sheet.status_code == 200
         assert sheet.content[:2] == b"PK"  # an xlsx is a zip
@@ -235,7 +234,7 @@ def test_alerts_page_acknowledge_resolve_export_and_enterprise_scope(
         assert "E-PAGE-MINE" in table.text
         assert "E-PAGE-OTHER" not in browser.page_source
         assert not browser.find_elements(By.ID, "silences-table")
-        browser.save_screenshot(str(tmp_path / "alerts-enterprise-zh.png"))
+        screenshot(browser, "pages-alerts-enterprise-zh")
         browser.get(f"{served}/dashboard/quality?show=all")
         WebDriverWait(browser, 20).until(
             expected_conditions.presence_of_element_located((By.ID, "quality-table"))

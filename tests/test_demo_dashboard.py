@@ -23,13 +23,14 @@ import psutil
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from services.core import mqtt as mqtt_factory
 from services.core.embedded import free_port
-from tests.browser import chromium, sign_in
+from tests.browser import ARTIFACTS, chromium, screenshot, sign_in
 
 STARTUP_LIMIT_S = 90
 
@@ -142,92 +143,26 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
     assert (balance["unbalanced_hours"], balance["largest_residual_kg"]) == (0, 0.0)
     assert sum(h["carbon_in_kg"] for h in balance["hours"]) > 0
 
+    # The demo's park: several buses, PV in front of and behind enterprise meters, a battery
+    # and a CHP unit with its fuel and steam meters.
+    roles = {(m["role"], m.get("position")) for m in meters}
+    assert {
+        ("pv", "park_network"),
+        ("pv", "behind_meter"),
+        ("storage", "park_network"),
+        ("chp", "park_network"),
+    } <= roles
+    assert len({m["bus_id"] for m in meters if m.get("bus_id")}) >= 4
+
     browser = chromium()
     try:
-        sign_in(browser, base, fixture["users"]["operator"]["username"], "wrong password")
-        refused = WebDriverWait(browser, 20).until(  # the form posts, the page comes back with it
-            expected_conditions.presence_of_element_located((By.ID, "login-error"))
-        )
-        assert "用户名或密码错误" in refused.text
-        sign_in(browser, base, **fixture["users"]["operator"])
-        WebDriverWait(browser, 30).until(
-            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#fig-factor .main-svg"))
-        )
-        assert "园区能碳管理平台" in browser.title
-        page = browser.find_element(By.TAG_NAME, "body").text
-        assert "平台企业覆盖率" in page
-        assert "当前负荷" in page
-        assert browser.find_element(By.ID, "kpi-coverage").text.startswith("94.4")
-        assert len(browser.find_elements(By.CSS_SELECTOR, "#uncovered tr")) == 1 + 2
-        for figure in ("fig-emissions", "fig-mix", "fig-coverage"):
-            assert browser.find_elements(By.CSS_SELECTOR, f"#{figure} .main-svg")
-        browser.save_screenshot(str(workdir / "dashboard-zh.png"))
-        load_ms = {"overview": _load_ms(browser)}
-        # every operator page draws its charts and fills its tables on the demo park
-        for page, ready in (
-            ("factors", "#fig-topology .main-svg"),
-            ("flow", "#fig-flow-kwh .main-svg"),
-            ("indicators", "tr.score-row"),
-            ("reports", "#reports-table"),
-            ("enterprises", "tr.enterprise-row"),
-            ("alerts", "#rules-table tr"),
-            ("quality", "#q-meters"),
-        ):
-            browser.get(f"{base}/dashboard/{page}")
-            WebDriverWait(browser, 30).until(
-                expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready))
-            )
-            load_ms[page] = _load_ms(browser)
-            browser.save_screenshot(str(workdir / f"{page}-zh.png"))
-        browser.get(f"{base}/dashboard/factors")
-        WebDriverWait(browser, 30).until(
-            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#fig-heatmap .main-svg"))
-        )
-        assert browser.find_element(By.ID, "latest-residual").text.startswith("0.0")
-        assert browser.find_elements(By.CSS_SELECTOR, "#fig-topology .slider-container")
-        assert len(browser.find_elements(By.CSS_SELECTOR, "tr.enterprise-row")) == 0  # not this page's
-        browser.get(f"{base}/dashboard/enterprises")
-        assert len(browser.find_elements(By.CSS_SELECTOR, "tr.enterprise-row")) == 36
-        # 大屏 at 1920×1080 and 3840×2160: the panels drawn, nothing to scroll
-        for width, height in ((1920, 1080), (3840, 2160)):
-            browser.set_window_size(width, height)
-            browser.get(f"{base}/dashboard/wall")
-            WebDriverWait(browser, 30).until(
-                expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#wall-panel-0 .main-svg"))
-            )
-            load_ms[f"wall_{width}"] = _load_ms(browser)
-            overflow = browser.execute_script(
-                "return document.documentElement.scrollHeight - window.innerHeight;"
-            )
-            assert overflow <= 0, (width, overflow)
-            assert browser.find_element(By.ID, "wall-factor").text.startswith("0.")
-            browser.save_screenshot(str(workdir / f"wall-{width}.png"))
-        browser.set_window_size(1400, 1800)
-        print("page load, ms (navigation timing):", load_ms)
-        assert load_ms["overview"] < 1500, load_ms
-        browser.get(f"{base}/dashboard?lang=en")
-        assert "Enterprise coverage" in browser.find_element(By.TAG_NAME, "body").text
-        browser.find_element(By.ID, "logout").click()
-        WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, "username")))
-        browser.get(f"{base}/dashboard")  # the session ended on the server: back to sign-in
-        assert browser.find_elements(By.ID, "username")
-
-        # An enterprise user lands on its own enterprise and cannot reach the park overview.
-        sign_in(browser, base, **fixture["users"]["enterprise"])
-        WebDriverWait(browser, 30).until(
-            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#fig-emissions .main-svg"))
-        )
-        assert "/dashboard/enterprise" in browser.current_url
-        assert browser.find_element(By.ID, "enterprise-name").text == own[0]["name"]
-        assert len(browser.find_elements(By.CSS_SELECTOR, "#meters tr")) >= 2
-        browser.save_screenshot(str(workdir / "enterprise-zh.png"))
-        browser.get(f"{base}/dashboard")
-        assert "/dashboard/enterprise" in browser.current_url
-        other = own[0]["id"] + 1
-        browser.get(f"{base}/dashboard/enterprise?enterprise_id={other}")
-        assert browser.find_element(By.ID, "enterprise-name").text == own[0]["name"]
+        load_ms = _operator_walk(browser, base, fixture)
+        _enterprise_walk(browser, base, fixture, own[0])
     finally:
         browser.quit()
+    print("page load, ms (navigation timing):", load_ms)
+    (ARTIFACTS / "page-load-ms.json").write_text(json.dumps(load_ms, indent=1))
+    assert load_ms["overview"] < 1500, load_ms
 
     postgres_pid = int((workdir / "data" / "postgres" / "postmaster.pid").read_text().split()[0])
     process.send_signal(signal.SIGINT)
@@ -239,3 +174,201 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
     output = (workdir / "demo.log").read_text()
     for chatter in ("initdb", "pg_ctl", "Running commandline"):  # the embedded server's start-up
         assert chatter not in output
+
+
+def _wait_for(browser: webdriver.Chrome, css: str, seconds: float = 30) -> None:
+    WebDriverWait(browser, seconds).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
+    )
+
+
+def _texts(browser: webdriver.Chrome, css: str) -> list[str]:
+    return [e.text for e in browser.find_elements(By.CSS_SELECTOR, css)]
+
+
+def _operator_walk(browser: webdriver.Chrome, base: str, fixture: dict[str, Any]) -> dict[str, float]:
+    """Every operator page with its charts drawn and tables filled on the demo park; a wrong
+    password refused; an alert acknowledged, a rule edited, a report accepted, an evidence
+    file previewed and the time slider moved from the pages; English; logout."""
+    sign_in(browser, base, fixture["users"]["operator"]["username"], "wrong password")
+    _wait_for(browser, "#login-error", 20)  # the form posts, the page comes back with it
+    assert "用户名或密码错误" in browser.find_element(By.ID, "login-error").text
+    sign_in(browser, base, **fixture["users"]["operator"])
+    _wait_for(browser, "#fig-factor .main-svg")
+    assert "园区能碳管理平台" in browser.title
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "平台企业覆盖率" in page
+    assert "当前负荷" in page
+    assert browser.find_element(By.ID, "kpi-coverage").text.startswith("94.4")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#uncovered tr")) == 1 + 2
+    for figure in ("fig-emissions", "fig-mix", "fig-coverage"):
+        assert browser.find_elements(By.CSS_SELECTOR, f"#{figure} .main-svg")
+    # today against yesterday; the factor over 48 h; electricity by source (grid, park PV,
+    # behind-meter PV, CHP, storage) and energy by carrier (electricity, gas, heat)
+    today_kwh = browser.execute_script(
+        "return document.getElementById('today-electricity_kwh').firstChild.nodeValue"
+    )
+    assert float(today_kwh.replace(",", "")) > 0
+    assert "较昨日同时段" in browser.find_element(By.ID, "today").text
+    points = browser.execute_script("return document.getElementById('fig-factor').data[0].x.length")
+    assert 40 <= points <= 48
+    mix = browser.execute_script("return document.getElementById('fig-mix').data.map(d => d.labels)")
+    assert {"电网购电", "园区光伏", "企业自发自用光伏", "燃气热电联产", "储能放电"} <= set(mix[0]), mix
+    assert set(mix[1]) == {"电力", "天然气", "热力/蒸汽"}
+    assert "数据中断" in browser.find_element(By.ID, "quality-glance").text
+    screenshot(browser, "demo-overview-zh")
+    load_ms = {"overview": _load_ms(browser)}
+    for name, ready in (
+        ("factors", "#fig-topology .main-svg"),
+        ("flow", "#fig-flow-kwh .main-svg"),
+        ("indicators", "tr.score-row"),
+        ("reports", "#reports-table"),
+        ("enterprises", "tr.enterprise-row"),
+        ("alerts", "#rules-table tr"),
+        ("quality", "#q-meters"),
+    ):
+        browser.get(f"{base}/dashboard/{name}")
+        _wait_for(browser, ready)
+        load_ms[name] = _load_ms(browser)
+        screenshot(browser, f"demo-{name}-zh")
+
+    # 电碳因子: heat-map, residual 0, and the topology's time slider moved to its first hour
+    browser.get(f"{base}/dashboard/factors")
+    _wait_for(browser, "#fig-heatmap .main-svg")
+    assert browser.find_element(By.ID, "latest-residual").text.startswith("0.0")
+    slider = "return document.getElementById('fig-topology')._fullLayout.sliders[0].active"
+    last = browser.execute_script(slider)
+    label = browser.find_element(By.CSS_SELECTOR, "#fig-topology .slider-group > .slider-label").text
+    assert last == 23  # the latest of the 24 hours is shown first
+    rail = browser.find_element(By.CSS_SELECTOR, "#fig-topology .slider-rail-touch-rect")
+    ActionChains(browser).move_to_element_with_offset(rail, -rail.size["width"] // 2 + 5, 0).click().perform()
+    WebDriverWait(browser, 10).until(lambda b: b.execute_script(slider) == 0)  # its first hour
+    moved = browser.find_element(By.CSS_SELECTOR, "#fig-topology .slider-group > .slider-label").text
+    assert moved != label, (label, moved)  # the hour shown is an earlier one
+    screenshot(browser, "demo-factors-slider-zh")
+    browser.get(f"{base}/dashboard/enterprises")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "tr.enterprise-row")) == 36
+
+    # 告警: every state the demo left; acknowledge a firing one; edit a rule
+    browser.get(f"{base}/dashboard/alerts?state=all")
+    _wait_for(browser, "#rules-table")
+    shown = _texts(browser, "td.alert-state")
+    states = {text.split(" · ")[0] for text in shown}
+    assert {"待确认触发", "告警中", "已确认", "已恢复"} <= states, states
+    assert any("已静默" in text for text in shown), shown  # the maintenance window's
+    browser.get(f"{base}/dashboard/alerts")
+    row = next(
+        r
+        for r in browser.find_elements(By.CSS_SELECTOR, "tr.alert-row")
+        if r.find_elements(By.CSS_SELECTOR, ".ack-button")
+    )
+    row.find_element(By.CSS_SELECTOR, ".ack-note").send_keys("值班已确认，通知企业处理")
+    row.find_element(By.CSS_SELECTOR, ".ack-button").click()
+    _wait_for(browser, "#alert-done", 20)
+    rule = browser.find_elements(By.CSS_SELECTOR, "tr.rule-row")[0]
+    rule.find_element(By.CSS_SELECTOR, "summary.edit-rule").click()
+    threshold = rule.find_element(By.CSS_SELECTOR, ".rule-threshold-input")
+    threshold.clear()
+    threshold.send_keys("45")
+    rule.find_element(By.CSS_SELECTOR, ".save-rule").click()
+    _wait_for(browser, "#alert-done", 20)
+    assert "规则已保存" in browser.find_element(By.ID, "alert-done").text
+    assert "≥ 45.0" in browser.find_elements(By.CSS_SELECTOR, "tr.rule-row td.rule-threshold")[0].text
+
+    # 报送: reports in every review state; preview a bill; accept one from the queue
+    browser.get(f"{base}/dashboard/reports")
+    _wait_for(browser, "#review-queue")
+    assert {"已通过", "待审核", "已退回"} <= set(_texts(browser, "td.report-state"))
+    queued = len(browser.find_elements(By.CSS_SELECTOR, "tr.queue-row"))
+    assert queued >= 2
+    bill = browser.find_elements(By.CSS_SELECTOR, "a.evidence-link")[0]
+    bill.click()
+    preview = browser.find_element(By.ID, "evidence-preview").get_attribute("src") or ""
+    assert preview == bill.get_attribute("href")
+    shown = httpx.get(preview, cookies={c["name"]: c["value"] for c in browser.get_cookies()}, timeout=10)
+    assert shown.headers["content-type"] == "application/pdf"
+    assert shown.headers["content-disposition"].startswith("inline")
+    assert shown.content.startswith(b"%PDF-")
+    browser.find_elements(By.CSS_SELECTOR, "tr.queue-row .accept-button")[0].click()
+    _wait_for(browser, "#review-done", 20)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "tr.queue-row")) == queued - 1
+    screenshot(browser, "demo-reports-accepted-zh")
+
+    # 大屏 at 1920×1080 and 3840×2160: the panels drawn, nothing to scroll
+    for width, height in ((1920, 1080), (3840, 2160)):
+        browser.set_window_size(width, height)
+        browser.get(f"{base}/dashboard/wall")
+        _wait_for(browser, "#wall-panel-0 .main-svg")
+        load_ms[f"wall_{width}"] = _load_ms(browser)
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollHeight - window.innerHeight;"
+        )
+        assert overflow <= 0, (width, overflow)
+        assert browser.find_element(By.ID, "wall-factor").text.startswith("0.")
+        screenshot(browser, f"demo-wall-{width}")
+    browser.set_window_size(1400, 1800)
+    browser.get(f"{base}/dashboard?lang=en")
+    assert "Enterprise coverage" in browser.find_element(By.TAG_NAME, "body").text
+    screenshot(browser, "demo-overview-en")
+    browser.find_element(By.ID, "logout").click()
+    _wait_for(browser, "#username", 20)
+    browser.get(f"{base}/dashboard")  # the session ended on the server: back to sign-in
+    assert browser.find_elements(By.ID, "username")
+    return load_ms
+
+
+def _enterprise_walk(
+    browser: webdriver.Chrome, base: str, fixture: dict[str, Any], own: dict[str, Any]
+) -> None:
+    """An enterprise user lands on its own enterprise, sees its curves at every resolution
+    and its indicators against the park's, resubmits its returned month with a bill through
+    the form, and cannot reach the park overview or another enterprise."""
+    sign_in(browser, base, **fixture["users"]["enterprise"])
+    _wait_for(browser, "#fig-emissions .main-svg")
+    assert "/dashboard/enterprise" in browser.current_url
+    assert browser.find_element(By.ID, "enterprise-name").text == own["name"]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#meters tr")) >= 2
+    assert len(browser.find_elements(By.CSS_SELECTOR, "tr.against-row")) == 7
+    assert browser.find_elements(By.CSS_SELECTOR, "#fig-carriers .main-svg")
+    screenshot(browser, "demo-enterprise-zh")
+    for resolution, at_least in (("15min", 150), ("hour", 150), ("day", 7), ("month", 1)):
+        browser.get(f"{base}/dashboard/enterprise?res={resolution}")
+        _wait_for(browser, "#fig-energy .main-svg")
+        bars = browser.execute_script("return document.getElementById('fig-energy').data[0].x.length")
+        assert bars >= at_least, (resolution, bars)
+    screenshot(browser, "demo-enterprise-month-zh")
+    browser.get(f"{base}/dashboard")
+    assert "/dashboard/enterprise" in browser.current_url
+    browser.get(f"{base}/dashboard/enterprise?enterprise_id={own['id'] + 1}")
+    assert browser.find_element(By.ID, "enterprise-name").text == own["name"]
+
+    # the returned month, submitted again with its bill as a PNG
+    browser.get(f"{base}/dashboard/reports")
+    _wait_for(browser, "#reports-table")
+    assert "已退回" in _texts(browser, "td.report-state")
+    browser.find_element(By.CSS_SELECTOR, "a.resubmit").click()
+    _wait_for(browser, "#report-form")
+    bill = ARTIFACTS / "bill.png"
+    screenshot(browser, "demo-report-form-zh").replace(bill)
+    for field, value in (
+        ("electricity_kwh", "123456"),
+        ("electricity_cny", "83950.08"),
+        ("water_use_t", "2400"),
+        ("water_reuse_t", "2000"),
+    ):
+        browser.find_element(By.ID, f"f-{field}").send_keys(value)
+    browser.find_element(By.ID, "f-evidence").send_keys(str(bill.resolve()))
+    browser.find_element(By.ID, "report-submit").click()
+    _wait_for(browser, "#review-done, #form-error", 20)
+    assert not browser.find_elements(By.ID, "form-error"), browser.find_element(By.ID, "form-error").text
+    assert "待审核" in _texts(browser, "td.report-state")
+    preview = browser.find_elements(By.CSS_SELECTOR, "a.evidence-link[data-type='image/png']")
+    assert preview, "the uploaded bill is listed"
+    answer = httpx.get(
+        preview[0].get_attribute("href") or "",
+        cookies={c["name"]: c["value"] for c in browser.get_cookies()},
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    assert answer.content == bill.read_bytes()
+    assert answer.headers["content-security-policy"].startswith("sandbox")

@@ -39,9 +39,15 @@ LARGE_BODIES = {
     "/api/v1/telemetry": TELEMETRY_BODY_BYTES,
     "/api/v1/grid-factor-feed": 4 * 1024 * 1024,
     "/api/v1/register/import": 10 * 1024 * 1024,  # a workbook of a large park's register
+    "/dashboard/reports/new": 10 * 1024 * 1024 + 64 * 1024,  # an evidence file and the form's fields
 }
 # Files, whose parsers check each cell; by path pattern (evidence goes to a report's id).
-BINARY_BODIES = (re.compile(r"^/api/v1/register/import$"), re.compile(r"^/api/v1/reports/\d+/evidence$"))
+# the dashboard's report form carries its evidence file in a multipart body
+BINARY_BODIES = (
+    re.compile(r"^/api/v1/register/import$"),
+    re.compile(r"^/api/v1/reports/\d+/evidence$"),
+    re.compile(r"^/dashboard/reports/new$"),
+)
 EVIDENCE_BODY = re.compile(r"^/api/v1/reports/\d+/evidence$")
 EVIDENCE_BODY_BYTES = 10 * 1024 * 1024 + 1  # one past the evidence limit: its own 413 names the file
 PUBLIC_API = frozenset({"/api/v1/auth/token"})

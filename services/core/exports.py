@@ -35,16 +35,19 @@ def attachment(filename: str) -> dict[str, str]:
 
 
 def inline(filename: str, content_type: str) -> dict[str, str]:
-    """Headers to show an uploaded file in the browser (a preview) and nothing more: its
-    declared type only (no sniffing: an "image" holding HTML stays inert), images in a
-    sandbox without scripts. PDFs are left to the browser's viewer, which a sandbox blocks."""
-    headers = {
-        "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename, safe='')}",
-        "X-Content-Type-Options": "nosniff",
-    }
+    """Headers to show an uploaded file in a frame of our own page (a preview) and nothing
+    more: its declared type only (no sniffing: an "image" holding HTML stays inert), images
+    in a sandbox without scripts; no other site may frame it. PDFs are left to the
+    browser's viewer, which a sandbox blocks."""
+    policy = "frame-ancestors 'self'"
     if content_type.startswith("image/"):
-        headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    return headers
+        policy = f"sandbox; default-src 'none'; img-src 'self'; {policy}"
+    return {
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename, safe='')}",
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "SAMEORIGIN",
+    }
 
 
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:

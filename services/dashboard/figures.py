@@ -41,6 +41,7 @@ def _html(fig: go.Figure, div_id: str, wall: bool = False) -> str:
         include_plotlyjs=False,
         div_id=div_id,
         config={"displaylogo": False, "responsive": True},
+        auto_play=False,  # a figure with frames (the topology's hours) opens on its latest
     )
     return html
 

@@ -323,7 +323,10 @@ async def submit_from_page(
         with session.begin_nested():
             report = service.submit(session, principal, visible_enterprise(principal, None) or 0, body)
             if evidence is not None and data:
-                name = (evidence.filename or "evidence")[:200].replace("/", "_").replace("\\", "_")
+                name = "".join(
+                    c if c.isprintable() and c not in "/\\" else "_" for c in evidence.filename or ""
+                )
+                name = name[:200] or "evidence"
                 service.add_evidence(session, principal, report, name, evidence.content_type or "", data)
     except InvalidForm as exc:
         label = t.get(f"form_{exc}", str(exc))
