@@ -246,6 +246,18 @@ def _operator_walk(browser: webdriver.Chrome, base: str, fixture: dict[str, Any]
     moved = browser.find_element(By.CSS_SELECTOR, "#fig-topology .slider-group > .slider-label").text
     assert moved != label, (label, moved)  # the hour shown is an earlier one
     screenshot(browser, "demo-factors-slider-zh")
+    # 能流图 for a chosen hour: boundary → buses → enterprises, in kWh and in kgCO₂
+    browser.get(f"{base}/dashboard/flow")
+    _wait_for(browser, "#flow-hour")
+    options = browser.find_elements(By.CSS_SELECTOR, "#flow-hour option")
+    assert len(options) == 48
+    options[5].click()
+    browser.find_element(By.ID, "flow-hour-show").click()
+    _wait_for(browser, "#fig-flow-kg .main-svg")
+    assert "period=hour" in browser.current_url
+    nodes = browser.execute_script("return document.getElementById('fig-flow-kwh').data[0].node.label")
+    assert {"电网购电", "母线 B0", "母线 B1", "燃气热电联产", "公共负荷与损耗"} <= set(nodes), nodes
+    screenshot(browser, "demo-flow-hour-zh")
     browser.get(f"{base}/dashboard/enterprises")
     assert len(browser.find_elements(By.CSS_SELECTOR, "tr.enterprise-row")) == 36
 
@@ -305,6 +317,9 @@ def _operator_walk(browser: webdriver.Chrome, base: str, fixture: dict[str, Any]
         )
         assert overflow <= 0, (width, overflow)
         assert browser.find_element(By.ID, "wall-factor").text.startswith("0.")
+        assert (
+            len(browser.find_elements(By.CSS_SELECTOR, ".wall-panel .plotly-graph-div")) == 4
+        )  # factor, grid, flow, coverage
         screenshot(browser, f"demo-wall-{width}")
     browser.set_window_size(1400, 1800)
     browser.get(f"{base}/dashboard?lang=en")

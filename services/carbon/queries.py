@@ -275,7 +275,8 @@ def factor_catalogue() -> FactorCatalogue:
 ENTERPRISE_TOTALS_SQL = text(
     """
 SELECT enterprise_id, sum(electricity_kwh) AS electricity_kwh, sum(scope1_kg) AS scope1_kg,
-       sum(scope2_kg) AS scope2_kg, sum(scope2_market_kg) AS scope2_market_kg, sum(energy_tce) AS energy_tce
+       sum(scope2_kg) AS scope2_kg, sum(scope2_market_kg) AS scope2_market_kg, sum(energy_tce) AS energy_tce,
+       sum(heat_gj) AS heat_gj
 FROM emission_hourly
 WHERE park_id = :park_id AND enterprise_id IS NOT NULL AND hour_start >= :lo AND hour_start < :hi
 GROUP BY enterprise_id
@@ -287,7 +288,7 @@ def enterprise_totals(
     session: Session, park_id: int, start: datetime, end: datetime
 ) -> dict[int, dict[str, float]]:
     """Per enterprise over [start, end): electricity (kWh), scope 1, location- and market-based
-    scope 2 (kgCO₂), energy (tce)."""
+    scope 2 (kgCO₂), energy (tce), heat bought (GJ)."""
     rows = session.execute(ENTERPRISE_TOTALS_SQL, {"park_id": park_id, "lo": start, "hi": end}).mappings()
     return {
         int(r["enterprise_id"]): {k: float(v or 0) for k, v in r.items() if k != "enterprise_id"}

@@ -267,45 +267,30 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
-def sankey(
-    sources: dict[str, float],
-    enterprises: list[tuple[str, float]],
-    park_label: str,
-    public_label: str,
-    unit: str,
-    div: str,
-) -> str:
-    """Boundary sources → the park grid → enterprises, and what is left (public load, losses,
-    export) so that what entered is shown leaving exactly once."""
-    labels = [name for name, v in sources.items() if v > 0] + [park_label]
-    hub = len(labels) - 1
-    link_source, link_target, values = [], [], []
-    for k, (_, v) in enumerate((name, v) for name, v in sources.items() if v > 0):
-        link_source.append(k)
-        link_target.append(hub)
-        values.append(v)
-    total_in = sum(v for v in sources.values() if v > 0)
-    for name, v in enterprises:
-        if v > 0:
-            labels.append(name)
-            link_source.append(hub)
-            link_target.append(len(labels) - 1)
-            values.append(v)
-    rest = total_in - sum(v for _, v in enterprises if v > 0)
-    if rest > 1e-9:
-        labels.append(public_label)
-        link_source.append(hub)
-        link_target.append(len(labels) - 1)
-        values.append(rest)
+def sankey(links: Sequence[tuple[str, str, float]], unit: str, div: str, wall: bool = False) -> str:
+    """A Sankey of (source, target, value) links; a node is named once, wherever it appears."""
+    labels: list[str] = []
+    index: dict[str, int] = {}
+    for source, target, _ in links:
+        for name in (source, target):
+            if name not in index:
+                index[name] = len(labels)
+                labels.append(name)
+    drawn = [(s, d, v) for s, d, v in links if v > 1e-9]
     fig = go.Figure(
         go.Sankey(
             node={"label": labels, "pad": 12, "thickness": 14, "color": "#0b7a53"},
-            link={"source": link_source, "target": link_target, "value": values},
+            link={
+                "source": [index[s] for s, _, _ in drawn],
+                "target": [index[d] for _, d, _ in drawn],
+                "value": [v for _, _, v in drawn],
+            },
             valuesuffix=f" {unit}",
+            valueformat=",.0f",
         )
     )
-    fig.update_layout(**{**LAYOUT, "height": 560})
-    return _html(fig, div)
+    fig.update_layout(**{**LAYOUT, "height": 640})
+    return _html(fig, div, wall)
 
 
 def energy_and_load(

@@ -18,6 +18,7 @@ from services.core.db import SessionDep
 from services.core.models import Role
 from services.dashboard import figures
 from services.dashboard.alerts import open_alerts
+from services.dashboard.flow import energy_sankey
 from services.dashboard.i18n import pick_lang, translator
 from services.dashboard.pages import templates, to_login
 from services.park import queries
@@ -51,5 +52,8 @@ def wall_page(
         "fig_factor": figures.factor_curve(data.carbon_factors, t, park_tz, wall=True),
         "fig_topology": figures.grid_topology(topo, t, park_tz, 0.6, wall=True),
         "fig_coverage": figures.coverage_gauge(data.coverage.coverage_ratio, t, wall=True),
+        "fig_flow": energy_sankey(
+            session, principal.park_id, now - timedelta(hours=24), now, t, "fig-wall-flow", True
+        )[0],
     }
     return templates.TemplateResponse(request, "wall.html", context)
