@@ -50,9 +50,13 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
         cwd=tmp_path,
     )
     yield f"http://127.0.0.1:{port}", process, tmp_path
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=10)
+    if process.poll() is None:  # a failed test: stop it as Ctrl-C would, so its PostgreSQL stops too
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
     log.close()
 
 
@@ -232,6 +236,10 @@ def _operator_walk(browser: webdriver.Chrome, base: str, fixture: dict[str, Any]
         load_ms[name] = _load_ms(browser)
         screenshot(browser, f"demo-{name}-zh")
 
+    # 指标: the core indicator month by month since the 2025 base year (the demo holds none of 2025)
+    browser.get(f"{base}/dashboard/indicators")
+    _wait_for(browser, "#fig-core-trend .main-svg")
+    assert "2025" in browser.find_element(By.ID, "base-year").text
     # 电碳因子: heat-map, residual 0, and the topology's time slider moved to its first hour
     browser.get(f"{base}/dashboard/factors")
     _wait_for(browser, "#fig-heatmap .main-svg")

@@ -22,8 +22,9 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -490,3 +491,52 @@ def enterprise_against_park(
             )
         )
     return out
+
+
+BASE_YEAR = 2025  # 910号: 零碳园区 construction is judged against the park's 2025 level
+# The core indicator month by month since the base year began, in the park's calendar.
+MONTHLY_CORE_SQL = text(
+    """
+SELECT date_trunc('month', hour_start AT TIME ZONE :tz)::date AS month,
+       sum(scope1_kg + scope2_kg) / 1000.0 AS emissions_t, sum(energy_tce) AS energy_tce, count(*) AS hours
+FROM emission_hourly
+WHERE park_id = :park_id AND enterprise_id IS NULL AND hour_start >= :lo AND hour_start < :hi
+GROUP BY 1 ORDER BY 1
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyCore:
+    month: date
+    emissions_t: float
+    energy_tce: float
+    hours: int
+
+    @property
+    def carbon_per_energy(self) -> float | None:
+        return _ratio(self.emissions_t, self.energy_tce)
+
+
+@dataclass(frozen=True, slots=True)
+class CoreTrend:
+    months: list[MonthlyCore]
+    base_year_value: float | None  # the 2025 level (None: the platform holds no 2025 hours)
+    base_year_hours: int
+
+
+def core_trend(session: Session, park_id: int, timezone: str, end: datetime) -> CoreTrend:
+    """单位能耗碳排放 (当量值, location-based) per month since January of the base year, and the
+    base year's own level from every hour of it the platform holds."""
+    zone = ZoneInfo(timezone)
+    params = {"park_id": park_id, "tz": timezone, "lo": datetime(BASE_YEAR, 1, 1, tzinfo=zone), "hi": end}
+    months = [
+        MonthlyCore(r.month, float(r.emissions_t), float(r.energy_tce), int(r.hours))
+        for r in session.execute(MONTHLY_CORE_SQL, params)
+    ]
+    base = [m for m in months if m.month.year == BASE_YEAR]
+    return CoreTrend(
+        months,
+        _ratio(sum(m.emissions_t for m in base), sum(m.energy_tce for m in base)),
+        sum(m.hours for m in base),
+    )

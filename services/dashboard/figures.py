@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from services.carbon.coverage import COVERAGE_TARGET
+from services.carbon.indicators import CoreTrend
 from services.carbon.schemas import HourlyEmission, HourlyFactor
 from services.carbon.series import EnergyPoint
 from services.carbon.topology import Topology
@@ -389,3 +390,27 @@ def emissions_by_carrier(days: Sequence[CarrierDay], t: dict[str, str]) -> str:
         **LAYOUT,
     )
     return _html(fig, "fig-carriers")
+
+
+def core_trend(trend: CoreTrend, t: dict[str, str]) -> str:
+    """单位能耗碳排放 per month since the base year, with the base year's level as a line."""
+    x = [m.month for m in trend.months]
+    fig = go.Figure(
+        go.Bar(
+            x=x,
+            y=[m.carbon_per_energy for m in trend.months],
+            name=t["core_indicator"],
+            marker_color="#0b7a53",
+            customdata=[m.hours for m in trend.months],
+            hovertemplate="%{x|%Y-%m}: %{y:.3f} tCO₂/tce · %{customdata} h<extra></extra>",
+        )
+    )
+    if trend.base_year_value is not None:
+        fig.add_hline(
+            y=trend.base_year_value,
+            line_dash="dot",
+            line_color="#c0504d",
+            annotation_text=t["base_year_level"],
+        )
+    fig.update_layout(title=t["core_trend"], yaxis_title="tCO₂/tce", xaxis={"tickformat": "%Y-%m"}, **LAYOUT)
+    return _html(fig, "fig-core-trend")

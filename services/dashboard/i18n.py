@@ -183,6 +183,19 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "flow_sink_chp_heat_losses": {"zh": "热电联产供热及损耗", "en": "CHP heat and losses"},
     "choose_hour": {"zh": "选择小时", "en": "Choose an hour"},
     "show": {"zh": "查看", "en": "Show"},
+    "core_trend": {
+        "zh": "单位能耗碳排放逐月变化（2025 基准年以来）",
+        "en": "CO₂ per tce by month since the 2025 base year",
+    },
+    "base_year_level": {"zh": "基准年水平", "en": "base-year level"},
+    "base_year_note": {
+        "zh": "{year} 基准年水平 {value} tCO₂/tce（平台存有该年 {hours} 小时数据）。",
+        "en": "{year} base-year level {value} tCO₂/tce (from the {hours} hours of it the platform holds).",
+    },
+    "base_year_missing": {
+        "zh": "平台无 {year} 基准年数据：请导入基准年历史数据后对比。",
+        "en": "No {year} base-year data on the platform: import the base year's history to compare.",
+    },
     "coverage": {"zh": "平台企业覆盖率", "en": "Enterprise coverage"},
     "coverage_target": {"zh": "目标 > 95%", "en": "target > 95 %"},
     "factor_curve": {"zh": "园区逐时电碳因子（近7天）", "en": "Hourly park carbon factor (7 days)"},

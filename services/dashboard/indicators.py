@@ -13,9 +13,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.access.dependencies import SettingsDep, dashboard_principal
-from services.carbon.indicators import compute_indicators, scorecard
+from services.carbon.indicators import BASE_YEAR, compute_indicators, core_trend, scorecard
 from services.core.db import SessionDep
 from services.core.models import Role
+from services.dashboard import figures
 from services.dashboard.i18n import pick_lang, translator
 from services.dashboard.pages import templates, to_login
 from services.park import queries
@@ -61,8 +62,11 @@ def indicators_page(
         "user": principal.name,
         "is_enterprise": False,
         "period": period,
+        "base_year": BASE_YEAR,
         "values": values,
         "lines": scorecard(session, park.id, values),
         "variants": values.policy_variants,
+        "trend": (trend := core_trend(session, park.id, park.timezone, now)),
+        "fig_trend": figures.core_trend(trend, translator(language)),
     }
     return templates.TemplateResponse(request, "indicators.html", context)
