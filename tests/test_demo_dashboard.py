@@ -6,6 +6,7 @@ ends the session; Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -14,10 +15,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+import openpyxl
 import paho.mqtt.client as mqtt
 import psutil
 import pytest
@@ -132,6 +136,7 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
 
     overview = httpx.get(f"{base}/api/v1/park", headers=OPERATOR, timeout=10).json()
     assert len(overview["enterprises"]) == 36
+    assert len({e["name"] for e in overview["enterprises"]}) == 36  # no two alike
     assert overview["coverage"]["coverage_ratio"] == pytest.approx(34 / 36)
     reasons = sorted(e["reason"] for e in overview["coverage"]["uncovered"])
     assert reasons == ["no_meter", "no_recent_data"]
@@ -305,10 +310,10 @@ def _operator_walk(browser: webdriver.Chrome, base: str, fixture: dict[str, Any]
     bill.click()
     preview = browser.find_element(By.ID, "evidence-preview").get_attribute("src") or ""
     assert preview == bill.get_attribute("href")
-    shown = httpx.get(preview, cookies={c["name"]: c["value"] for c in browser.get_cookies()}, timeout=10)
-    assert shown.headers["content-type"] == "application/pdf"
-    assert shown.headers["content-disposition"].startswith("inline")
-    assert shown.content.startswith(b"%PDF-")
+    previewed = httpx.get(preview, cookies={c["name"]: c["value"] for c in browser.get_cookies()}, timeout=10)
+    assert previewed.headers["content-type"] == "application/pdf"
+    assert previewed.headers["content-disposition"].startswith("inline")
+    assert previewed.content.startswith(b"%PDF-")
     browser.find_elements(By.CSS_SELECTOR, "tr.queue-row .accept-button")[0].click()
     _wait_for(browser, "#review-done", 20)
     assert len(browser.find_elements(By.CSS_SELECTOR, "tr.queue-row")) == queued - 1
@@ -365,6 +370,27 @@ def _enterprise_walk(
     browser.get(f"{base}/dashboard/enterprise?enterprise_id={own['id'] + 1}")
     assert browser.find_element(By.ID, "enterprise-name").text == own["name"]
 
+    # nothing of the park's or of another enterprise through the dashboard's own routes
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    operator = {"Authorization": f"Bearer {fixture['tokens']['operator']}"}
+    others = [
+        e["name"]
+        for e in httpx.get(f"{base}/api/v1/enterprises", headers=operator, timeout=10).json()
+        if e["id"] != own["id"]
+    ]
+    for path in ("enterprises.csv", "factors.csv", "flow", "wall", "indicators", "live.json"):
+        answer = httpx.get(f"{base}/dashboard/{path}", cookies=cookies, timeout=20)
+        assert answer.status_code in (303, 401), (path, answer.status_code)
+    for path in ("alerts.csv?state=all", "quality.csv", "reports/monthly.xlsx?month=" + _last_month()):
+        answer = httpx.get(f"{base}/dashboard/{path}", cookies=cookies, timeout=30)
+        assert answer.status_code == 200, path
+        text = _file_text(answer)
+        assert not [name for name in others if name in text], path
+    monthly = _file_text(
+        httpx.get(f"{base}/dashboard/reports/monthly.xlsx?month={_last_month()}", cookies=cookies, timeout=30)
+    )
+    assert own["name"] in monthly
+
     # the returned month, submitted again with its bill as a PNG
     browser.get(f"{base}/dashboard/reports")
     _wait_for(browser, "#reports-table")
@@ -395,3 +421,16 @@ def _enterprise_walk(
     assert answer.status_code == 200
     assert answer.content == bill.read_bytes()
     assert answer.headers["content-security-policy"].startswith("sandbox")
+
+
+def _last_month() -> str:
+    first = datetime.now(ZoneInfo("Asia/Shanghai")).date().replace(day=1)
+    return f"{first - timedelta(days=1):%Y-%m}"
+
+
+def _file_text(answer: httpx.Response) -> str:
+    """A CSV's text, or every cell of a workbook's sheets as text."""
+    if answer.content[:2] != b"PK":
+        return answer.content.decode("utf-8-sig")
+    book = openpyxl.load_workbook(io.BytesIO(answer.content), read_only=True)
+    return "\n".join(str(cell) for sheet in book for row in sheet.iter_rows(values_only=True) for cell in row)

@@ -23,7 +23,7 @@ from services.alerts.metrics import METRICS
 from services.alerts.schemas import RuleIn, RulePatch
 from services.core.db import SessionDep
 from services.core.errors import DomainError
-from services.core.models import Alert, AlertSilence, Role
+from services.core.models import Alert, AlertSilence, Enterprise, Gateway, Meter, Role
 from services.core.params import INT4_MAX
 from services.dashboard.i18n import pick_lang, translator
 from services.dashboard.pages import table_file, templates, to_login
@@ -93,6 +93,7 @@ def alerts_page(
         "state": state,
         "alerts": _alerts(session, principal, state),
         "silences": silences,
+        "scope_names": _scope_names(session, principal.park_id, silences),
         "rules": rules,
         "metrics": METRICS,
         "can_act": principal.role in PARK_WRITERS or principal.role is Role.ENTERPRISE,
@@ -169,6 +170,25 @@ def open_alerts(session: SessionDep, park_id: int) -> int:
         )
         or 0
     )
+
+
+def _scope_names(
+    session: SessionDep, park_id: int, silences: list[AlertSilence]
+) -> dict[tuple[str, int], str]:
+    """What a silence's scope is called (a meter's or gateway's code and name, an enterprise's
+    name), looked up in the park only."""
+    wanted = {(x.scope_kind, x.scope_id) for x in silences if x.scope_kind and x.scope_id is not None}
+    if not wanted:
+        return {}
+    ids = [i for _, i in wanted]
+    out: dict[tuple[str, int], str] = {}
+    for m in session.scalars(select(Meter).where(Meter.park_id == park_id, Meter.id.in_(ids))):
+        out[("meter", m.id)] = f"{m.code} {m.name}"
+    for g in session.scalars(select(Gateway).where(Gateway.park_id == park_id, Gateway.id.in_(ids))):
+        out[("gateway", g.id)] = f"{g.code} {g.name}"
+    for e in session.scalars(select(Enterprise).where(Enterprise.park_id == park_id, Enterprise.id.in_(ids))):
+        out[("enterprise", e.id)] = e.name
+    return {key: name for key, name in out.items() if key in wanted}
 
 
 def _rule_back(language: str, done: str | None = None, error: str | None = None) -> RedirectResponse:

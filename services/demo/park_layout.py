@@ -120,7 +120,8 @@ def registers_epoch(park_created: datetime) -> float:
 
 def enterprise_name(i: int) -> tuple[str, str, str, float]:
     prefix = PREFIXES[i % len(PREFIXES)]
-    suffix, industry, shape, scale = INDUSTRIES[i % len(INDUSTRIES)]
+    # the industry shifts with each round of prefixes, so no two of the 36 share a name
+    suffix, industry, shape, scale = INDUSTRIES[(i + i // len(PREFIXES)) % len(INDUSTRIES)]
     city = "苏州" if i % 3 else "常州"
     return f"{city}{prefix}{suffix}有限公司", industry, shape, scale * (0.6 + 0.05 * (i % 9))
 
