@@ -62,6 +62,18 @@ def test_nul_bytes_nan_and_overlong_strings_are_4xx(api: tuple[TestClient, dict[
     client, w = api
     op = w["operator"]
     assert client.get("/api/v1/quarantine", params={"meter_code": "a\x00b"}, headers=op).status_code == 422
+    # a NUL in a form's field (the dashboard's forms are URL-encoded): 422, not a database error
+    for path, form in (
+        ("/login", {"username": "a\x00b", "password": "x"}),
+        ("/dashboard/quarantine/replay", {"meter_code": "E-\x00"}),
+        (
+            "/dashboard/alert-rules",
+            {"name": "x\x00", "metric_scope": "load_kw:park", "comparison": "gt", "threshold": "1"},
+        ),
+    ):
+        answer = client.post(path, data=form)
+        assert answer.status_code == 422, (path, answer.status_code)
+        assert answer.json()["error"] == "invalid_input"
     url = f"/api/v1/enterprises/{w['enterprise_id']}/green-certificates"
     cert = {
         "kind": "gec",

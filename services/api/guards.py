@@ -168,7 +168,9 @@ class BodyGuard:
                 break
         body = b"".join(chunks)
         binary = any(pattern.match(path) for pattern in BINARY_BODIES)
-        if not binary and (b"\x00" in body or b"\\u0000" in body):
+        # raw, JSON-escaped (\u0000) or form-encoded (%00) NUL: PostgreSQL text cannot hold it
+        form = (_header(scope, b"content-type") or "").startswith("application/x-www-form-urlencoded")
+        if not binary and (b"\x00" in body or b"\\u0000" in body or (form and b"%00" in body)):
             await send_error(send, InvalidInput("NUL characters are not accepted"))
             return
         replayed = False
