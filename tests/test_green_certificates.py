@@ -10,8 +10,10 @@ all to A. A holds a 1 000 kWh 绿证 valid over H0–H1 (500 kWh an hour when sp
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -123,6 +125,13 @@ def test_annual_and_hourly_matching_the_247_score_bundled_and_sold_certificates(
     )
     assert own.status_code == 200
     assert [r["enterprise_id"] for r in own.json()] == [ids["a"]]
+    as_file = client.get(
+        "/api/v1/green-matching",
+        params={"start": H0.isoformat(), "end": (H0 + 2 * HOUR).isoformat(), "format": "xlsx"},
+        headers={"Authorization": f"Bearer {tokens['a']}"},
+    )
+    sheet = list(openpyxl.load_workbook(io.BytesIO(as_file.content)).active.iter_rows(values_only=True))
+    assert [dict(zip(sheet[0], row, strict=True))["enterprise_id"] for row in sheet[1:]] == [ids["a"]]
     other = client.get(
         "/api/v1/green-matching",
         params={"enterprise_id": ids["b"]},

@@ -12,6 +12,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -169,6 +170,29 @@ def test_factor_feed_serves_the_park_and_its_nodes(session_factory: sessionmaker
     rows = list(csv.reader(io.StringIO(everything.text)))
     assert rows[0] == ["location", "time", "duration_min", "value_kg_per_kwh"]
     assert len(rows) == 1 + 2 * 3  # park and two buses, two hours
+    # the same feed as a workbook, and the indicators (the scorecard, its values, the variants)
+    book = client.get(
+        "/api/v1/carbon-factors",
+        params={**PERIOD, "node": "all", "format": "xlsx"},
+        headers=_auth(w["operator"]),
+    )
+    sheet = list(openpyxl.load_workbook(io.BytesIO(book.content)).active.iter_rows(values_only=True))
+    assert sheet[0] == tuple(rows[0])
+    assert len(sheet) == len(rows)
+    judged = client.get(
+        "/api/v1/indicators", params={**PERIOD, "format": "xlsx"}, headers=_auth(w["operator"])
+    )
+    assert judged.status_code == 200
+    workbook = openpyxl.load_workbook(io.BytesIO(judged.content))
+    assert workbook.sheetnames == ["指标", "评分卡", "政策组合"]
+    values = {r[0]: r[1] for r in workbook["指标"].iter_rows(min_row=2, values_only=True)}
+    as_json = client.get("/api/v1/indicators", params=PERIOD, headers=_auth(w["operator"])).json()[
+        "indicators"
+    ]
+    assert values["emissions_t"] == pytest.approx(as_json["emissions_t"])
+    assert workbook["政策组合"].max_row == 1 + len(as_json["policy_variants"])
+    card = client.get("/api/v1/indicators", params={**PERIOD, "format": "csv"}, headers=_auth(w["operator"]))
+    assert card.text.lstrip("\ufeff").startswith("indicator,tier,comparator,threshold")
     unknown = client.get(
         "/api/v1/carbon-factors", params={**PERIOD, "node": "NOPE"}, headers=_auth(w["operator"])
     )

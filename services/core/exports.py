@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from urllib.parse import quote
 
+from fastapi.responses import Response, StreamingResponse
 from openpyxl import Workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -76,3 +77,13 @@ def xlsx_bytes(sheets: Iterable[tuple[str, Sequence[str], Iterable[Sequence[obje
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def table_file(name: str, header: Sequence[str], rows: list[list[object]], fmt: str) -> Response:
+    """A page's table as CSV (UTF-8 with BOM, streamed) or Excel, named ``name``."""
+    headers = attachment(f"{name}.{fmt}")
+    if fmt == "csv":
+        return StreamingResponse(
+            csv_chunks(header, rows), media_type="text/csv; charset=utf-8", headers=headers
+        )
+    return Response(xlsx_bytes([(name, header, rows)]), media_type=XLSX, headers=headers)

@@ -23,10 +23,11 @@ from services.alerts.metrics import METRICS
 from services.alerts.schemas import RuleIn, RulePatch
 from services.core.db import SessionDep
 from services.core.errors import DomainError
+from services.core.exports import table_file
 from services.core.models import Alert, AlertSilence, Enterprise, Gateway, Meter, Role
 from services.core.params import INT4_MAX
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import table_file, templates, to_login
+from services.dashboard.pages import templates, to_login
 from services.park import queries
 
 router = APIRouter(include_in_schema=False)

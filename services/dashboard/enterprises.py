@@ -17,9 +17,10 @@ from services.access.policy import Principal
 from services.alerts.queries import enterprise_completeness, meter_health
 from services.carbon import queries as carbon_queries
 from services.core.db import SessionDep
+from services.core.exports import table_file
 from services.core.models import Role
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import table_file, templates, to_login
+from services.dashboard.pages import templates, to_login
 from services.park import queries
 from services.reports import queries as report_queries
 

@@ -17,9 +17,10 @@ from services.access.dependencies import SettingsDep, dashboard_principal
 from services.access.policy import PARK_WRITERS, Principal
 from services.alerts.queries import MeterHealth, meter_health
 from services.core.db import SessionDep, psycopg_connection
+from services.core.exports import table_file
 from services.core.models import Role
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import table_file, templates, to_login
+from services.dashboard.pages import templates, to_login
 from services.ingest import quarantine as quarantine_service
 from services.ingest.replay import quarantine_summary
 from services.ingest.schemas import ReplayIn

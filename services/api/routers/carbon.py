@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
@@ -12,14 +12,17 @@ from fastapi.responses import Response
 from services.access import audit
 from services.access.dependencies import AdminPrincipal, FactorReader, ParkReader, Reader
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
+from services.api.tables import FormatParam, table_content
 from services.carbon import queries
 from services.carbon.feed import MAX_ROWS, FeedRow, import_feed
 from services.carbon.schemas import BalanceOut, EmissionVersionOut, FactorCatalogue, FactorRecord
 from services.core.db import SessionDep
 from services.core.errors import Forbidden, InvalidRange, NotAuthenticated, NotFound, responses
+from services.core.exports import XLSX, attachment, xlsx_bytes
 from services.core.params import TimeRangeDep
 from services.park import queries as register
 
+FEED_HEADER = ["location", "time", "duration_min", "value_kg_per_kwh"]
 router = APIRouter(prefix="/api/v1", tags=["carbon"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES)
 
 
@@ -27,8 +30,8 @@ router = APIRouter(prefix="/api/v1", tags=["carbon"], dependencies=AUTHENTICATED
     "/carbon-factors",
     response_model=list[FactorRecord],
     responses={
+        **table_content("hourly 电碳因子 records"),
         **responses(NotAuthenticated, Forbidden, InvalidRange, NotFound),
-        200: {"content": {"text/csv": {}}},
     },
 )
 def carbon_factors(
@@ -43,7 +46,7 @@ def carbon_factors(
             "or 'all' for the park and every bus",
         ),
     ] = "park",
-    format: Annotated[Literal["json", "csv"], Query()] = "json",
+    format: FormatParam = "json",
 ) -> list[FactorRecord] | Response:
     """Hourly 电碳因子 in kgCO2/kWh as ``{location, time, duration, value}`` records: the
     park's (location = park code) and its buses' by carbon emission flow (location =
@@ -64,11 +67,17 @@ def carbon_factors(
     ]
     if format == "json":
         return records
-    out = io.StringIO()
+    table: list[list[object]] = [[r.location, r.time.isoformat(), r.duration, r.value] for r in records]
+    if format == "xlsx":
+        return Response(
+            xlsx_bytes([("电碳因子", FEED_HEADER, table)]),
+            media_type=XLSX,
+            headers=attachment(f"电碳因子-{the_park.code}.xlsx"),
+        )
+    out = io.StringIO()  # plain CSV (no BOM): devices read this feed
     writer = csv.writer(out)
-    writer.writerow(["location", "time", "duration_min", "value_kg_per_kwh"])
-    for r in records:
-        writer.writerow([r.location, r.time.isoformat(), r.duration, "" if r.value is None else r.value])
+    writer.writerow(FEED_HEADER)
+    writer.writerows([[*row[:3], "" if row[3] is None else row[3]] for row in table])
     return Response(out.getvalue(), media_type="text/csv")
 
 

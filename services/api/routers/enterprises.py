@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from services.access.dependencies import Reader
 from services.access.policy import Principal, visible_enterprise
@@ -76,18 +77,26 @@ def _readable(session: SessionDep, principal: Principal, enterprise_id: int | No
 @router.get(
     "/green-matching",
     response_model=list[GreenMatchingOut],
-    responses=responses(NotAuthenticated, Forbidden, NotFound, InvalidRange),
+    responses={
+        **table_content("green certificate matching"),
+        **responses(NotAuthenticated, Forbidden, NotFound, InvalidRange),
+    },
 )
 def green_certificate_matching(
-    session: SessionDep, principal: Reader, period: TimeRangeDep, enterprise_id: OptionalIdQuery = None
-) -> list[GreenMatchingOut]:
+    session: SessionDep,
+    principal: Reader,
+    period: TimeRangeDep,
+    enterprise_id: OptionalIdQuery = None,
+    format: FormatParam = "json",
+) -> list[GreenMatchingOut] | Response:
     """绿证/绿电 against purchased electricity over the period: matched annually (the
     default; within each calendar year) and hour by hour, the hourly matching score (24/7)
     and market-based scope 2 under each. One enterprise, or the park and all its
     enterprises (the park's readers only)."""
     only = _readable(session, principal, enterprise_id)
     rows = green_matching(session, principal.park, period.start, period.end, only)
-    return [GreenMatchingOut.model_validate(r) for r in rows]
+    out = [GreenMatchingOut.model_validate(r) for r in rows]
+    return out if format == "json" else as_file(out, GreenMatchingOut, "绿证匹配", format)
 
 
 @router.get(

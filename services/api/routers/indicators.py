@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, fields
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body
+from fastapi.responses import Response
 
 from services.access.dependencies import ParkReader, ParkWriter, SettingsDep
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
+from services.api.tables import FormatParam, table_content
 from services.carbon.indicators import ScoreLine, compute_indicators, scorecard
 from services.carbon.inputs import replace_park_thresholds
 from services.carbon.schemas import ScorecardOut, ThresholdIn
 from services.core.db import SessionDep
 from services.core.errors import Forbidden, InvalidInput, InvalidRange, NotAuthenticated, responses
+from services.core.exports import XLSX, attachment, table_file, xlsx_bytes
 from services.core.params import TimeRangeDep
 from services.core.settings import Settings
 
@@ -39,16 +44,45 @@ def _judged(session: SessionDep, park_id: int, period: TimeRangeDep, settings: S
 @router.get(
     "/indicators",
     response_model=ScorecardOut,
-    responses=responses(NotAuthenticated, Forbidden, InvalidRange),
+    responses={
+        **table_content("the indicators; as a file: the scorecard (CSV), or every table (Excel)"),
+        **responses(NotAuthenticated, Forbidden, InvalidRange),
+    },
 )
 def indicators(
-    session: SessionDep, principal: ParkReader, period: TimeRangeDep, settings: SettingsDep
-) -> ScorecardOut:
+    session: SessionDep,
+    principal: ParkReader,
+    period: TimeRangeDep,
+    settings: SettingsDep,
+    format: FormatParam = "json",
+) -> ScorecardOut | Response:
     """单位能耗碳排放, clean-energy and non-fossil shares, coverage, storage ratio over the
     period, and the park's scorecard, each line with its source. ``policy_variants`` gives
     单位能耗碳排放 under every combination of export treatment, green-power deduction and
-    energy basis (services/carbon/policies.py), each judged on its own size tier."""
-    return _judged(session, principal.park, period, settings)
+    energy basis (services/carbon/policies.py), each judged on its own size tier.
+    ``format=csv``: the scorecard; ``format=xlsx``: the indicators, the scorecard and the
+    policy variants, a sheet each."""
+    judged = _judged(session, principal.park, period, settings)
+    if format == "json":
+        return judged
+    lines = [asdict(line) for line in judged.scorecard]
+    score_header = list(lines[0]) if lines else [f.name for f in fields(ScoreLine)]
+    score_rows = [[line[k] for k in score_header] for line in lines]
+    if format == "csv":
+        return table_file("评分卡", score_header, score_rows, "csv")
+    values = asdict(judged.indicators)
+    variants = values.pop("policy_variants")
+    variant_header = list(variants[0]) if variants else []
+    sheets = [
+        ("指标", ["indicator", "value"], [[k, _plain(v)] for k, v in values.items()]),
+        ("评分卡", score_header, score_rows),
+        ("政策组合", variant_header, [[_plain(v[k]) for k in variant_header] for v in variants]),
+    ]
+    return Response(xlsx_bytes(sheets), media_type=XLSX, headers=attachment("园区指标.xlsx"))
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 @router.put(
