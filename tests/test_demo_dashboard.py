@@ -226,6 +226,7 @@ def _operator_walk(browser: webdriver.Chrome, base: str, fixture: dict[str, Any]
     assert {"电网购电", "园区光伏", "企业自发自用光伏", "燃气热电联产", "储能放电"} <= set(mix[0]), mix
     assert set(mix[1]) == {"电力", "天然气", "热力/蒸汽"}
     assert "数据中断" in browser.find_element(By.ID, "quality-glance").text
+    assert browser.find_elements(By.CSS_SELECTOR, "#overview-alerts tr.overview-alert")  # the open alerts
     screenshot(browser, "demo-overview-zh")
     load_ms = {"overview": _load_ms(browser)}
     for name, ready in (

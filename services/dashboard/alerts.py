@@ -297,3 +297,17 @@ def add_rule(
     except DomainError as exc:
         return _rule_back(language, error=str(exc))
     return _rule_back(language, "rule_added")
+
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def latest_open_alerts(session: SessionDep, park_id: int, count: int) -> list[Alert]:
+    """The park's open alerts for the overview, the most severe and newest first."""
+    rows = session.scalars(
+        select(Alert)
+        .where(Alert.park_id == park_id, Alert.state.in_(("pending", "firing", "acknowledged")))
+        .order_by(Alert.id.desc())
+        .limit(200)
+    )
+    return sorted(rows, key=lambda a: (SEVERITY_ORDER.get(a.severity, 3), -a.id))[:count]

@@ -40,7 +40,7 @@ from services.dashboard import (
     reports,
     wall,
 )
-from services.dashboard.alerts import open_alerts
+from services.dashboard.alerts import latest_open_alerts, open_alerts
 from services.dashboard.i18n import pick_lang, translator
 from services.dashboard.pages import templates, to_login
 from services.park import queries
@@ -183,6 +183,7 @@ def overview_page(
         "reason_text": {"no_meter": t["reason_no_meter"], "no_recent_data": t["reason_no_recent_data"]},
         "is_enterprise": False,
         "open_alerts": open_alerts(session, park.id),
+        "alert_list": latest_open_alerts(session, park.id, 6),
     }
     return templates.TemplateResponse(request, "overview.html", context)
 
