@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import make_asgi_app
@@ -36,8 +40,15 @@ Authenticate with `Authorization: Bearer <token>`: an access token from `POST /a
 `?park=<code>` (default: the first park)."""
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # the dashboard's first page view must not pay for compiling it: warmed beside start-up
+    threading.Thread(target=dashboard.warm_up, name="dashboard-warm-up", daemon=True).start()
+    yield
+
+
 def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
-    app = FastAPI(title="parkcarbon API", description=DESCRIPTION, version="0.2.0")
+    app = FastAPI(title="parkcarbon API", description=DESCRIPTION, version="0.2.0", lifespan=_lifespan)
     app.state.session_factory = session_factory
     app.state.http_ingest = HttpIngest()
     app.add_exception_handler(DomainError, domain_error_handler)
