@@ -268,8 +268,8 @@ def _operator_walk(browser: webdriver.Chrome, base: str, fixture: dict[str, Any]
     assert len(options) == 48
     options[5].click()
     browser.find_element(By.ID, "flow-hour-show").click()
+    WebDriverWait(browser, 30).until(lambda b: "period=hour" in b.current_url)  # the new page, not the old
     _wait_for(browser, "#fig-flow-kg .main-svg")
-    assert "period=hour" in browser.current_url
     nodes = browser.execute_script("return document.getElementById('fig-flow-kwh').data[0].node.label")
     assert {"电网购电", "母线 B0", "母线 B1", "燃气热电联产", "公共负荷与损耗"} <= set(nodes), nodes
     screenshot(browser, "demo-flow-hour-zh")
@@ -298,8 +298,8 @@ def _operator_walk(browser: webdriver.Chrome, base: str, fixture: dict[str, Any]
     threshold.clear()
     threshold.send_keys("45")
     rule.find_element(By.CSS_SELECTOR, ".save-rule").click()
-    _wait_for(browser, "#alert-done", 20)
-    assert "规则已保存" in browser.find_element(By.ID, "alert-done").text
+    # the page before the click says 已确认 in the same place: wait for the new one
+    WebDriverWait(browser, 20).until(lambda b: "规则已保存" in b.find_element(By.ID, "alert-done").text)
     assert "≥ 45.0" in browser.find_elements(By.CSS_SELECTOR, "tr.rule-row td.rule-threshold")[0].text
 
     # 报送: reports in every review state; preview a bill; accept one from the queue
@@ -316,6 +316,15 @@ def _operator_walk(browser: webdriver.Chrome, base: str, fixture: dict[str, Any]
     assert previewed.headers["content-type"] == "application/pdf"
     assert previewed.headers["content-disposition"].startswith("inline")
     assert previewed.content.startswith(b"%PDF-")
+    files = browser.find_elements(By.CSS_SELECTOR, "a.file-link")
+    assert len(files) == 2 * 37  # last month's files: the park's and each enterprise's, Excel and PDF
+    pdf = next(f for f in files if f.text.endswith(".pdf"))
+    fetched = httpx.get(
+        pdf.get_attribute("href") or "",
+        cookies={c["name"]: c["value"] for c in browser.get_cookies()},
+        timeout=10,
+    )
+    assert fetched.content.startswith(b"%PDF-")
     browser.find_elements(By.CSS_SELECTOR, "tr.queue-row .accept-button")[0].click()
     _wait_for(browser, "#review-done", 20)
     assert len(browser.find_elements(By.CSS_SELECTOR, "tr.queue-row")) == queued - 1

@@ -28,6 +28,7 @@ from services.core.models import Alert, AlertRule, Enterprise, EnterpriseReport,
 from services.core.settings import Settings
 from services.demo.park_layout import ENTERPRISE_OFFLINE, DemoPark
 from services.reports import service as reports
+from services.reports.jobs import generate_month
 from services.reports.schemas import MonthlyReportIn, ReviewIn
 
 DEMO_OPERATOR = "demo-operator"
@@ -46,6 +47,8 @@ def fill(session: Session, settings: Settings, demo: DemoPark, now: datetime) ->
         session.scalars(select(Enterprise).where(Enterprise.park_id == park.id).order_by(Enterprise.id))
     )
     _reports(session, operator, firms, park.timezone, now)
+    # last month's carbon report files, as the scheduler makes them on the 1st
+    generate_month(session, park, _previous_months(park.timezone, now)[0])
     alert_service.load_defaults(session, park.id)
     _replay_park_demand(session, settings, park.id, now)
     _pending_enterprise_demand(session, firms)
