@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from services.access.dependencies import SettingsDep, dashboard_principal
 from services.access.policy import PARK_WRITERS, Principal
@@ -174,7 +175,7 @@ def open_alerts(session: SessionDep, park_id: int) -> int:
 
 
 def _scope_names(
-    session: SessionDep, park_id: int, silences: list[AlertSilence]
+    session: Session, park_id: int, silences: list[AlertSilence]
 ) -> dict[tuple[str, int], str]:
     """What a silence's scope is called (a meter's or gateway's code and name, an enterprise's
     name), looked up in the park only."""
@@ -302,7 +303,7 @@ def add_rule(
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
-def latest_open_alerts(session: SessionDep, park_id: int, count: int) -> list[Alert]:
+def latest_open_alerts(session: Session, park_id: int, count: int) -> list[Alert]:
     """The park's open alerts for the overview, the most severe and newest first."""
     rows = session.scalars(
         select(Alert)

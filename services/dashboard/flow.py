@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from services.access.dependencies import SettingsDep, dashboard_principal
 from services.carbon import factors
@@ -80,7 +81,7 @@ def _top(flow: EnergyFlow) -> set[str]:
 
 
 def _carbon_links(
-    session: SessionDep, park_id: int, start: datetime, end: datetime, keep: set[str]
+    session: Session, park_id: int, start: datetime, end: datetime, keep: set[str]
 ) -> dict[tuple[Node, Node], float]:
     """Carbon in (grid import × the grid factor, the CHP fuel allocated to its electricity)
     → each bus (what its enterprises were allocated) → each enterprise; the rest of what
@@ -116,7 +117,7 @@ def _labelled(
 
 
 def energy_sankey(
-    session: SessionDep,
+    session: Session,
     park_id: int,
     start: datetime,
     end: datetime,
