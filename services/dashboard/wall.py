@@ -46,6 +46,7 @@ def wall_page(
     context = {
         "t": t,
         "lang": language,
+        "timezone": park_tz.key,  # the clock shows the park's time, whatever the screen's
         "park": data,
         "open_alerts": open_alerts(session, principal.park_id),
         "cycle_ms": CYCLE_SECONDS * 1000,
