@@ -200,6 +200,14 @@ def _rule_back(language: str, done: str | None = None, error: str | None = None)
     return RedirectResponse(f"/dashboard/alerts?{query}#rules", status_code=303)
 
 
+def _rule_error(exc: ValueError | DomainError) -> str:
+    """What went wrong with a rule from the page, naming the field."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+    return str(exc)
+
+
 def _threshold(text: str, field: str = "threshold") -> float | None:
     text = text.strip()
     try:
@@ -248,13 +256,8 @@ def edit_rule(
         )
         rule = service.get_rule(session, principal, rule_id)
         service.update_rule(session, principal, rule, patch)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        return _rule_back(language, error=f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
-    except ValueError as exc:
-        return _rule_back(language, error=str(exc))
-    except DomainError as exc:
-        return _rule_back(language, error=str(exc))
+    except (ValueError, DomainError) as exc:  # pydantic's ValidationError is a ValueError
+        return _rule_back(language, error=_rule_error(exc))
     return _rule_back(language, "rule_saved")
 
 
@@ -290,13 +293,8 @@ def add_rule(
             }
         )
         service.create_rule(session, principal, body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        return _rule_back(language, error=f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
-    except ValueError as exc:
-        return _rule_back(language, error=str(exc))
-    except DomainError as exc:
-        return _rule_back(language, error=str(exc))
+    except (ValueError, DomainError) as exc:  # pydantic's ValidationError is a ValueError
+        return _rule_back(language, error=_rule_error(exc))
     return _rule_back(language, "rule_added")
 
 
