@@ -28,6 +28,7 @@ import psutil
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -299,7 +300,11 @@ def _operator_walk(browser: webdriver.Chrome, base: str, fixture: dict[str, Any]
     threshold.send_keys("45")
     rule.find_element(By.CSS_SELECTOR, ".save-rule").click()
     # the page before the click says 已确认 in the same place: wait for the new one
-    WebDriverWait(browser, 20).until(lambda b: "规则已保存" in b.find_element(By.ID, "alert-done").text)
+    WebDriverWait(
+        browser, 20, ignored_exceptions=[NoSuchElementException, StaleElementReferenceException]
+    ).until(
+        lambda b: "规则已保存" in b.find_element(By.ID, "alert-done").text  # stale while the page changes
+    )
     assert "≥ 45.0" in browser.find_elements(By.CSS_SELECTOR, "tr.rule-row td.rule-threshold")[0].text
 
     # 报送: reports in every review state; preview a bill; accept one from the queue
