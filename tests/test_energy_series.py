@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
 from services.carbon.jobs import hourly_carbon_job
-from services.carbon.pipeline import recompute_range
-from services.core.db import libpq_url
+from services.carbon.pipeline import recompute_hours, recompute_range
+from services.carbon.series import EnergyPoint, energy_series
+from services.core.db import libpq_url, unit_of_work
+from services.core.hours import HOUR
 from services.core.models import MeterReplacement, MeterRole, Role
 from services.core.reopened_hours import mark_reopened
 from services.core.settings import Settings
@@ -273,3 +275,62 @@ def test_completeness_counts_readings_against_the_meters_interval(
         params={"start": day.isoformat(), "end": (day + timedelta(days=40)).isoformat()},
     )
     assert too_long.status_code == 422
+
+
+def test_the_running_day_is_summed_from_its_hours_and_stored_once_it_is_over(
+    session_factory: sessionmaker[Session], database_url: str
+) -> None:
+    """The hourly job stores closed days only (rollups.py); a reader sums yesterday and today
+    from their hours, so the day's number is the same before and after it is stored."""
+    day = date(2026, 3, 10)
+    midnight = datetime(2026, 3, 10, tzinfo=SHANGHAI)
+    with session_factory() as s:
+        park = make_park(s)
+        grid = make_meter(s, park, "GRID", MeterRole.GRID_IMPORT)
+        grid.quantities = ["energy_import_kwh"]
+        park_id, meter_id = park.id, grid.id
+        s.commit()
+    # 100 kWh an hour from the day before to 10:00 of ``day``
+    rows = []
+    t = midnight - timedelta(days=1)
+    while t <= midnight + timedelta(hours=10):
+        rows.append((t, meter_id, 100.0 * (t - midnight).total_seconds() / 3600 + 10_000))
+        t += QUARTER
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.cursor().executemany(INSERT_ENERGY, rows)
+        conn.commit()
+
+    def day_series(now: datetime) -> list[EnergyPoint]:
+        with session_factory() as s:
+            return list(
+                energy_series(
+                    s, park_id, "Asia/Shanghai", "park", None, "day",
+                    midnight - timedelta(days=1), midnight + timedelta(days=1), now=now,
+                )
+            )  # fmt: skip
+
+    def stored_days() -> dict[date, float]:
+        with psycopg.connect(libpq_url(database_url)) as conn:
+            return dict(conn.execute("SELECT day, value FROM energy_daily WHERE meter_id = %s", (meter_id,)))
+
+    at_ten = midnight + timedelta(hours=10, minutes=2)
+    with unit_of_work(session_factory) as s:
+        recompute_hours(s, midnight - timedelta(days=1), midnight + timedelta(hours=10), HOUR, now=at_ten)
+    assert stored_days() == {day - timedelta(days=1): pytest.approx(2400.0)}  # the day before is over
+    running = day_series(at_ten)
+    assert [(p.start.date(), p.value, p.quality) for p in running] == [
+        (day - timedelta(days=1), pytest.approx(2400.0), "ok"),
+        (day, pytest.approx(1000.0), "gap"),  # ten hours of 24 so far
+    ]
+    assert running[1].covered_share == pytest.approx(10 / 24)
+
+    # the day is over (its other hours unread): stored by the run after midnight, read alike
+    after = midnight + timedelta(days=1, minutes=2)
+    with unit_of_work(session_factory) as s:
+        recompute_hours(s, midnight + timedelta(hours=21), midnight + timedelta(days=1), HOUR, now=after)
+    assert stored_days()[day] == pytest.approx(1000.0)
+    for now in (after, after + timedelta(days=5)):  # summed from hours, then from the stored day
+        assert [(p.start.date(), p.value, p.quality) for p in day_series(now)] == [
+            (day - timedelta(days=1), pytest.approx(2400.0), "ok"),
+            (day, pytest.approx(1000.0), "gap"),
+        ]

@@ -62,6 +62,7 @@ def hourly_carbon_job(
                 max_gap,
                 from_quarters=settings.energy_from_quarters,
                 quarters=settings.quarter_energy,
+                now=now,
             )
             interval_rows += summary.interval_rows
             factor_hours += summary.factor_hours

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import select, text
@@ -51,14 +51,18 @@ def recompute_hours(
     tables: GridTables = TABLES,
     from_quarters: bool | None = None,
     quarters: bool | None = None,
+    now: datetime | None = None,
 ) -> RecomputeSummary:
     """Recompute every park for hours in [start, end) (both on hour boundaries). Flushes only.
 
     ``energy=False`` keeps the interval energy and recomputes what depends on it (a storage
     window re-opened by late data in an earlier hour). ``from_quarters``: sum the hours from
     15-minute energy (None: ``settings.energy_from_quarters``); ``quarters``: keep 15-minute
-    energy beside directly derived hours (None: ``settings.quarter_energy``)."""
+    energy beside directly derived hours (None: ``settings.quarter_energy``). ``now``: the
+    clock that says which local days are over (rolled up to ``energy_daily``; the running
+    day is read from its hours)."""
     start, end = floor_hour(start), floor_hour(end)
+    now = now or datetime.now(UTC)
     # Every statement of the engine joins whole hours of a park set-based. Derived tables
     # written moments ago have no statistics yet, and the planner, expecting one row, picks
     # nested loops (or merge joins that rescan their inner side) that run 10–100× slower on a
@@ -89,7 +93,7 @@ def recompute_hours(
             # factors or emissions of, and no scan of the other parks' energy to find that out.
             clear_derived(session, park.id, start, end)
             compute_coverage(session, park.id, start, end, metered=False)
-            refresh_daily(session, park.id, park.timezone, start, end)
+            refresh_daily(session, park.id, park.timezone, start, end, now)
             continue
         ladder = GridLadder.for_park(session, park.grid_factor_region, park.timezone, start, end, tables)
         balances = compute_factors(session, park.id, start, end, ladder)
@@ -107,7 +111,8 @@ def recompute_hours(
         )
         unbalanced += store_balance(session, park.id, balances, allocated_kg)
         compute_coverage(session, park.id, start, end)
-        refresh_daily(session, park.id, park.timezone, start, end)
+        if energy:  # days are sums of interval energy only
+            refresh_daily(session, park.id, park.timezone, start, end, now)
     session.flush()
     if unbalanced:
         # a defect of the method or of the park's metering: stored per hour, alerted on

@@ -1,7 +1,15 @@
 """Energy rolled up to the park's local days (``energy_daily``), maintained incrementally:
-every recompute of a range of hours refreshes the local days it touches, from the hours it
-has just written. Months are sums of days, so a month's total is the sum of its days by
-construction (reconciled, tested).
+every recompute of a range of hours refreshes the closed local days it touches, from the
+hours it has just written. Months are sums of days, so a month's total is the sum of its days
+by construction (reconciled, tested).
+
+Only closed days are stored. The day still running is summed from its hours when it is read
+(``LIVE_DAYS``), as TimescaleDB's real-time aggregation reads a continuous aggregate's newest
+bucket: the hourly job would otherwise re-sum the whole day so far every hour (24 × the
+meters' hours a day for one row each) for a row the next hour replaces. A reader takes
+stored days before yesterday (``open_day``) and sums yesterday and today from
+``interval_energy``, so the hour between a day's close and the job that stores it reads the
+same numbers.
 
 A day carries its quality up: the worst of its hours, and ``gap`` where its hours do not
 cover it (a day with an estimated hour says ``estimated``; today, still running, says
@@ -30,19 +38,20 @@ CLEAR_DAILY_SQL = text("DELETE FROM energy_daily WHERE park_id = :park_id AND da
 # The park's meters are a semi-join on ``meter`` itself, whose statistics let the planner hash
 # the meters and stream the hours past them (a materialised CTE of them has none: it hashed the
 # week's hours instead, 2× the time).
-REFRESH_DAILY_TEMPLATE = f"""
-INSERT INTO energy_daily (day, meter_id, quantity, park_id, value, covered_seconds, hours, quality)
-SELECT day, meter_id, quantity, :park_id, value, covered, hours,
-       ({QUALITY_RANK})[CASE WHEN worst < 7 AND covered < extract(epoch FROM
+# A day's quality: the worst of its hours, ``gap`` (rank 6) where they do not cover the day.
+DAY_QUALITY = f"""({QUALITY_RANK})[CASE WHEN worst < 7 AND covered < extract(epoch FROM
                                  ((day + 1)::timestamp AT TIME ZONE :tz) - (day::timestamp AT TIME ZONE :tz))
                                  - 0.001
-                            THEN 6 ELSE worst END]::data_quality
+                            THEN 6 ELSE worst END]::data_quality"""
+HOUR_SUMS = f"""sum(ie.value) AS value, sum(ie.covered_seconds) AS covered, count(*) AS hours,
+               max(array_position({QUALITY_RANK_ENUM}, ie.quality)) AS worst"""
+REFRESH_DAILY_TEMPLATE = f"""
+INSERT INTO energy_daily (day, meter_id, quantity, park_id, value, covered_seconds, hours, quality)
+SELECT day, meter_id, quantity, :park_id, value, covered, hours, {DAY_QUALITY}
 FROM (
     SELECT {{day}} AS day, meter_id, quantity, value, covered, hours, worst
     FROM (
-        SELECT {{bucket}} AS bucket, ie.meter_id, ie.quantity,
-               sum(ie.value) AS value, sum(ie.covered_seconds) AS covered, count(*) AS hours,
-               max(array_position({QUALITY_RANK_ENUM}, ie.quality)) AS worst
+        SELECT {{bucket}} AS bucket, ie.meter_id, ie.quantity, {HOUR_SUMS}
         FROM interval_energy ie
         WHERE ie.hour_start >= :lo AND ie.hour_start < :hi
           AND ie.meter_id IN (SELECT id FROM meter WHERE park_id = :park_id)
@@ -50,6 +59,22 @@ FROM (
     ) b
 ) d
 """
+# The days a reader sees, as ``energy_daily``'s columns: stored days before :open_day, and
+# from it (:open_from, its local midnight) the hours summed per local day, of the meters in
+# ``members`` (the reader's CTE). Bounded by the reader's :hi.
+LIVE_DAYS = f"""(
+    SELECT day, meter_id, quantity, value, covered_seconds, quality FROM energy_daily
+    WHERE day < :open_day
+    UNION ALL
+    SELECT day, meter_id, quantity, value, covered, {DAY_QUALITY}
+    FROM (
+        SELECT (ie.hour_start AT TIME ZONE :tz)::date AS day, ie.meter_id, ie.quantity, {HOUR_SUMS}
+        FROM interval_energy ie
+        WHERE ie.hour_start >= :open_from AND ie.hour_start < :hi
+          AND ie.meter_id IN (SELECT meter_id FROM members)
+        GROUP BY 1, 2, 3
+    ) live
+)"""
 REFRESH_DAILY_SQL = {
     True: text(  # one offset over the days
         REFRESH_DAILY_TEMPLATE.format(
@@ -71,14 +96,29 @@ def local_days(timezone: str, start: datetime, end: datetime) -> tuple[date, dat
     return first, last, lo, hi
 
 
-def refresh_daily(session: Session, park_id: int, timezone: str, start: datetime, end: datetime) -> None:
-    """Recompute ``energy_daily`` of the park's local days touched by [start, end)."""
+def refresh_daily(
+    session: Session, park_id: int, timezone: str, start: datetime, end: datetime, now: datetime
+) -> None:
+    """Recompute ``energy_daily`` of the park's local days touched by [start, end) that have
+    ended by ``now``; a day still running is not stored (read from its hours, ``LIVE_DAYS``)."""
     if end <= start:
         return
     first, last, lo, hi = local_days(timezone, start, end)
+    while hi > now and first <= last:  # the days not over yet
+        hi = datetime.combine(last, time(), hi.tzinfo)
+        last -= timedelta(days=1)
+    if first > last:
+        return
     params = {"park_id": park_id, "tz": timezone, "d0": first, "d1": last, "lo": lo, "hi": hi}
     session.execute(CLEAR_DAILY_SQL, params)
     session.execute(REFRESH_DAILY_SQL[_one_offset(lo, hi)], params)
+
+
+def open_day(timezone: str, now: datetime) -> tuple[date, datetime]:
+    """The first local day a reader sums from hours (yesterday), and its local midnight."""
+    zone = ZoneInfo(timezone)
+    day = now.astimezone(zone).date() - timedelta(days=1)
+    return day, datetime.combine(day, time(), zone)
 
 
 def _one_offset(lo: datetime, hi: datetime) -> bool:

@@ -1,7 +1,8 @@
 """Energy at every resolution — 15 minutes, hour, local day, local month — for a meter, a
 site, an enterprise or the park, each carrying its data quality up (the worst of what it
 sums) and the share of it the meters covered. Read from the maintained tables:
-``interval_energy_15m``, ``interval_energy``, ``energy_daily`` (months are sums of days).
+``interval_energy_15m``, ``interval_energy``, ``energy_daily`` (months are sums of days; the
+days not yet stored summed from their hours, ``rollups.LIVE_DAYS``).
 
 What a scope sums (``MEMBERS``): a meter — each of its registers; an enterprise — its
 counted main meters net (import − export), gas and heat meters, as its emissions count
@@ -12,7 +13,7 @@ by the scope's owner and in time."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from services.carbon.emissions import COUNTED_METER_SQL
 from services.carbon.interval_energy import QUALITY_RANK, QUALITY_RANK_ENUM
+from services.carbon.rollups import LIVE_DAYS, open_day
 from services.core.quantities import CUMULATIVE_CODES, QUANTITIES
 
 Resolution = Literal["15min", "hour", "day", "month"]
@@ -63,13 +65,13 @@ SOURCES: dict[str, tuple[str, str, str, str]] = {
     "15min": ("interval_energy_15m", "interval_start", "e.interval_start", "900"),
     "hour": ("interval_energy", "hour_start", "e.hour_start", "3600"),
     "day": (
-        "energy_daily",
+        LIVE_DAYS,
         "day",
         LOCAL_START.format(DAY),
         f"extract(epoch FROM {LOCAL_START.format(f'({DAY} + 1)')} - {LOCAL_START.format(DAY)})",
     ),
     "month": (
-        "energy_daily",
+        LIVE_DAYS,
         "day",
         LOCAL_START.format(MONTH),
         f"extract(epoch FROM {LOCAL_START.format(f'({MONTH} + interval {chr(39)}1 month{chr(39)})')}"
@@ -125,10 +127,11 @@ def energy_series(
     start: datetime,
     end: datetime,
     stream: bool = False,
+    now: datetime | None = None,
 ) -> Iterator[EnergyPoint]:
     """The scope's energy over [start, end) at ``resolution``, in time order. ``stream``:
     fetched from a server-side cursor a batch at a time (a year of 15-minute data)."""
-    params = {
+    params: dict[str, object] = {
         "park_id": park_id,
         "owner_id": owner_id,
         "tz": timezone,
@@ -136,6 +139,8 @@ def energy_series(
         "hi": end,
         "cumulative": CUMULATIVE,
     }
+    if resolution in ("day", "month"):
+        params["open_day"], params["open_from"] = open_day(timezone, now or datetime.now(UTC))
     zone = ZoneInfo(timezone)
     statement = SERIES_SQL[(scope, resolution)]
     if stream:
