@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.alerts.scan import reconcile_day
 from services.api.app import create_app
 from services.carbon.jobs import hourly_carbon_job
 from services.carbon.pipeline import recompute_hours, recompute_range
@@ -242,7 +243,7 @@ def test_completeness_counts_readings_against_the_meters_interval(
         meter.quantities = ["energy_import_kwh", "power_kw"]
         token = make_token(s, park, Role.OPERATOR)
         s.commit()
-        meter_id, firm_id = meter.id, firm.id
+        meter_id, firm_id, park_id = meter.id, firm.id, park.id
     day = datetime(2026, 11, 20, tzinfo=SHANGHAI)
     with psycopg.connect(libpq_url(database_url)) as conn, conn.cursor() as cur:
         # 96 polls a day of two registers; 10 polls of the energy register lost
@@ -269,6 +270,31 @@ def test_completeness_counts_readings_against_the_meters_interval(
     assert row["completeness"] == pytest.approx(182 / 192)  # 94.8 %: meets the 90 % rule
     assert row["meets_rule"] is True
     assert body["enterprises"][0]["enterprise_id"] == firm_id
+
+    # The evaluator counts the finished day exactly (after midnight): read from its count,
+    # not from the readings; a late reading re-opens the count and the day is counted again.
+    with unit_of_work(session_factory) as s:
+        reconcile_day(s, park_id, "Asia/Shanghai", day.date())
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute(
+            "DELETE FROM reading WHERE meter_id = %s AND quantity = 'power_kw' AND ts < %s",
+            (meter_id, day + timedelta(hours=6)),
+        )  # (not through ingest: the count stands)
+        conn.commit()
+
+    def received() -> int:
+        answer = client.get(
+            "/api/v1/data-completeness",
+            headers={"Authorization": f"Bearer {token}"},
+            params={"start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat()},
+        )
+        return int(answer.json()["meters"][0]["received"])
+
+    assert received() == 96 + 86
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("UPDATE reading_count_daily SET reconciled = false WHERE meter_id = %s", (meter_id,))
+        conn.commit()
+    assert received() == 96 - 24 + 86
     too_long = client.get(
         "/api/v1/data-completeness",
         headers={"Authorization": f"Bearer {token}"},

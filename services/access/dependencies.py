@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -86,46 +87,47 @@ def principal_for_bearer(session: Session, token: str | None, park_code: str | N
     return in_chosen_park(session, principal, park_code)
 
 
-def authenticate(
+async def authenticate(
     request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2)]
 ) -> Principal:
     """The caller, as the authentication gate (services/api/guards.py) found it before the
-    body was read; computed here where no gate ran."""
+    body was read; computed here where no gate ran. The role checks below are coroutines too:
+    a plain function dependency costs a trip through the thread pool per request."""
     found = getattr(request.state, "principal", None)
     if isinstance(found, Principal):
         return found
-    return principal_for_bearer(session, token, request.query_params.get("park"))
+    return await run_in_threadpool(principal_for_bearer, session, token, request.query_params.get("park"))
 
 
 Authenticated = Annotated[Principal, Depends(authenticate)]
 
 
-def reader(principal: Authenticated) -> Principal:
+async def reader(principal: Authenticated) -> Principal:
     return require(principal, READERS, "this resource")
 
 
-def park_reader(principal: Authenticated) -> Principal:
+async def park_reader(principal: Authenticated) -> Principal:
     return require(principal, PARK_READERS, "this park-wide view")
 
 
-def park_writer(principal: Authenticated) -> Principal:
+async def park_writer(principal: Authenticated) -> Principal:
     return require(principal, PARK_WRITERS, "changing the park's data")
 
 
-def reporter(principal: Authenticated) -> Principal:
+async def reporter(principal: Authenticated) -> Principal:
     """Writes an enterprise makes for itself and operators for any enterprise."""
     return require(principal, PARK_WRITERS | {Role.ENTERPRISE}, "reporting")
 
 
-def gateway(principal: Authenticated) -> Principal:
+async def gateway(principal: Authenticated) -> Principal:
     return require(principal, frozenset({Role.GATEWAY}), "telemetry")
 
 
-def factor_reader(principal: Authenticated) -> Principal:
+async def factor_reader(principal: Authenticated) -> Principal:
     return require(principal, READERS | {Role.FACTOR_FEED}, "the factor feed")
 
 
-def admin(principal: Authenticated) -> Principal:
+async def admin(principal: Authenticated) -> Principal:
     return require(principal, frozenset({Role.ADMIN}), "administration")
 
 

@@ -4,16 +4,22 @@ way in the same run.
 
 A park of ``meters`` meters (the carbon bench's shape) gets a year of 15-minute registers,
 and the engine computes it as production does (15-minute and hourly energy, daily rollups,
-factors, emissions). The API is served by uvicorn on 127.0.0.1; ``clients`` threads each
-send ``requests`` requests, cycling through the queries below; latencies are per request,
-as a client sees them. The baseline is ``GET /api/v1/register/meters/{id}`` (a primary-key
-lookup through the same authentication and serialisation) under the same concurrency."""
+factors, emissions), and each finished day's readings are counted as the alert evaluator
+counts them after midnight. The API runs as ``parkcarbon serve`` does, in its own process on
+127.0.0.1 (in this process its server thread would share the interpreter lock with the
+clients); ``clients`` threads each send ``requests`` requests, cycling through the queries
+below; latencies are per request, as a client sees them. The baseline is
+``GET /api/v1/register/meters/{id}`` (a primary-key lookup through the same authentication
+and serialisation) under the same concurrency."""
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -22,19 +28,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.access.tokens import create_token
-from services.api.app import create_app
+from services.alerts.scan import reconcile_day
 from services.bench.carbon import seed_park, write_readings
 from services.bench.database import bench_database
 from services.bench.report import Measure
 from services.carbon.pipeline import recompute_range
-from services.core.db import make_engine, make_session_factory
+from services.carbon.rollups import local_days
+from services.core.db import make_engine, make_session_factory, unit_of_work
 from services.core.hours import HOUR
-from services.core.models import Enterprise, Meter, Role
+from services.core.models import Enterprise, Meter, Park, Role
 from services.core.settings import Settings
 
 
@@ -52,6 +58,25 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
+    """``parkcarbon serve`` on the bench database; returns once it answers."""
+    env = dict(os.environ, DATABASE_URL=url, PARKCARBON_LOG_LEVEL="WARNING")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError("parkcarbon serve did not answer within 60 s")
 
 
 def _queries(end: datetime, days: int, meter: int, enterprise: int) -> list[tuple[str, dict[str, object]]]:
@@ -124,6 +149,13 @@ def run_api_bench(settings: Settings, options: ApiBenchOptions) -> list[Measure]
             factory, start, end, timedelta(minutes=settings.interval_max_gap_minutes), jobs=options.jobs
         )
         prepare_s = time.perf_counter() - started
+        with unit_of_work(factory) as session:  # the evaluator's exact count of each finished day
+            park = session.get_one(Park, park_id)
+            first, last, _, _ = local_days(park.timezone, start, end)
+            day = first
+            while day < last:
+                reconcile_day(session, park_id, park.timezone, day)
+                day += timedelta(days=1)
         with Session(make_engine(url)) as session:
             _, token = create_token(
                 session, name="bench", role=Role.OPERATOR, park_id=park_id, created_by="bench"
@@ -136,13 +168,7 @@ def run_api_bench(settings: Settings, options: ApiBenchOptions) -> list[Measure]
         assert meter is not None
         assert enterprise is not None
         port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(factory), host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
+        server = _serve(url, port)
         try:
             base = f"http://127.0.0.1:{port}"
             baseline: list[tuple[str, dict[str, object]]] = [(f"/api/v1/register/meters/{meter}", {})]
@@ -152,8 +178,8 @@ def run_api_bench(settings: Settings, options: ApiBenchOptions) -> list[Measure]
             by_query = _load(base, token, queries, options.clients, options.requests)
             work_ms = [ms for values in by_query.values() for ms in values]
         finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+            server.terminate()
+            server.wait(timeout=30)
     p95 = _percentile(work_ms, 0.95)
     base_p95 = _percentile(base_ms, 0.95)
     return [

@@ -1,7 +1,10 @@
 """Data completeness per meter, enterprise and local day: readings received ÷ readings
 expected (each register read every ``meter.reading_interval_s``). The online monitoring of
 key energy-consuming units asks for at least 90 % (重点用能单位能耗在线监测系统 数据采集率);
-``COMPLETENESS_RULE``. Counted on demand from ``reading``, a bounded number of days."""
+``COMPLETENESS_RULE``. A bounded number of days: those the alert evaluator has counted
+exactly (``reading_count_daily.reconciled``, each finished day after midnight;
+services/alerts/scan.py) are read from its counts, the others are counted from ``reading``
+on demand (today, and any day whose late readings re-opened its count)."""
 
 from __future__ import annotations
 
@@ -23,13 +26,24 @@ WITH m AS MATERIALIZED (
     FROM meter
     WHERE park_id = :park_id AND NOT virtual AND retired_at IS NULL
       AND (CAST(:enterprise_id AS int) IS NULL OR enterprise_id = :enterprise_id)
-), counts AS (
-    SELECT r.meter_id, (r.ts AT TIME ZONE :tz)::date AS day, count(*) AS received
-    FROM reading r JOIN m ON m.id = r.meter_id
-    WHERE r.ts >= :lo AND r.ts < :hi
-    GROUP BY 1, 2
 ), days AS (
     SELECT d::date AS day FROM generate_series(CAST(:d0 AS date), CAST(:d1 AS date), interval '1 day') AS d
+), counted AS MATERIALIZED (  -- exact counts of finished days
+    SELECT c.meter_id, c.day, c.received FROM reading_count_daily c JOIN m ON m.id = c.meter_id
+    WHERE c.day >= :d0 AND c.day <= :d1 AND c.reconciled
+), closed AS MATERIALIZED (  -- days every meter asked about has an exact count of
+    SELECT day FROM counted GROUP BY day HAVING count(*) = (SELECT count(*) FROM m)
+), counts AS (
+    SELECT meter_id, day, received FROM counted WHERE day IN (SELECT day FROM closed)
+    UNION ALL
+    SELECT r.meter_id, (r.ts AT TIME ZONE :tz)::date AS day, count(*) AS received
+    FROM reading r JOIN m ON m.id = r.meter_id
+    -- the readings from the first day without counts on: usually today's only
+    WHERE r.ts >= coalesce((SELECT min(d.day)::timestamp AT TIME ZONE :tz FROM days d
+                            WHERE d.day NOT IN (SELECT day FROM closed)), :hi)
+      AND r.ts < :hi
+      AND (r.ts AT TIME ZONE :tz)::date NOT IN (SELECT day FROM closed)
+    GROUP BY 1, 2
 )
 SELECT d.day, m.id AS meter_id, m.code, m.enterprise_id, coalesce(c.received, 0) AS received,
        -- a day's length in the park's zone (23 or 25 h where clocks change)
