@@ -55,8 +55,6 @@ class IntervalEnergy(Base):
     covered_seconds: Mapped[float] = mapped_column(Double)
     quality: Mapped[DataQuality] = mapped_column(pg_enum(DataQuality, "data_quality"))
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    # a meter's series (the API's), beside the engine's time-leading key (migration 0017)
-    __table_args__ = (Index("ix_interval_energy_meter", "meter_id", "quantity", "hour_start"),)
 
 
 class IntervalEnergy15m(Base):
@@ -71,7 +69,6 @@ class IntervalEnergy15m(Base):
     covered_seconds: Mapped[float] = mapped_column(Double)
     quality: Mapped[DataQuality] = mapped_column(pg_enum(DataQuality, "data_quality"))
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    __table_args__ = (Index("ix_interval_energy_15m_meter", "meter_id", "quantity", "interval_start"),)
 
 
 class EnergyDaily(Base):
@@ -87,6 +84,7 @@ class EnergyDaily(Base):
     covered_seconds: Mapped[float] = mapped_column(Double)
     hours: Mapped[int] = mapped_column(SmallInteger)
     quality: Mapped[DataQuality] = mapped_column(pg_enum(DataQuality, "data_quality"))
+    # a meter's days (the API's series), beside the engine's day-leading key (migration 0017)
     __table_args__ = (Index("ix_energy_daily_meter", "meter_id", "quantity", "day"),)
 
 
