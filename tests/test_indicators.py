@@ -11,6 +11,7 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
-from services.carbon.indicators import compute_indicators
+from services.carbon.indicators import compute_indicators, enterprise_against_park
 from services.carbon.pipeline import recompute_hours
 from services.core.models import CarbonReopenedRange, EmissionHourly, GreenCertificate, MeterRole, Role
 from tests.carbon_balance import conserved  # noqa: F401 (fixture)
@@ -65,6 +66,7 @@ def _park(factory: sessionmaker[Session]) -> dict[str, Any]:
         recompute_hours(s, H0, H0 + timedelta(hours=2), timedelta(minutes=60))
         world = {
             "park": park.code,
+            "park_id": park.id,
             "b1": b1.code,
             "main": main.id,
             "metered": metered.id,
@@ -399,3 +401,159 @@ def test_every_policy_combination_of_the_core_indicator_is_reported_and_worked(
     assert values.emissions_t == pytest.approx((scope1 + scope2["net_purchase"]) / 1000, rel=1e-9)
     assert values.sum_of_parts_t == pytest.approx((scope1 + 1300 * f) / 1000, rel=1e-9)
     assert values.park_minus_parts_t == pytest.approx(-(200 * grid_ef - 200 * f) / 1000, rel=1e-9)
+
+
+def test_rooftop_pv_and_demand_response_from_the_register(session_factory: sessionmaker[Session]) -> None:
+    """Seed §5.5 benchmarks, worked by hand. Roofs: the park's own buildings 2 000 m² usable,
+    1 000 m² under PV; the metered enterprise 8 000 m², 7 500 m² → (1 000 + 7 500) ÷ (2 000 +
+    8 000) = 85 %, short of 90 %. Demand response: park 50 kW + enterprise 90 kW = 140 kW ÷
+    the peak hour's 1 250 kW = 11.2 % ≥ 10 %. The enterprise alone: 7 500 ÷ 8 000 = 93.75 %,
+    90 kW ÷ its 900 kW peak = 10 %."""
+    w = _park(session_factory)
+    client = TestClient(create_app(session_factory))
+    op = _auth(w["operator"])
+    park = client.patch(
+        "/api/v1/register/park",
+        json={"roof_area_usable_m2": 2000.0, "roof_pv_area_m2": 1000.0, "demand_response_kw": 50.0},
+        headers=op,
+    )
+    assert park.status_code == 200, park.text
+    assert park.json()["roof_pv_area_m2"] == 1000.0
+    firm = f"/api/v1/register/enterprises/{w['metered']}"
+    assert client.patch(firm, json={"roof_area_usable_m2": 8000.0}, headers=op).status_code == 200
+    # PV on more roof than is usable, a negative area, a string: refused, naming the field
+    for body, field in (
+        ({"roof_pv_area_m2": 9000.0}, "roof_pv_area_m2"),
+        ({"roof_area_usable_m2": -1.0}, "roof_area_usable_m2"),
+        ({"demand_response_kw": "lots"}, "demand_response_kw"),
+    ):
+        refused = client.patch(firm, json=body, headers=op)
+        assert refused.status_code == 422, (body, refused.text)
+        assert field in refused.text
+    assert (
+        client.patch(
+            firm, json={"roof_pv_area_m2": 7500.0, "demand_response_kw": 90.0}, headers=op
+        ).status_code
+        == 200
+    )
+    # only operators change the register
+    assert (
+        client.patch(firm, json={"demand_response_kw": 1e6}, headers=_auth(w["enterprise"])).status_code
+        == 403
+    )
+
+    body = client.get("/api/v1/indicators", params=PERIOD, headers=op).json()
+    ind = body["indicators"]
+    assert ind["rooftop_pv_coverage"] == pytest.approx(8500 / 10000, rel=1e-12)
+    assert ind["peak_load_kw"] == pytest.approx(1250.0, rel=1e-12)
+    assert ind["demand_response_ratio"] == pytest.approx(140 / 1250, rel=1e-12)
+    card = {(line["indicator"], line["tier"]): line for line in body["scorecard"]}
+    assert card[("rooftop_pv_coverage", 2)]["met"] is False
+    assert card[("rooftop_pv_coverage", 2)]["threshold"] == 0.90
+    assert card[("demand_response_ratio", 2)]["met"] is True
+    assert "需求响应" in card[("demand_response_ratio", 2)]["source"]
+
+    with session_factory() as s:
+        own = {
+            line.indicator: line
+            for line in enterprise_against_park(s, w["park_id"], w["metered"], H0, H0 + timedelta(hours=2))
+        }
+    assert own["rooftop_pv_coverage"].enterprise == pytest.approx(7500 / 8000, rel=1e-12)
+    assert own["rooftop_pv_coverage"].park == pytest.approx(0.85, rel=1e-12)
+    assert own["rooftop_pv_coverage"].threshold == 0.90
+    assert own["demand_response_ratio"].enterprise == pytest.approx(90 / 900, rel=1e-12)
+
+    # a park that registered nothing is not judged (None), and clearing works
+    assert (
+        client.patch("/api/v1/register/park", json={"roof_area_usable_m2": None}, headers=op).status_code
+        == 422
+    )
+    cleared = client.patch(
+        "/api/v1/register/park", json={"roof_pv_area_m2": None, "roof_area_usable_m2": None}, headers=op
+    )
+    assert cleared.status_code == 200, cleared.text
+
+
+def test_trajectory_from_the_2025_base_year_to_the_parks_target(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """单位能耗碳排放 per year, worked by hand. Two hours in June 2025: grid 1 000 kWh and gas
+    100 m³ an hour, all the enterprise's → (530.6 + 100 × GAS) kg ÷ (122.9 + 100 × GAS_KGCE)
+    kgce = 2.9203 tCO2/tce, the base year. Two hours in June 2026: grid 500 kWh, gas 100 m³ →
+    2.4784, −15.1 %. The small park's line is 0.20 (tier 2, no size band); the straight path
+    to it by 2030 asks 2.9203 − (2.9203 − 0.20) ÷ 5 = 2.3762 in 2026: not on track."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    hours = {
+        2025: (datetime(2025, 6, 1, 10, tzinfo=shanghai), 1000.0),
+        2026: (datetime(2026, 6, 1, 10, tzinfo=shanghai), 500.0),
+    }
+    with session_factory() as s:
+        park = make_park(s, "national", 2023)
+        firm = make_enterprise(s, park, "轨迹公司")
+        grid = make_meter(s, park, "GRID-T", MeterRole.GRID_IMPORT)
+        main = make_meter(s, park, "MAIN-T", MeterRole.ENTERPRISE_MAIN, firm)
+        gas = make_meter(s, park, "GAS-T", MeterRole.GAS, firm)
+        first = 0.0
+        for start, kwh in hours.values():
+            write_register(s, grid, "energy_import_kwh", start, [kwh, kwh], first=first)
+            write_register(s, main, "energy_import_kwh", start, [kwh, kwh], first=first)
+            write_register(s, gas, "volume_m3", start, [100, 100], first=first)
+            first += 10_000.0
+            recompute_hours(s, start, start + timedelta(hours=2), timedelta(minutes=60))
+        other = make_enterprise(s, park, "别家公司")
+        tokens = {
+            "operator": make_token(s, park, Role.OPERATOR),
+            "firm": make_token(s, park, Role.ENTERPRISE, firm),
+            "other": make_token(s, park, Role.ENTERPRISE, other),
+        }
+        firm_id = firm.id
+        s.commit()
+
+    def level(kwh: float) -> float:
+        return (kwh * GRID + 100 * GAS) / (kwh * 0.1229 + 100 * GAS_KGCE)
+
+    base, now = level(1000.0), level(500.0)
+    path_2026 = base - (base - 0.20) / 5
+    assert base == pytest.approx(2.9203, abs=5e-5)
+    assert now == pytest.approx(2.4784, abs=5e-5)
+    client = TestClient(create_app(session_factory))
+    end = {"end": datetime(2026, 7, 1, tzinfo=shanghai).isoformat()}
+    park_path = client.get("/api/v1/indicators/trajectory", params=end, headers=_auth(tokens["operator"]))
+    assert park_path.status_code == 200, park_path.text
+    body = park_path.json()
+    assert (body["base_year"], body["target_year"], body["target_value"]) == (2025, 2030, 0.20)
+    assert body["base_value"] == pytest.approx(base, rel=1e-9)
+    y2025, y2026 = body["years"]
+    assert (y2025["year"], y2025["hours"], y2025["on_track"]) == (2025, 2, True)
+    assert y2026["carbon_per_energy"] == pytest.approx(now, rel=1e-9)
+    assert y2026["change_from_base"] == pytest.approx(now / base - 1, rel=1e-9)
+    assert y2026["path"] == pytest.approx(path_2026, rel=1e-9)
+    assert y2026["on_track"] is False
+
+    # the enterprise is all of this park's load: the same levels, on its own page
+    own = client.get(
+        f"/api/v1/enterprises/{firm_id}/indicators",
+        params={"start": datetime(2026, 1, 1, tzinfo=shanghai).isoformat(), **end},
+        headers=_auth(tokens["firm"]),
+    )
+    assert own.status_code == 200, own.text
+    mine = own.json()
+    assert mine["trajectory"]["enterprise_id"] == firm_id
+    assert [y["carbon_per_energy"] for y in mine["trajectory"]["years"]] == pytest.approx(
+        [base, now], rel=1e-9
+    )
+    core = next(line for line in mine["comparison"] if line["indicator"] == "carbon_per_energy")
+    assert core["enterprise"] == pytest.approx(now, rel=1e-9)
+    assert core["park"] == pytest.approx(now, rel=1e-9)
+    # another enterprise does not see it, nor the park's path; a naive end is refused
+    assert (
+        client.get(f"/api/v1/enterprises/{firm_id}/indicators", headers=_auth(tokens["other"])).status_code
+        == 404
+    )
+    assert client.get("/api/v1/indicators/trajectory", headers=_auth(tokens["firm"])).status_code == 403
+    naive = client.get(
+        "/api/v1/indicators/trajectory",
+        params={"end": "2026-07-01T00:00:00"},
+        headers=_auth(tokens["operator"]),
+    )
+    assert naive.status_code == 422

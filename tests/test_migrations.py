@@ -50,7 +50,8 @@ def test_carbon_engine_migrations_downgrade_and_upgrade(database_url: str, engin
         ).scalar_one()
         assert conn.execute(QUANTITY_COLLATION).scalar_one() == "C"
         assert conn.execute(FACTOR_FOREIGN_KEYS).scalar_one() == 0
-    assert seeded == 9 + 4  # 0005 seeds nine lines, 0014 the four reported guiding indicators
+    # 0005 seeds nine lines, 0014 the four reported guiding indicators, 0018 rooftop PV and demand response
+    assert seeded == 9 + 4 + 2
 
 
 PARK_SQL = (

@@ -12,6 +12,12 @@
 - 平台企业覆盖率: the mean of the hourly count-based ratio, and the energy-weighted ratio
   Σ metered enterprise kWh ÷ Σ park kWh over the period.
 - 储能配置比例 = storage capacity (kWh) ÷ average daily electricity use (seed §5.5: ≥ 10 %).
+- 可利用建筑屋顶光伏覆盖率 = roof area under PV ÷ usable roof area, of the park's own
+  buildings and its enterprises' (register; seed §5.5: ≥ 90 %).
+- 电力需求响应能力 ÷ 最大用电负荷 = the demand-response capability registered (kW) ÷ the
+  period's peak load (seed §5.5: ≥ 10 %). The peak is the highest hourly mean load the engine
+  keeps (an hour's kWh = its mean kW); a 15-minute maximum demand is higher, so the ratio is
+  an upper bound of the one a utility's demand meter would give.
 
 Thresholds live in ``indicator_threshold`` (seeded by migration 0005 with their sources);
 a park's own rows replace the defaults for the same indicator and tier.
@@ -52,9 +58,27 @@ SELECT count(*) AS hours,
        coalesce(sum(gas_m3), 0) AS gas_m3,
        coalesce(sum(scope1_kg), 0) AS scope1_kg,
        coalesce(sum(heat_gj), 0) AS heat_gj,
-       coalesce(sum(green_kwh), 0) AS green_kwh
+       coalesce(sum(green_kwh), 0) AS green_kwh,
+       max(electricity_kwh) AS peak_kw  -- an hour's kWh: its mean load
 FROM emission_hourly
 WHERE park_id = :park_id AND enterprise_id IS NULL AND hour_start >= :lo AND hour_start < :hi
+"""
+)
+
+# Roofs and demand response from the register: the park's own buildings and its live
+# enterprises' (:enterprise_id: that enterprise's only). NULL where none is registered.
+ROOFS_SQL = text(
+    """
+SELECT sum(roof_area_usable_m2) AS usable_m2, sum(roof_pv_area_m2) AS pv_m2,
+       sum(demand_response_kw) AS demand_response_kw
+FROM (
+    SELECT roof_area_usable_m2, roof_pv_area_m2, demand_response_kw FROM park
+    WHERE id = :park_id AND CAST(:enterprise_id AS int) IS NULL
+    UNION ALL
+    SELECT roof_area_usable_m2, roof_pv_area_m2, demand_response_kw FROM enterprise
+    WHERE park_id = :park_id AND retired_at IS NULL
+      AND (CAST(:enterprise_id AS int) IS NULL OR id = :enterprise_id)
+) owners
 """
 )
 
@@ -188,6 +212,12 @@ class Indicators:
     waste_energy_utilisation: float | None = None  # recovered ÷ available
     water_reuse: float | None = None  # reused ÷ total use (GB/T 7119 重复利用率)
     products_at_grade2_share: float | None = None  # products at or below their grade-2 value
+    # from the register (None: nothing registered to judge)
+    roof_area_usable_m2: float | None = None
+    rooftop_pv_coverage: float | None = None  # roof area under PV ÷ usable roof area
+    peak_load_kw: float | None = None  # the highest hourly mean load of the period
+    demand_response_kw: float | None = None
+    demand_response_ratio: float | None = None  # capability ÷ peak load
 
     def value_of(self, indicator: str) -> float | None:
         value = asdict(self).get(indicator)
@@ -257,7 +287,7 @@ def compute_indicators(
                 if deduction == "certificates_and_renewables":
                     tce -= p.non_fossil_kwh * el_kgce[energy_basis] / 1000.0
                 annual = tce * 8760.0 / p.hours if p.hours else None
-                line = _tier_line(thresholds, annual)
+                line = tier_line(thresholds, annual)
                 ratio = _ratio(kg / 1000.0, tce)
                 variants.append(
                     PolicyVariant(
@@ -318,7 +348,26 @@ def compute_indicators(
         park_minus_parts_t=float(p.emissions_t) - sum_of_parts_t,
         policy_variants=variants,
         **_reported(session, park_id, start, end),
+        **_roofs_and_demand_response(session, park_id, None, p.peak_kw),
     )
+
+
+def _roofs_and_demand_response(
+    session: Session, park_id: int, enterprise_id: int | None, peak_kw: float | None
+) -> dict[str, Any]:
+    """Rooftop PV coverage and demand response against ``peak_kw``, the park's or one
+    enterprise's (register values; None where nothing is registered to judge)."""
+    r = session.execute(ROOFS_SQL, {"park_id": park_id, "enterprise_id": enterprise_id}).one()
+    usable = _optional(r.usable_m2)
+    response = _optional(r.demand_response_kw)
+    peak = _optional(peak_kw)
+    return {
+        "roof_area_usable_m2": usable,
+        "rooftop_pv_coverage": None if usable is None else _ratio(float(r.pv_m2 or 0.0), usable),
+        "peak_load_kw": peak,
+        "demand_response_kw": response,
+        "demand_response_ratio": None if response is None or peak is None else _ratio(response, peak),
+    }
 
 
 def _reported(
@@ -354,7 +403,7 @@ def _applies(line: Any, annual: float | None) -> bool:
     )
 
 
-def _tier_line(thresholds: list[Any], annual: float | None) -> Any | None:
+def tier_line(thresholds: list[Any], annual: float | None) -> Any | None:
     """The first 单位能耗碳排放 line (by tier) whose size band holds ``annual`` tce/a."""
     return next((t for t in sorted(thresholds, key=lambda t: t.tier) if _applies(t, annual)), None)
 
@@ -412,7 +461,8 @@ ENTERPRISE_AND_PARK_SQL = text(
     """
 SELECT enterprise_id IS NULL AS is_park,
        sum(scope1_kg + scope2_kg) / 1000.0 AS emissions_t, sum(energy_tce) AS energy_tce,
-       sum(electricity_kwh) AS kwh, sum(non_fossil_kwh) AS non_fossil_kwh, sum(green_kwh) AS green_kwh
+       sum(electricity_kwh) AS kwh, sum(non_fossil_kwh) AS non_fossil_kwh, sum(green_kwh) AS green_kwh,
+       max(electricity_kwh) AS peak_kw
 FROM emission_hourly
 WHERE park_id = :park_id AND (enterprise_id = :enterprise_id OR enterprise_id IS NULL)
   AND hour_start >= :lo AND hour_start < :hi
@@ -427,10 +477,14 @@ COMPARED = (
     "waste_energy_utilisation",
     "water_reuse",
     "products_at_grade2_share",
+    "rooftop_pv_coverage",
+    "demand_response_ratio",
 )
 
 
-REPORTED_INDICATORS = COMPARED[3:]
+# the indicators judged against the park's own threshold lines for an enterprise too (the
+# same definition at either scale)
+SHARED_DEFINITION = COMPARED[3:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,8 +521,19 @@ def enterprise_against_park(
             "green_share": _ratio(float(row.green_kwh or 0.0), kwh),
         }
 
-    own = {**energy(rows.get(False)), **_reported(session, park_id, start, end, enterprise_id)}
-    park = {**energy(rows.get(True)), **_reported(session, park_id, start, end)}
+    def peak(row: Any) -> float | None:
+        return None if row is None else row.peak_kw
+
+    own = {
+        **energy(rows.get(False)),
+        **_reported(session, park_id, start, end, enterprise_id),
+        **_roofs_and_demand_response(session, park_id, enterprise_id, peak(rows.get(False))),
+    }
+    park = {
+        **energy(rows.get(True)),
+        **_reported(session, park_id, start, end),
+        **_roofs_and_demand_response(session, park_id, None, peak(rows.get(True))),
+    }
     thresholds = {
         t.indicator: t
         for t in session.execute(THRESHOLDS_SQL, {"park_id": park_id})
@@ -476,10 +541,10 @@ def enterprise_against_park(
     }
     out = []
     for indicator in COMPARED:
-        # only the reported guiding indicators share a definition with the park's thresholds:
-        # 单位能耗碳排放's are the park's size tiers, and the park's non-fossil share is of
-        # all its energy, not of electricity
-        t = thresholds.get(indicator) if indicator in REPORTED_INDICATORS else None
+        # only the reported guiding indicators, roofs and demand response share a definition
+        # with the park's thresholds: 单位能耗碳排放's are the park's size tiers, and the
+        # park's non-fossil share is of all its energy, not of electricity
+        t = thresholds.get(indicator) if indicator in SHARED_DEFINITION else None
         out.append(
             ComparisonLine(
                 indicator=indicator,

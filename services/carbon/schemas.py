@@ -8,7 +8,8 @@ from typing import Literal, get_args
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 from services.carbon.factors import REPORTED_FUELS
-from services.carbon.indicators import Indicators, ScoreLine
+from services.carbon.indicators import ComparisonLine, Indicators, ScoreLine
+from services.carbon.trajectory import Trajectory
 from services.core.params import EARLIEST, LATEST
 from services.park.schemas import EnterpriseOut
 
@@ -149,6 +150,11 @@ class ScorecardOut(BaseModel):
     scorecard: list[ScoreLine]
 
 
+class EnterpriseIndicatorsOut(BaseModel):
+    comparison: list[ComparisonLine]  # the enterprise against its park over the period
+    trajectory: Trajectory  # its 单位能耗碳排放 per year since the 2025 base year
+
+
 class ThresholdIn(BaseModel):
     """A park's own scorecard line; replaces the default for the same indicator and tier."""
 
@@ -160,6 +166,8 @@ class ThresholdIn(BaseModel):
         "enterprise_coverage",
         "enterprise_coverage_energy",
         "storage_ratio",
+        "rooftop_pv_coverage",
+        "demand_response_ratio",
     ]
     tier: StrictInt = Field(ge=1, le=3)
     comparator: Literal["<=", ">=", "<", ">"]

@@ -45,6 +45,22 @@ def time_range(
 TimeRangeDep = Annotated[TimeRange, Depends(time_range)]
 
 
+def end_instant(
+    end: Annotated[datetime | None, Query(description="ISO 8601 with a UTC offset; default now")] = None,
+) -> datetime:
+    """An instant a view runs up to (a trajectory since its base year)."""
+    if end is None:
+        return datetime.now(UTC)
+    if end.tzinfo is None:
+        raise InvalidRange("end needs a UTC offset, e.g. 2026-11-20T00:00:00+08:00")
+    if not EARLIEST <= end <= LATEST:
+        raise InvalidRange("end lies between 2000-01-01 and 2100-01-01")
+    return end
+
+
+EndDep = Annotated[datetime, Depends(end_instant)]
+
+
 def _iso_text(value: object) -> object:
     """JSON has no date type: a date comes as ISO 8601 text, never as a number (which lax
     validation would read as a Unix time)."""

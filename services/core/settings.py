@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     green_deduction: Literal["none", "certificates", "certificates_and_renewables"] = "none"
     # 绿证 matched to the year's purchase (default) or hour by hour (services/carbon/certificates.py)
     certificate_matching: Literal["annual", "hourly"] = "annual"
+    # The year 单位能耗碳排放 is to reach the park's target line, from its 2025 level on a
+    # straight path (services/carbon/trajectory.py; 2030: 《2030年前碳达峰行动方案》's horizon).
+    indicator_target_year: int = Field(default=2030, ge=2026, le=2060)
     # A gap between two cumulative readings longer than this is not spread over hours.
     interval_max_gap_minutes: int = 60
     # 15-minute energy is kept beside the hours, derived by the same statements (one

@@ -322,6 +322,8 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "ind_storage_ratio": {"zh": "储能容量占日均用电比", "en": "Storage ÷ daily use"},
     "ind_waste_energy_utilisation": {"zh": "余热余冷余压利用率", "en": "Waste heat utilisation"},
     "ind_water_reuse": {"zh": "工业用水重复利用率", "en": "Water reuse"},
+    "ind_rooftop_pv_coverage": {"zh": "可利用建筑屋顶光伏覆盖率", "en": "Rooftop PV coverage"},
+    "ind_demand_response_ratio": {"zh": "需求响应能力占最大负荷比", "en": "Demand response ÷ peak load"},
     "period_30d": {"zh": "近30天", "en": "Last 30 days"},
     "period_year": {"zh": "本年", "en": "This year"},
     "core_indicator": {"zh": "单位能耗碳排放", "en": "CO₂ per unit of energy"},

@@ -61,6 +61,9 @@ COLUMNS: dict[str, list[Column]] = {
         Column("industry", "行业", example="化学原料和化学制品制造业"),
         Column("above_scale", "规模以上(是/否)", "bool", example="是"),
         Column("joined_on", "入园日期", "date", example="2025-01-01"),
+        Column("roof_area_usable_m2", "可利用屋顶面积(m²)", "float", example=12000),
+        Column("roof_pv_area_m2", "已建光伏屋顶面积(m²)", "float", example=10800),
+        Column("demand_response_kw", "需求响应能力(kW)", "float", example=300),
     ],
     "sites": [
         Column("code", "编码", example="S-01"),

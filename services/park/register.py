@@ -202,8 +202,10 @@ def create_object(session: Session, principal: Principal, kind: Kind, body: Base
         values["active"] = True
     if kind.model is Line and values["from_bus_id"] == values["to_bus_id"]:
         raise InvalidInput("to_bus_id: a line joins two different buses")
-    if kind.model is Enterprise and values.get("joined_on") is None:
-        values["joined_on"] = datetime.now(UTC).date()
+    if kind.model is Enterprise:
+        check_roofs(values, None)
+        if values.get("joined_on") is None:
+            values["joined_on"] = datetime.now(UTC).date()
     if kind.model is not Bus:
         values["park_id"] = park_id
     obj = kind.model(**values)
@@ -223,6 +225,8 @@ def update_object(session: Session, principal: Principal, kind: Kind, object_id:
     refs = _check_references(session, park_id, values)
     if kind.model is Meter:
         _check_meter(session, park_id, values, refs, obj)
+    if kind.model is Enterprise:
+        check_roofs(values, obj)
     if kind.model is Line:
         ends = (values.get("from_bus_id", obj.from_bus_id), values.get("to_bus_id", obj.to_bus_id))
         if ends[0] == ends[1]:
@@ -232,6 +236,17 @@ def update_object(session: Session, principal: Principal, kind: Kind, object_id:
     session.flush()
     audit.record(session, principal, f"{kind.name}.update", f"{kind.name}:{object_id}", fields=sorted(values))
     return obj
+
+
+def check_roofs(values: dict[str, Any], current: Park | Enterprise | None) -> None:
+    """The roof area under PV is part of the usable roof area (the coverage is their ratio)."""
+    usable = values.get("roof_area_usable_m2", getattr(current, "roof_area_usable_m2", None))
+    covered = values.get("roof_pv_area_m2", getattr(current, "roof_pv_area_m2", None))
+    if covered is not None and (usable is None or covered > usable):
+        raise InvalidInput(
+            f"roof_pv_area_m2: {covered:g} m² under PV needs at least as much usable roof area "
+            f"(roof_area_usable_m2: {'not given' if usable is None else f'{usable:g} m²'})"
+        )
 
 
 def _no_empty_required(kind: Kind, values: dict[str, Any]) -> None:
@@ -330,15 +345,20 @@ def replacements(session: Session, park_id: int, meter_id: int) -> list[MeterRep
     return list(session.scalars(query.order_by(MeterReplacement.replaced_at)))
 
 
+# what a park's update may set back to unknown
+CLEARABLE_PARK_FIELDS = frozenset({"roof_area_usable_m2", "roof_pv_area_m2", "demand_response_kw"})
+
+
 def update_park(
     session: Session, principal: Principal, body: schemas.ParkUpdate, regions: frozenset[str]
 ) -> Park:
     park = park_of(session, principal.park)
     values = body.model_dump(exclude_unset=True)
-    empty = sorted(field for field, value in values.items() if value is None)
+    empty = sorted(f for f, value in values.items() if value is None and f not in CLEARABLE_PARK_FIELDS)
     if empty:
         raise InvalidInput(f"{empty[0]}: cannot be emptied")
     _check_park_values(values, regions)
+    check_roofs(values, park)
     for field, value in values.items():
         setattr(park, field, value)
     session.flush()

@@ -153,6 +153,15 @@ class EnterpriseCreate(_In):
     industry: str = Field(min_length=1, max_length=100, pattern=PRINTABLE)
     above_scale: StrictBool = Field(default=False, description="规模以上工业企业")
     joined_on: RegisterDate | None = Field(default=None, description="入园日期; default today")
+    roof_area_usable_m2: StrictFloat | None = Field(
+        default=None, ge=0, le=1e8, description="可利用建筑屋顶面积 (m²)"
+    )
+    roof_pv_area_m2: StrictFloat | None = Field(
+        default=None, ge=0, le=1e8, description="其中已建光伏的屋顶面积 (m²), at most the usable area"
+    )
+    demand_response_kw: StrictFloat | None = Field(
+        default=None, ge=0, le=1e7, description="电力需求响应能力 (kW): load it can shed on request"
+    )
 
     @field_validator("uscc")
     @classmethod
@@ -168,6 +177,15 @@ class EnterpriseUpdate(_In):
     industry: str | None = Field(default=None, min_length=1, max_length=100, pattern=PRINTABLE)
     above_scale: StrictBool | None = None
     joined_on: RegisterDate | None = None
+    roof_area_usable_m2: StrictFloat | None = Field(
+        default=None, ge=0, le=1e8, description="可利用建筑屋顶面积 (m²)"
+    )
+    roof_pv_area_m2: StrictFloat | None = Field(
+        default=None, ge=0, le=1e8, description="其中已建光伏的屋顶面积 (m²), at most the usable area"
+    )
+    demand_response_kw: StrictFloat | None = Field(
+        default=None, ge=0, le=1e7, description="电力需求响应能力 (kW): load it can shed on request"
+    )
 
 
 class EnterpriseRecord(_Out):
@@ -176,6 +194,9 @@ class EnterpriseRecord(_Out):
     industry: str
     above_scale: bool
     joined_on: date | None
+    roof_area_usable_m2: float | None
+    roof_pv_area_m2: float | None
+    demand_response_kw: float | None
 
 
 class SiteCreate(_In):
@@ -354,6 +375,15 @@ class ParkUpdate(_In):
     grid_factor_region: str | None = Field(default=None, min_length=1, max_length=32)
     estimation_policy: Literal["none", "linear"] | None = None
     estimation_max_gap_hours: StrictInt | None = Field(default=None, ge=1, le=168)
+    roof_area_usable_m2: StrictFloat | None = Field(
+        default=None, ge=0, le=1e8, description="园区公共建筑可利用屋顶面积 (m²)"
+    )
+    roof_pv_area_m2: StrictFloat | None = Field(
+        default=None, ge=0, le=1e8, description="其中已建光伏的屋顶面积 (m²), at most the usable area"
+    )
+    demand_response_kw: StrictFloat | None = Field(
+        default=None, ge=0, le=1e7, description="电力需求响应能力 (kW): load it can shed on request"
+    )
 
 
 class ParkCreate(_In):
@@ -370,3 +400,6 @@ class ParkRecord(_Out):
     grid_factor_region: str
     estimation_policy: str
     estimation_max_gap_hours: int
+    roof_area_usable_m2: float | None
+    roof_pv_area_m2: float | None
+    demand_response_kw: float | None

@@ -9,16 +9,24 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
-from services.access.dependencies import ParkReader, ParkWriter, SettingsDep
+from services.access.dependencies import ParkReader, ParkWriter, ReadableEnterprise, Reader, SettingsDep
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
 from services.api.tables import FormatParam, table_content
-from services.carbon.indicators import ScoreLine, compute_indicators, scorecard
+from services.carbon.indicators import (
+    ComparisonLine,
+    ScoreLine,
+    compute_indicators,
+    enterprise_against_park,
+    scorecard,
+)
 from services.carbon.inputs import replace_park_thresholds
-from services.carbon.schemas import ScorecardOut, ThresholdIn
+from services.carbon.schemas import EnterpriseIndicatorsOut, ScorecardOut, ThresholdIn
+from services.carbon.trajectory import Trajectory, trajectory
 from services.core.db import SessionDep
-from services.core.errors import Forbidden, InvalidInput, InvalidRange, NotAuthenticated, responses
+from services.core.errors import Forbidden, InvalidInput, InvalidRange, NotAuthenticated, NotFound, responses
 from services.core.exports import XLSX, attachment, table_file, xlsx_bytes
-from services.core.params import TimeRangeDep
+from services.core.models import Park
+from services.core.params import EndDep, TimeRangeDep
 from services.core.settings import Settings
 
 router = APIRouter(
@@ -101,3 +109,44 @@ def set_thresholds(
     scorecard judged over the period."""
     replace_park_thresholds(session, principal, [line.model_dump() for line in body])
     return _judged(session, principal.park, period, settings).scorecard
+
+
+@router.get(
+    "/indicators/trajectory",
+    response_model=Trajectory,
+    responses=responses(NotAuthenticated, Forbidden, InvalidRange),
+)
+def park_trajectory(
+    session: SessionDep, principal: ParkReader, settings: SettingsDep, end: EndDep
+) -> Trajectory:
+    """单位能耗碳排放 of the park per year since the 2025 base year, its change from the base
+    year, and the straight path to the park's target line by ``indicator_target_year``."""
+    park = session.get_one(Park, principal.park)
+    return trajectory(session, park.id, park.timezone, end, None, settings.indicator_target_year)
+
+
+@router.get(
+    "/enterprises/{enterprise_id}/indicators",
+    response_model=EnterpriseIndicatorsOut,
+    responses=responses(NotAuthenticated, Forbidden, NotFound, InvalidRange),
+)
+def enterprise_indicators(
+    enterprise_id: ReadableEnterprise,
+    session: SessionDep,
+    principal: Reader,
+    period: TimeRangeDep,
+    settings: SettingsDep,
+) -> EnterpriseIndicatorsOut:
+    """An enterprise against its park over the period (单位能耗碳排放, non-fossil and green
+    electricity shares, the guiding indicators of accepted reports, rooftop PV, demand
+    response; each with the park's line where the definition is shared), and its own
+    单位能耗碳排放 per year since the 2025 base year on the path to the park's target.
+    Enterprise users see only themselves."""
+    park = session.get_one(Park, principal.park)
+    lines: list[ComparisonLine] = enterprise_against_park(
+        session, park.id, enterprise_id, period.start, period.end
+    )
+    path = trajectory(
+        session, park.id, park.timezone, period.end, enterprise_id, settings.indicator_target_year
+    )
+    return EnterpriseIndicatorsOut(comparison=lines, trajectory=path)
