@@ -248,6 +248,13 @@ def _operator_walk(browser: webdriver.Chrome, base: str, fixture: dict[str, Any]
     browser.get(f"{base}/dashboard/indicators")
     _wait_for(browser, "#fig-core-trend .main-svg")
     assert "2025" in browser.find_element(By.ID, "base-year").text
+    card = {
+        row.find_elements(By.TAG_NAME, "td")[0].text: row
+        for row in browser.find_elements(By.CSS_SELECTOR, "tr.score-row")
+    }
+    for indicator in ("可利用建筑屋顶光伏覆盖率", "需求响应能力占最大负荷比"):  # registered: judged
+        assert card[indicator].find_elements(By.TAG_NAME, "td")[3].text != "—", indicator
+    assert browser.find_elements(By.CSS_SELECTOR, "#trajectory tr.trajectory-row")
     # 电碳因子: heat-map, residual 0, and the topology's time slider moved to its first hour
     browser.get(f"{base}/dashboard/factors")
     _wait_for(browser, "#fig-heatmap .main-svg")
@@ -372,7 +379,12 @@ def _enterprise_walk(
     assert "/dashboard/enterprise" in browser.current_url
     assert browser.find_element(By.ID, "enterprise-name").text == own["name"]
     assert len(browser.find_elements(By.CSS_SELECTOR, "#meters tr")) >= 2
-    assert len(browser.find_elements(By.CSS_SELECTOR, "tr.against-row")) == 7
+    assert len(browser.find_elements(By.CSS_SELECTOR, "tr.against-row")) == 9
+    roofs = browser.find_element(By.XPATH, "//tr[@class='against-row'][td[1][contains(., '屋顶光伏')]]")
+    assert "%" in roofs.find_elements(By.TAG_NAME, "td")[1].text  # its own roofs, registered
+    # its 单位能耗碳排放 per year since the 2025 base year (the demo holds this year only)
+    years = browser.find_elements(By.CSS_SELECTOR, "tr.trajectory-row")
+    assert years[0].find_elements(By.TAG_NAME, "td")[0].text == "2025"
     assert browser.find_elements(By.CSS_SELECTOR, "#fig-carriers .main-svg")
     screenshot(browser, "demo-enterprise-zh")
     for resolution, at_least in (("15min", 150), ("hour", 150), ("day", 7), ("month", 1)):

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.access.dependencies import SettingsDep, dashboard_principal
 from services.carbon.indicators import BASE_YEAR, compute_indicators, core_trend, scorecard
+from services.carbon.trajectory import trajectory
 from services.core.db import SessionDep
 from services.core.models import Role
 from services.dashboard import figures
@@ -68,5 +69,6 @@ def indicators_page(
         "variants": values.policy_variants,
         "trend": (trend := core_trend(session, park.id, park.timezone, now)),
         "fig_trend": figures.core_trend(trend, translator(language)),
+        "trajectory": trajectory(session, park.id, park.timezone, now, None, settings.indicator_target_year),
     }
     return templates.TemplateResponse(request, "indicators.html", context)

@@ -24,6 +24,7 @@ from services.carbon.factors import grid_factor
 from services.carbon.indicators import enterprise_against_park
 from services.carbon.series import Resolution, energy_series
 from services.carbon.topology import node_factor
+from services.carbon.trajectory import trajectory
 from services.core.db import SessionDep
 from services.core.errors import RateLimited
 from services.core.models import Alert, Role
@@ -253,6 +254,9 @@ def enterprise_page(
     year_start = datetime(now.astimezone(tz).year, 1, 1, tzinfo=tz)
     context = {
         "comparison": enterprise_against_park(session, park.id, enterprise.id, year_start, now),
+        "trajectory": trajectory(
+            session, park.id, park.timezone, now, enterprise.id, settings.indicator_target_year
+        ),
         "resolution": resolution,
         "resolutions": list(SERIES_WINDOWS),
         "fig_energy": figures.energy_and_load(points, resolution, t, tz),

@@ -227,8 +227,14 @@ def _enterprises(session: Session, park: Park, first_run: bool) -> list[Enterpri
                 uscc=make_uscc(body[:17]),
                 industry=industry,
                 above_scale=scale > 600,
+                # factory roofs, PV on most of them at the larger plants; a few can shed load
+                roof_area_usable_m2=round(scale * 12.0, -1),
+                roof_pv_area_m2=round(scale * 12.0 * (0.95 if scale > 600 else 0.6), -1),
+                demand_response_kw=round(scale * 0.15, 0) if i % 4 == 0 else None,
             )
         )
+    # the park's own buildings (management centre, public service building, car parks)
+    park.roof_area_usable_m2, park.roof_pv_area_m2, park.demand_response_kw = 8000.0, 7600.0, 200.0
     session.add_all(enterprises)
     session.flush()
     return enterprises
