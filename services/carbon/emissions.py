@@ -165,6 +165,7 @@ SELECT :park_id, enterprise_id, hour_start, kwh, gas_m3, heat_gj,
        (kwh * :el_ce_eq + gas_kgce + heat_gj * :heat_ce) / 1000.0,
        imported_kwh, green_kwh - least(imported_kwh, green_line_kwh)
 FROM green
+ORDER BY enterprise_id, hour_start  -- the unique key's order: appends, not page splits
 RETURNING hour_start, scope2_kg - heat_gj * :heat_ef AS location_kg
 )
 -- for the hour's carbon balance (balance.py): what the enterprises were allocated

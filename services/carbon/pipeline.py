@@ -203,8 +203,10 @@ def settle_storage_seam(
         hi = min(lo + STORAGE_MEMORY, end)
         with unit_of_work(factory) as session:
             before = {(p, h): f for p, h, f in session.execute(PARK_FACTORS_SQL, {"lo": lo, "hi": hi})}
+            state_before = _storage_states(session, hi)
             recompute_hours(session, lo, hi, max_gap, energy=False)
             after = {(p, h): f for p, h, f in session.execute(PARK_FACTORS_SQL, {"lo": lo, "hi": hi})}
+            state_after = _storage_states(session, hi)
         windows += 1
         if before.keys() == after.keys() and all(
             (before[k] is None and after[k] is None)
@@ -212,5 +214,36 @@ def settle_storage_seam(
             for k in after
         ):
             break
+        # The hours after the window resumed from the batteries' lots at its end: where those
+        # came out the same, the window's changes stop there (the lots its early hours changed
+        # were discharged or expired within it), and the later hours stand as computed.
+        if _same_lots(state_before, state_after):
+            break
         lo = hi
     return windows
+
+
+STORAGE_STATES_SQL = text(
+    """
+SELECT DISTINCT ON (park_id) park_id, inputs->'storage_pools' AS pools FROM carbon_factor_hourly
+WHERE bus_id IS NULL AND hour_start < :hi AND hour_start >= :lo AND inputs ? 'storage_pools'
+ORDER BY park_id, hour_start DESC
+"""
+)
+
+
+def _storage_states(session: Session, at: datetime) -> dict[int, object]:
+    """Each park's batteries' lots as the hours from ``at`` resume from them."""
+    params = {"lo": at - 2 * STORAGE_MEMORY, "hi": at}
+    return {int(r.park_id): r.pools for r in session.execute(STORAGE_STATES_SQL, params)}
+
+
+def _same_lots(a: object, b: object) -> bool:
+    """Equal lots (JSON: parks → batteries → [hour, kWh, kg]), numbers to 1e-9 relative."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_lots(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_lots(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)
+    return a == b

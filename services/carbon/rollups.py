@@ -58,6 +58,7 @@ FROM (
         GROUP BY 1, 2, 3
     ) b
 ) d
+ORDER BY 1, 2, 3  -- in key order (interval_energy.py)
 """
 # The days a reader sees, as ``energy_daily``'s columns: stored days before :open_day, and
 # from it (:open_from, its local midnight) the hours summed per local day, of the meters in
