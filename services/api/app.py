@@ -82,3 +82,15 @@ def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app as a worker process builds it (``parkcarbon serve --workers N``): settings and
+    the database URL from the environment the supervising process set."""
+    from services.core.db import make_engine, make_session_factory, resolve_database_url
+    from services.core.logging import configure_logging
+    from services.core.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(make_session_factory(make_engine(resolve_database_url(settings))))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import os
 import signal
 import sys
 from datetime import datetime, timedelta
@@ -60,6 +61,7 @@ def db_upgrade(revision: str = "head") -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[int | None, typer.Option(help="API processes (PARKCARBON_API_WORKERS)")] = None,
 ) -> None:
     """Run the REST API and the dashboard."""
     import uvicorn
@@ -69,11 +71,27 @@ def serve(
 
     settings = settings_and_logging()
     refuse_unsafe("serve", settings, "database", "sessions")
-    factory = make_session_factory(make_engine(database_url(settings)))
+    url = database_url(settings)  # the embedded PostgreSQL starts here, in this process
+    bind_host, bind_port = host or settings.api_host, port or settings.api_port
+    processes = workers or settings.api_workers
+    if not 1 <= processes <= 32:
+        raise typer.BadParameter("between 1 and 32", param_hint="--workers")
     # uvicorn re-raises the SIGTERM it shut down on; by default that would kill the process
     # before its exit handlers run, leaving the embedded PostgreSQL it started behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(create_app(factory), host=host or settings.api_host, port=port or settings.api_port)
+    if processes == 1:
+        uvicorn.run(create_app(make_session_factory(make_engine(url))), host=bind_host, port=bind_port)
+        return
+    # Workers build the app themselves (services.api.app.app_from_environment) on the
+    # database this process resolved; it supervises them and stops them on SIGTERM.
+    os.environ["PARKCARBON_DATABASE_URL"] = url
+    uvicorn.run(
+        "services.api.app:app_from_environment",
+        factory=True,
+        workers=processes,
+        host=bind_host,
+        port=bind_port,
+    )
 
 
 @app.command()
@@ -393,6 +411,7 @@ def bench_api(
     days: Annotated[int, typer.Option(help="days of 15-minute data")] = 365,
     clients: Annotated[int, typer.Option(help="concurrent clients")] = 20,
     requests: Annotated[int, typer.Option(help="requests per client")] = 50,
+    workers: Annotated[int, typer.Option(help="API processes (parkcarbon serve --workers)")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Dashboard and reporting queries over a year of 15-minute data under concurrent
@@ -401,7 +420,7 @@ def bench_api(
     from services.bench.report import emit
 
     settings = settings_and_logging()
-    options = ApiBenchOptions(meters=meters, days=days, clients=clients, requests=requests)
+    options = ApiBenchOptions(meters=meters, days=days, clients=clients, requests=requests, workers=workers)
     emit("parkcarbon bench api", run_api_bench(settings, options), as_json)
 
 

@@ -36,7 +36,12 @@ def libpq_url(sqlalchemy_url: str) -> str:
 # PostgreSQL 15 from Debian (JIT on by default, as in TimescaleDB's images) a week's recompute
 # of a 1 000-meter park took 14.7 s with JIT and 4.4 s without; the interval-energy statement
 # spent 1.2 s of its 1.4 s compiling.
-SESSION_OPTIONS = "-c jit=off"
+#
+# Plans made for the actual parameters every time: psycopg prepares a statement after its
+# fifth run, and PostgreSQL then may keep a generic plan, made without knowing the time range
+# or the scope. The series read by probing the interval tables' key (services/carbon/series.py)
+# took 5 ms with its own plan and 35 ms with the generic one (a scan of the range).
+SESSION_OPTIONS = "-c jit=off -c plan_cache_mode=force_custom_plan"
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:

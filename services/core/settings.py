@@ -44,6 +44,10 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # API processes (uvicorn workers) behind the port: one per core the API may use. Sign-in
+    # limits and sessions live in the database, so every process sees the same; /metrics
+    # answers for the process that serves the scrape.
+    api_workers: int = Field(default=1, ge=1, le=32)
     # Dashboard session cookies are signed with this key; production must set it (≥ 32
     # characters). In development a random key is kept in the data directory.
     session_secret: str | None = None
