@@ -376,6 +376,9 @@ def test_a_gateway_sending_a_frozen_value_fires_the_stale_value_rule(
         assert alerts[0].value == pytest.approx(70.0)
         assert "42.5" in alerts[0].message
         assert "未变" in alerts[0].message
+        # since the first of the identical readings, on the park's clock (Asia/Shanghai), not UTC
+        since = (t - timedelta(minutes=70)).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+        assert f"自 {since} 未变" in alerts[0].message
         assert alive.id not in [a.scope_id for a in alerts]
         assert idle.id not in [a.scope_id for a in alerts]
 

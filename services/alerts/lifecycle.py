@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.alerts.metrics import METRICS, Observation
-from services.core.models import Alert, AlertChannel, AlertDelivery, AlertEvent, AlertSilence
+from services.core.models import Alert, AlertChannel, AlertDelivery, AlertEvent, AlertSilence, Park
 
 SEVERITIES = ("info", "warning", "critical")
 COMPARISONS = {
@@ -73,9 +73,23 @@ def cleared(rule: Rule, value: float) -> bool:
     return not COMPARISONS[rule.comparison][1](value, limit)
 
 
-def message(rule: Rule, scope_kind: str, observation: Observation) -> str:
+def park_time(value: object, timezone: str) -> str:
+    """A stored instant (ISO 8601 text, as details keep them) on the park's clock, to the
+    minute: what a person on duty reads in 钉钉, not UTC."""
+    instant = value
+    if isinstance(value, str):
+        try:
+            instant = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(instant, datetime) and instant.tzinfo is not None:
+        return instant.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def message(rule: Rule, scope_kind: str, observation: Observation, timezone: str = "Asia/Shanghai") -> str:
     """The notification text, Chinese first: what, where, the value against the threshold,
-    and the numbers behind it."""
+    and the numbers behind it (times on the park's clock)."""
     metric = METRICS[rule.metric]
     op = COMPARISONS[rule.comparison][0]
     unit = metric.unit
@@ -90,9 +104,9 @@ def message(rule: Rule, scope_kind: str, observation: Observation) -> str:
             f"（{d['submeters']} 块）"
         )
     elif rule.metric == "stale_minutes":
-        text += f"；数值 {d['frozen_value']} 自 {d['frozen_since']} 未变"
+        text += f"；数值 {d['frozen_value']} 自 {park_time(d['frozen_since'], timezone)} 未变"
     elif rule.metric == "silent_minutes" and (d.get("last_reading_at") or d.get("last_seen_at")):
-        text += f"；最后数据 {d.get('last_reading_at') or d.get('last_seen_at')}"
+        text += f"；最后数据 {park_time(d.get('last_reading_at') or d.get('last_seen_at'), timezone)}"
     elif rule.metric == "quarantine_rate_pct":
         text += f"；隔离 {d['quarantined']} 条，入库 {d['readings']} 条"
     return text + f" — {rule.name} / {metric.en}"
@@ -173,6 +187,10 @@ def record(session: Session, alert: Alert, kind: str, now: datetime, **fields: o
     session.add(AlertEvent(alert_id=alert.id, at=now, kind=kind, **fields))
 
 
+def _timezone(session: Session, park_id: int) -> str:
+    return session.scalar(select(Park.timezone).where(Park.id == park_id)) or "Asia/Shanghai"
+
+
 def open_alert(
     session: Session, rule: Rule, scope_kind: str, observation: Observation, now: datetime
 ) -> Alert:
@@ -188,7 +206,7 @@ def open_alert(
         value=observation.value,
         last_value=observation.value,
         threshold=rule.threshold,
-        message=message(rule, scope_kind, observation),
+        message=message(rule, scope_kind, observation, _timezone(session, rule.park_id)),
         detail=observation.detail,
         started_at=now,
         silenced=False,
@@ -213,7 +231,7 @@ def fire(
     alert.state = "firing"
     alert.fired_at = now
     alert.value = alert.last_value = observation.value
-    alert.message = message(rule, scope_kind, observation)
+    alert.message = message(rule, scope_kind, observation, _timezone(session, rule.park_id))
     alert.detail = observation.detail
     leader = session.scalar(
         select(Alert.id)
