@@ -90,6 +90,10 @@ def _seed(session_factory: sessionmaker[Session], database_url: str) -> dict[str
         main = make_meter(s, park, "MAIN", MeterRole.ENTERPRISE_MAIN, firm)
         for m in (grid, main):
             m.quantities = ["energy_import_kwh"]
+        # sub-meters without readings: a meter or the park is then a small share of the park's
+        # meters, and its 15-minute and hourly series are read by probing (series.PROBED)
+        for k in range(40):
+            make_meter(s, park, f"IDLE-{k}", MeterRole.SUBMETER, firm)
         s.add(
             MeterReplacement(
                 meter_id=main.id,
@@ -199,6 +203,20 @@ def test_series_at_every_resolution_equal_the_readings(
         assert {datetime.fromisoformat(p["start"]).month: p["value"] for p in months} == pytest.approx(
             by_month
         )
+
+    # The same series by scanning the range (a scope that is a large share of its park's
+    # meters): the sub-meters gone, one meter is half of the park.
+    probed = {
+        (scope, resolution): _api(client, op, scope=scope, resolution=resolution, **extra)
+        for scope, extra in (("meter", {"id": ids["main"]}), ("park", {}))
+        for resolution in ("15min", "hour")
+    }
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("DELETE FROM meter WHERE code LIKE 'IDLE-%%'")
+        conn.commit()
+    for (scope, resolution), points in probed.items():
+        extra = {"id": ids["main"]} if scope == "meter" else {}
+        assert _api(client, op, scope=scope, resolution=resolution, **extra) == points, (scope, resolution)
 
     # the enterprise's series is its main meter's; the swap day says so
     firm_days = _api(client, tokens["firm"], scope="enterprise", id=ids["firm"], resolution="day")
