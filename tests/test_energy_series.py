@@ -25,7 +25,7 @@ from services.alerts.scan import reconcile_day
 from services.api.app import create_app
 from services.carbon.jobs import hourly_carbon_job
 from services.carbon.pipeline import recompute_hours, recompute_range
-from services.carbon.series import EnergyPoint, energy_series
+from services.carbon.series import Point, energy_series
 from services.core.db import libpq_url, unit_of_work
 from services.core.hours import HOUR
 from services.core.models import MeterReplacement, MeterRole, Role
@@ -344,7 +344,7 @@ def test_the_running_day_is_summed_from_its_hours_and_stored_once_it_is_over(
         conn.cursor().executemany(INSERT_ENERGY, rows)
         conn.commit()
 
-    def day_series(now: datetime) -> list[EnergyPoint]:
+    def day_series(now: datetime) -> list[Point]:
         with session_factory() as s:
             return list(
                 energy_series(

@@ -13,6 +13,7 @@ by the scope's owner and in time."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -153,7 +154,22 @@ def _instants(start: datetime, end: datetime, step: timedelta) -> list[datetime]
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One interval of a series (the shape ``EnergyPoint`` documents): a plain object, 35 000
+    of which a year of quarters makes, serialised by orjson as they are."""
+
+    start: datetime
+    series: str
+    unit: str
+    value: float
+    quality: str
+    covered_share: float
+
+
 class EnergyPoint(BaseModel):
+    """A series' interval as the API documents it (``Point`` is what is built and sent)."""
+
     start: datetime = Field(description="the interval's start, in the park's time zone")
     series: str = Field(description="the register (meter scope) or the carrier summed")
     unit: str
@@ -173,7 +189,7 @@ def energy_series(
     end: datetime,
     stream: bool = False,
     now: datetime | None = None,
-) -> Iterator[EnergyPoint]:
+) -> Iterator[Point]:
     """The scope's energy over [start, end) at ``resolution``, in time order. ``stream``:
     fetched from a server-side cursor a batch at a time (a year of 15-minute data)."""
     params: dict[str, object] = {
@@ -187,7 +203,9 @@ def energy_series(
     if resolution in ("day", "month"):
         params["open_day"], params["open_from"] = open_day(timezone, now or datetime.now(UTC))
     if resolution in PROBED:
-        params["instants"] = _instants(start, end, PROBED[resolution])
+        # as array text: psycopg adapts a list of datetimes one element at a time
+        instants = _instants(start, end, PROBED[resolution])
+        params["instants"] = "{" + ",".join(t.isoformat() for t in instants) + "}"
     zone = ZoneInfo(timezone)
     statement = SERIES_SQL[(scope, resolution)]
     if stream:
@@ -197,9 +215,9 @@ def energy_series(
         session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
         statement = statement.execution_options(yield_per=2000)
     result = session.execute(statement, params)
-    for row in result:
+    for row in result if stream else result.all():
         unit = QUANTITIES[row.series].unit if scope == "meter" else CARRIER_UNITS.get(row.series, "")
-        yield EnergyPoint(
+        yield Point(
             start=row.start.astimezone(zone),
             series=row.series,
             unit=unit,

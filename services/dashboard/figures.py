@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 from services.carbon.coverage import COVERAGE_TARGET
 from services.carbon.indicators import CoreTrend
 from services.carbon.schemas import HourlyEmission, HourlyFactor
-from services.carbon.series import EnergyPoint
+from services.carbon.series import Point
 from services.carbon.topology import Topology
 from services.dashboard.overview import CarrierDay, EnergyMix
 
@@ -295,7 +295,7 @@ def sankey(links: Sequence[tuple[str, str, float]], unit: str, div: str, wall: b
 
 
 def energy_and_load(
-    points: Sequence[EnergyPoint], resolution: str, t: dict[str, str], tz: ZoneInfo, div: str = "fig-energy"
+    points: Sequence[Point], resolution: str, t: dict[str, str], tz: ZoneInfo, div: str = "fig-energy"
 ) -> str:
     """Electricity per interval (bars; an interval whose data is not all measured is drawn
     in amber) and the mean load over it (kW = kWh ÷ hours); gas and heat to switch on."""

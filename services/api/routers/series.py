@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
@@ -85,7 +86,9 @@ def energy(
     args = (park.id, park.timezone, scope, owner, resolution, period.start, period.end)
     name = f"energy-{scope}{'-' + str(owner) if owner else ''}-{resolution}"
     if format == "json":
-        return list(energy_series(session, *args))
+        # plain objects serialised in one pass (FastAPI would validate every point against the
+        # response model first: 14 µs a point, most of an enterprise's week)
+        return Response(orjson.dumps(list(energy_series(session, *args))), media_type="application/json")
     if format == "xlsx":
         rows = ([p.start.isoformat(), p.series, p.unit, p.value, p.quality, p.covered_share]
                 for p in energy_series(session, *args))  # fmt: skip
