@@ -57,29 +57,32 @@ MEMBERS: dict[str, str] = {
     "park": _SIGNED + "\n      AND m.position = 'boundary' AND NOT m.virtual",
 }
 
-# A local day or month of the park as instants (timestamptz), from its first date.
+# A local day or month of the park as instants (timestamptz), from its first date. Points
+# are grouped by the bucket (``b``: the interval's start, the local date, the month's first
+# date) first, and its start and length computed once per point, not once per row summed.
 LOCAL_START = "{}::timestamp AT TIME ZONE :tz"
-DAY = "e.day"
-MONTH = "date_trunc('month', e.day::timestamp)"
-# (table, time column, interval start as an instant, interval length in s)
-SOURCES: dict[str, tuple[str, str, str, str]] = {
-    "15min": ("interval_energy_15m", "interval_start", "e.interval_start", "900"),
-    "hour": ("interval_energy", "hour_start", "e.hour_start", "3600"),
+DAY = "g.b"
+MONTH_START = "g.b"
+# (table, time column, bucket of a row ``e``, interval start as an instant, interval length in s)
+SOURCES: dict[str, tuple[str, str, str, str, str]] = {
+    "15min": ("interval_energy_15m", "interval_start", "e.interval_start", "g.b", "900"),
+    "hour": ("interval_energy", "hour_start", "e.hour_start", "g.b", "3600"),
     "day": (
         LIVE_DAYS,
         "day",
+        "e.day",
         LOCAL_START.format(DAY),
         f"extract(epoch FROM {LOCAL_START.format(f'({DAY} + 1)')} - {LOCAL_START.format(DAY)})",
     ),
     "month": (
         LIVE_DAYS,
         "day",
-        LOCAL_START.format(MONTH),
-        f"extract(epoch FROM {LOCAL_START.format(f'({MONTH} + interval {chr(39)}1 month{chr(39)})')}"
-        f" - {LOCAL_START.format(MONTH)})",
+        "date_trunc('month', e.day::timestamp)",
+        LOCAL_START.format(MONTH_START),
+        f"extract(epoch FROM {LOCAL_START.format(f'({MONTH_START} + interval {chr(39)}1 month{chr(39)})')}"
+        f" - {LOCAL_START.format(MONTH_START)})",
     ),
 }
-
 
 # The interval tables are keyed time first, (interval, meter, quantity), for the engine that
 # writes whole hours of every meter. A scope with few meters against its park's is read by
@@ -94,7 +97,7 @@ PROBE_SHARE = 20  # probe while members × this ≤ the park's meters
 
 
 def _series_sql(scope: str, resolution: str) -> str:
-    table, column, start, length = SOURCES[resolution]
+    table, column, bucket, start, length = SOURCES[resolution]
     # days are local dates: the range is asked in instants, the days it covers compared
     bounds = (
         f"e.{column} >= (CAST(:lo AS timestamptz) AT TIME ZONE :tz)::date "
@@ -129,11 +132,15 @@ WITH members AS MATERIALIZED ({MEMBERS[scope]}
 ), counts AS (SELECT series, count(*) AS n FROM members GROUP BY series
 ), picked AS ({rows}
 )
-SELECT {start} AS start, e.series, sum(e.sign * e.value) AS value,
-       ({QUALITY_RANK})[max(array_position({QUALITY_RANK_ENUM}, e.quality))]::text AS quality,
-       least(sum(e.covered_seconds) / (max(c.n) * max({length})), 1.0) AS covered_share
-FROM picked e JOIN counts c ON c.series = e.series
-GROUP BY 1, 2
+SELECT {start} AS start, g.series, g.value,
+       ({QUALITY_RANK})[g.worst]::text AS quality,
+       least(g.covered / (c.n * {length}), 1.0) AS covered_share
+FROM (
+    SELECT {bucket} AS b, e.series, sum(e.sign * e.value) AS value,
+           max(array_position({QUALITY_RANK_ENUM}, e.quality)) AS worst, sum(e.covered_seconds) AS covered
+    FROM picked e GROUP BY 1, 2
+) g
+JOIN counts c ON c.series = g.series
 ORDER BY 1, 2
 """
 
