@@ -65,8 +65,8 @@ ORDER BY 1, 2, 3  -- in key order (interval_energy.py)
 # ``members`` (the reader's CTE). Bounded by the reader's :hi.
 LIVE_DAYS = f"""(
     SELECT day, meter_id, quantity, value, covered_seconds, quality FROM energy_daily
-    -- the reader's meters inside the branch: a join cannot reach into the union, and the
-    -- planner would otherwise hash a year of every meter's days (ix_energy_daily_meter)
+    -- the reader's meters inside the branch: the reader's join cannot reach into the union
+    -- (with few meters, ix_energy_daily_meter reads only theirs)
     WHERE day < :open_day AND meter_id IN (SELECT meter_id FROM members)
       AND day >= (CAST(:lo AS timestamptz) AT TIME ZONE :tz)::date
     UNION ALL
