@@ -83,12 +83,13 @@ class Settings(BaseSettings):
     # A gap between two cumulative readings longer than this is not spread over hours.
     interval_max_gap_minutes: int = 60
     # 15-minute energy is kept beside the hours, derived by the same statements (one
-    # derivation, services/carbon/interval_energy.py). The hours are derived directly from the
-    # registers: summing them from the quarters measured slower (parkcarbon bench carbon:
-    # 4× the rows to write), so ``energy_from_quarters`` is off unless a deployment finds
-    # otherwise.
+    # derivation, services/carbon/interval_energy.py), and the hours are summed from the
+    # quarters rather than derived from the registers a second time: 6–7 % faster since the
+    # engine writes in key order (parkcarbon bench carbon: hourly job 1.55 s against 1.66 s,
+    # 28-day recompute 21.3 s against 22.7 s, jobs = 1). ``energy_from_quarters=false`` derives
+    # the hours directly (the same hours: tests/test_cumulative_registers.py).
     quarter_energy: bool = True
-    energy_from_quarters: bool = False
+    energy_from_quarters: bool = True
     # Storage policy (TimescaleDB policies, or the scheduler's own job on plain PostgreSQL).
     # Raw readings are kept 5 years by default, the record-keeping term of 《碳排放权交易管理办法
     # （试行）》 (生态环境部令第19号, 2020) for the data behind an emission report; derived energy and
