@@ -145,14 +145,10 @@ class _Out(BaseModel):
     retired_at: datetime | None
 
 
-class EnterpriseCreate(_In):
-    name: Name
-    uscc: str = Field(
-        min_length=18, max_length=18, description="统一社会信用代码 (GB 32100-2015, check character verified)"
-    )
-    industry: str = Field(min_length=1, max_length=100, pattern=PRINTABLE)
-    above_scale: StrictBool = Field(default=False, description="规模以上工业企业")
-    joined_on: RegisterDate | None = Field(default=None, description="入园日期; default today")
+class RoofsIn(_In):
+    """Rooftop PV and demand response, of an enterprise or of the park's own buildings (the
+    seed's §5.5 benchmarks; services/carbon/indicators.py)."""
+
     roof_area_usable_m2: StrictFloat | None = Field(
         default=None, ge=0, le=1e8, description="可利用建筑屋顶面积 (m²)"
     )
@@ -162,6 +158,22 @@ class EnterpriseCreate(_In):
     demand_response_kw: StrictFloat | None = Field(
         default=None, ge=0, le=1e7, description="电力需求响应能力 (kW): load it can shed on request"
     )
+
+
+class RoofsOut(BaseModel):
+    roof_area_usable_m2: float | None
+    roof_pv_area_m2: float | None
+    demand_response_kw: float | None
+
+
+class EnterpriseCreate(RoofsIn):
+    name: Name
+    uscc: str = Field(
+        min_length=18, max_length=18, description="统一社会信用代码 (GB 32100-2015, check character verified)"
+    )
+    industry: str = Field(min_length=1, max_length=100, pattern=PRINTABLE)
+    above_scale: StrictBool = Field(default=False, description="规模以上工业企业")
+    joined_on: RegisterDate | None = Field(default=None, description="入园日期; default today")
 
     @field_validator("uscc")
     @classmethod
@@ -172,31 +184,19 @@ class EnterpriseCreate(_In):
             raise ValueError(str(exc)) from None
 
 
-class EnterpriseUpdate(_In):
+class EnterpriseUpdate(RoofsIn):
     name: Name | None = None
     industry: str | None = Field(default=None, min_length=1, max_length=100, pattern=PRINTABLE)
     above_scale: StrictBool | None = None
     joined_on: RegisterDate | None = None
-    roof_area_usable_m2: StrictFloat | None = Field(
-        default=None, ge=0, le=1e8, description="可利用建筑屋顶面积 (m²)"
-    )
-    roof_pv_area_m2: StrictFloat | None = Field(
-        default=None, ge=0, le=1e8, description="其中已建光伏的屋顶面积 (m²), at most the usable area"
-    )
-    demand_response_kw: StrictFloat | None = Field(
-        default=None, ge=0, le=1e7, description="电力需求响应能力 (kW): load it can shed on request"
-    )
 
 
-class EnterpriseRecord(_Out):
+class EnterpriseRecord(RoofsOut, _Out):
     name: str
     uscc: str
     industry: str
     above_scale: bool
     joined_on: date | None
-    roof_area_usable_m2: float | None
-    roof_pv_area_m2: float | None
-    demand_response_kw: float | None
 
 
 class SiteCreate(_In):
@@ -367,7 +367,7 @@ class ReplacementRecord(BaseModel):
     note: str | None
 
 
-class ParkUpdate(_In):
+class ParkUpdate(RoofsIn):
     """Only the fields given change; none of them can be emptied."""
 
     name: Name | None = None
@@ -375,15 +375,6 @@ class ParkUpdate(_In):
     grid_factor_region: str | None = Field(default=None, min_length=1, max_length=32)
     estimation_policy: Literal["none", "linear"] | None = None
     estimation_max_gap_hours: StrictInt | None = Field(default=None, ge=1, le=168)
-    roof_area_usable_m2: StrictFloat | None = Field(
-        default=None, ge=0, le=1e8, description="园区公共建筑可利用屋顶面积 (m²)"
-    )
-    roof_pv_area_m2: StrictFloat | None = Field(
-        default=None, ge=0, le=1e8, description="其中已建光伏的屋顶面积 (m²), at most the usable area"
-    )
-    demand_response_kw: StrictFloat | None = Field(
-        default=None, ge=0, le=1e7, description="电力需求响应能力 (kW): load it can shed on request"
-    )
 
 
 class ParkCreate(_In):
@@ -393,13 +384,10 @@ class ParkCreate(_In):
     grid_factor_region: str = Field(default="national", min_length=1, max_length=32)
 
 
-class ParkRecord(_Out):
+class ParkRecord(RoofsOut, _Out):
     code: str
     name: str
     timezone: str
     grid_factor_region: str
     estimation_policy: str
     estimation_max_gap_hours: int
-    roof_area_usable_m2: float | None
-    roof_pv_area_m2: float | None
-    demand_response_kw: float | None

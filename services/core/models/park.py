@@ -84,7 +84,25 @@ def _position_default(context: DefaultExecutionContext) -> str:
     return infer_position(str(row["role"]), parent_role).value
 
 
-class Park(Base):
+class RoofsAndDemandResponse:
+    """Rooftop PV and demand response of the park's own buildings or an enterprise's (seed
+    §5.5 benchmarks; migration 0018): the usable roof area, the part of it under PV, and the
+    load it can shed on request."""
+
+    roof_area_usable_m2: Mapped[float | None] = mapped_column(Double)
+    roof_pv_area_m2: Mapped[float | None] = mapped_column(Double)
+    demand_response_kw: Mapped[float | None] = mapped_column(Double)
+
+
+def roofs_check() -> CheckConstraint:
+    return CheckConstraint(
+        "roof_area_usable_m2 >= 0 AND roof_pv_area_m2 >= 0 AND demand_response_kw >= 0 "
+        "AND roof_pv_area_m2 <= roof_area_usable_m2",
+        name="roofs_and_demand_response",
+    )
+
+
+class Park(RoofsAndDemandResponse, Base):
     __tablename__ = "park"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -102,26 +120,17 @@ class Park(Base):
     estimation_max_gap_hours: Mapped[int] = mapped_column(SmallInteger, default=24, server_default="24")
     # 合同最大需量 / contracted capacity at the grid connection (kW): the park-load rule's limit
     contracted_demand_kw: Mapped[float | None] = mapped_column(Double)
-    # Rooftop PV and demand response (seed §5.5 benchmarks; migration 0018): the usable roof
-    # area of the park's own buildings, the part of it under PV, and the load it can shed on request.
-    roof_area_usable_m2: Mapped[float | None] = mapped_column(Double)
-    roof_pv_area_m2: Mapped[float | None] = mapped_column(Double)
-    demand_response_kw: Mapped[float | None] = mapped_column(Double)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # retired, not deleted: readings, emissions and reports keep pointing at it
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     enterprises: Mapped[list[Enterprise]] = relationship(back_populates="park")
     __table_args__ = (
-        CheckConstraint(
-            "roof_area_usable_m2 >= 0 AND roof_pv_area_m2 >= 0 AND demand_response_kw >= 0 "
-            "AND roof_pv_area_m2 <= roof_area_usable_m2",
-            name="roofs_and_demand_response",
-        ),
+        roofs_check(),
     )
 
 
-class Enterprise(Base):
+class Enterprise(RoofsAndDemandResponse, Base):
     __tablename__ = "enterprise"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     park_id: Mapped[int] = mapped_column(ForeignKey("park.id", ondelete="CASCADE"), index=True)
@@ -134,11 +143,6 @@ class Enterprise(Base):
     joined_on: Mapped[date | None] = mapped_column(Date)
     # 合同最大需量 (kW): the enterprise-load rule's limit
     contracted_demand_kw: Mapped[float | None] = mapped_column(Double)
-    # Rooftop PV and demand response (seed §5.5 benchmarks; migration 0018): the usable roof
-    # area of its buildings, the part of it under PV, and the load it can shed on request.
-    roof_area_usable_m2: Mapped[float | None] = mapped_column(Double)
-    roof_pv_area_m2: Mapped[float | None] = mapped_column(Double)
-    demand_response_kw: Mapped[float | None] = mapped_column(Double)
     # retired, not deleted: readings, emissions and reports keep pointing at it
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -147,11 +151,7 @@ class Enterprise(Base):
     # Unique per park: one company may have sites in two parks of a group deployment.
     __table_args__ = (
         UniqueConstraint("park_id", "uscc", name="uq_enterprise_park_uscc"),
-        CheckConstraint(
-            "roof_area_usable_m2 >= 0 AND roof_pv_area_m2 >= 0 AND demand_response_kw >= 0 "
-            "AND roof_pv_area_m2 <= roof_area_usable_m2",
-            name="roofs_and_demand_response",
-        ),
+        roofs_check(),
     )
 
 
