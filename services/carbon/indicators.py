@@ -559,13 +559,17 @@ def enterprise_against_park(
 
 
 BASE_YEAR = 2025  # 910号: 零碳园区 construction is judged against the park's 2025 level
-# The core indicator month by month since the base year began, in the park's calendar.
+# The core indicator month by month since the base year began, in the park's calendar: the
+# park's row (:enterprise_id NULL) or one enterprise's.
 MONTHLY_CORE_SQL = text(
     """
 SELECT date_trunc('month', hour_start AT TIME ZONE :tz)::date AS month,
        sum(scope1_kg + scope2_kg) / 1000.0 AS emissions_t, sum(energy_tce) AS energy_tce, count(*) AS hours
 FROM emission_hourly
-WHERE park_id = :park_id AND enterprise_id IS NULL AND hour_start >= :lo AND hour_start < :hi
+WHERE park_id = :park_id
+  AND (CASE WHEN CAST(:enterprise_id AS int) IS NULL THEN enterprise_id IS NULL
+            ELSE enterprise_id = :enterprise_id END)
+  AND hour_start >= :lo AND hour_start < :hi
 GROUP BY 1 ORDER BY 1
 """
 )
@@ -590,11 +594,20 @@ class CoreTrend:
     base_year_hours: int
 
 
-def core_trend(session: Session, park_id: int, timezone: str, end: datetime) -> CoreTrend:
+def core_trend(
+    session: Session, park_id: int, timezone: str, end: datetime, enterprise_id: int | None = None
+) -> CoreTrend:
     """单位能耗碳排放 (当量值, location-based) per month since January of the base year, and the
-    base year's own level from every hour of it the platform holds."""
+    base year's own level from every hour of it the platform holds: the park's, or one
+    enterprise's."""
     zone = ZoneInfo(timezone)
-    params = {"park_id": park_id, "tz": timezone, "lo": datetime(BASE_YEAR, 1, 1, tzinfo=zone), "hi": end}
+    params = {
+        "park_id": park_id,
+        "enterprise_id": enterprise_id,
+        "tz": timezone,
+        "lo": datetime(BASE_YEAR, 1, 1, tzinfo=zone),
+        "hi": end,
+    }
     months = [
         MonthlyCore(r.month, float(r.emissions_t), float(r.energy_tce), int(r.hours))
         for r in session.execute(MONTHLY_CORE_SQL, params)

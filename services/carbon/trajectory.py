@@ -23,25 +23,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.carbon.indicators import BASE_YEAR, THRESHOLDS_SQL, tier_line
+from services.carbon.indicators import (
+    BASE_YEAR,
+    THRESHOLDS_SQL,
+    CoreTrend,
+    MonthlyCore,
+    core_trend,
+    tier_line,
+)
 
 TARGET_YEAR = 2030
 
-# The park's row (:enterprise_id NULL) or one enterprise's, per local year.
-YEARLY_SQL = text(
-    """
-SELECT extract(year FROM hour_start AT TIME ZONE :tz)::int AS year,
-       sum(scope1_kg + scope2_kg) / 1000.0 AS emissions_t, sum(energy_tce) AS energy_tce,
-       count(*) AS hours
-FROM emission_hourly
-WHERE park_id = :park_id
-  AND (CASE WHEN CAST(:enterprise_id AS int) IS NULL THEN enterprise_id IS NULL
-            ELSE enterprise_id = :enterprise_id END)
-  AND hour_start >= :lo AND hour_start < :hi
-GROUP BY 1 ORDER BY 1
-"""
-)
-# the park's energy per hour of its newest year, for the size tier of its target
+# the park's energy of its newest year (an enterprise's path), for the size tier of its target
 PARK_ENERGY_SQL = text(
     """
 SELECT sum(energy_tce) AS energy_tce, count(*) AS hours FROM emission_hourly
@@ -74,10 +67,6 @@ class Trajectory:
     years: list[TrajectoryYear]
 
 
-def _level(emissions_t: float, energy_tce: float) -> float | None:
-    return float(emissions_t) / float(energy_tce) if energy_tce and energy_tce > 0 else None
-
-
 def path_value(base: float, target: float, base_year: int, target_year: int, year: int) -> float:
     """The straight path's level in ``year``: the base year's level falling linearly to the
     target by ``target_year`` and staying there; a level already below the target stays."""
@@ -95,20 +84,35 @@ def trajectory(
     end: datetime,
     enterprise_id: int | None = None,
     target_year: int = TARGET_YEAR,
+    trend: CoreTrend | None = None,
 ) -> Trajectory:
-    """The park's (or ``enterprise_id``'s) level per year from the base year to ``end``."""
+    """The park's (or ``enterprise_id``'s) level per year from the base year to ``end``: the
+    months of its ``core_trend`` summed per year (pass ``trend`` where it was read already)."""
     zone = ZoneInfo(timezone)
-    lo = datetime(BASE_YEAR, 1, 1, tzinfo=zone)
-    params = {"park_id": park_id, "enterprise_id": enterprise_id, "tz": timezone, "lo": lo, "hi": end}
-    rows = list(session.execute(YEARLY_SQL, params))
-    by_year = {int(r.year): r for r in rows}
-    base = by_year.get(BASE_YEAR)
-    base_value = _level(base.emissions_t, base.energy_tce) if base else None
+    if trend is None:
+        trend = core_trend(session, park_id, timezone, end, enterprise_id)
+    by_year: dict[int, MonthlyCore] = {}
+    for m in trend.months:
+        y = by_year.get(m.month.year)
+        by_year[m.month.year] = (
+            m
+            if y is None
+            else MonthlyCore(
+                y.month, y.emissions_t + m.emissions_t, y.energy_tce + m.energy_tce, y.hours + m.hours
+            )
+        )
+    base_value = trend.base_year_value
 
     # The target: the park's line for its size, sized on its newest year's energy a year.
-    newest = datetime(end.astimezone(zone).year, 1, 1, tzinfo=zone)
-    energy = session.execute(PARK_ENERGY_SQL, {"park_id": park_id, "lo": newest, "hi": end}).one()
-    annual = float(energy.energy_tce) * 8760.0 / energy.hours if energy.hours else None
+    newest_year = end.astimezone(zone).year
+    if enterprise_id is None:
+        newest = by_year.get(newest_year)
+        energy_tce, hours = (newest.energy_tce, newest.hours) if newest else (0.0, 0)
+    else:
+        since = datetime(newest_year, 1, 1, tzinfo=zone)
+        row = session.execute(PARK_ENERGY_SQL, {"park_id": park_id, "lo": since, "hi": end}).one()
+        energy_tce, hours = float(row.energy_tce or 0.0), int(row.hours)
+    annual = energy_tce * 8760.0 / hours if hours else None
     lines = [
         t for t in session.execute(THRESHOLDS_SQL, {"park_id": park_id}) if t.indicator == "carbon_per_energy"
     ]
@@ -118,9 +122,9 @@ def trajectory(
     target = None if line is None else float(line.value)
 
     years = []
-    for year in range(BASE_YEAR, end.astimezone(zone).year + 1):
+    for year in range(BASE_YEAR, newest_year + 1):
         r = by_year.get(year)
-        level = _level(r.emissions_t, r.energy_tce) if r else None
+        level = r.carbon_per_energy if r else None
         path = (
             None
             if base_value is None or target is None
@@ -129,9 +133,9 @@ def trajectory(
         years.append(
             TrajectoryYear(
                 year=year,
-                hours=int(r.hours) if r else 0,
-                emissions_t=float(r.emissions_t) if r else 0.0,
-                energy_tce=float(r.energy_tce) if r else 0.0,
+                hours=r.hours if r else 0,
+                emissions_t=r.emissions_t if r else 0.0,
+                energy_tce=r.energy_tce if r else 0.0,
                 carbon_per_energy=level,
                 change_from_base=None
                 if level is None or base_value is None or base_value == 0
@@ -144,7 +148,7 @@ def trajectory(
         enterprise_id=enterprise_id,
         base_year=BASE_YEAR,
         base_value=base_value,
-        base_year_hours=int(base.hours) if base else 0,
+        base_year_hours=trend.base_year_hours,
         target_year=target_year,
         target_value=target,
         target_source=None if line is None else str(line.source),

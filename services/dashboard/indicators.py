@@ -69,6 +69,8 @@ def indicators_page(
         "variants": values.policy_variants,
         "trend": (trend := core_trend(session, park.id, park.timezone, now)),
         "fig_trend": figures.core_trend(trend, translator(language)),
-        "trajectory": trajectory(session, park.id, park.timezone, now, None, settings.indicator_target_year),
+        "trajectory": trajectory(
+            session, park.id, park.timezone, now, None, settings.indicator_target_year, trend
+        ),
     }
     return templates.TemplateResponse(request, "indicators.html", context)
