@@ -56,7 +56,7 @@ def test_a_person_signs_in_with_a_password_and_logout_ends_the_token(
     # An enterprise user sees its own enterprise only.
     _, body = _sign_in(client, member)
     own = str(body["access_token"])
-    assert [e["id"] for e in client.get("/api/v1/enterprises", headers=_bearer(own)).json()] == [
+    assert [e["id"] for e in client.get("/api/v1/enterprises", headers=_bearer(own)).json()["items"]] == [
         enterprise_id
     ]
     assert client.get("/api/v1/park", headers=_bearer(own)).status_code == 403

@@ -133,7 +133,7 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
         f"{base}/api/v1/enterprises",
         headers={"Authorization": f"Bearer {fixture['tokens']['enterprise']}"},
         timeout=10,
-    ).json()
+    ).json()["items"]
     assert [e["id"] for e in own] == [fixture["enterprise_id"]]
 
     overview = httpx.get(f"{base}/api/v1/park", headers=OPERATOR, timeout=10).json()
@@ -145,7 +145,9 @@ def test_demo_serves_park_overview_and_dashboard_then_stops_cleanly(
     factors = [f["factor_kg_per_kwh"] for f in overview["carbon_factors"]]
     assert len(factors) >= 7 * 24 - 1
     assert all(0.0 <= f <= 0.5500 for f in factors)  # east-China grid 2023 at most, PV lowers it
-    meters = httpx.get(f"{base}/api/v1/meters", headers=OPERATOR, timeout=10).json()
+    meters = httpx.get(f"{base}/api/v1/meters", headers=OPERATOR, params={"limit": 1000}, timeout=10).json()[
+        "items"
+    ]
     assert len(meters) >= 150
     # Every kilogram of the demo's week is allocated exactly once (issue 14 §1).
     balance = httpx.get(f"{base}/api/v1/carbon-balance", headers=OPERATOR, timeout=10).json()
@@ -403,7 +405,7 @@ def _enterprise_walk(
     operator = {"Authorization": f"Bearer {fixture['tokens']['operator']}"}
     others = [
         e["name"]
-        for e in httpx.get(f"{base}/api/v1/enterprises", headers=operator, timeout=10).json()
+        for e in httpx.get(f"{base}/api/v1/enterprises", headers=operator, timeout=10).json()["items"]
         if e["id"] != own["id"]
     ]
     for path in ("enterprises.csv", "factors.csv", "flow", "wall", "indicators", "live.json"):

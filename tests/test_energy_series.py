@@ -378,3 +378,64 @@ def test_the_running_day_is_summed_from_its_hours_and_stored_once_it_is_over(
             (day - timedelta(days=1), pytest.approx(2400.0), "ok"),
             (day, pytest.approx(1000.0), "gap"),
         ]
+
+
+def test_the_parks_days_are_stored_and_read_only_while_its_boundary_meters_are_the_same(
+    session_factory: sessionmaker[Session], database_url: str
+) -> None:
+    """The park's day and month series read its own stored days (rollups.refresh_park_days)
+    while the register's boundary meters are those the days were summed from; once one is
+    retired, its meters' days are read until the engine rebuilds the park's days."""
+    first = datetime(2026, 3, 1, tzinfo=SHANGHAI)
+    with session_factory() as s:
+        park = make_park(s)
+        meters = [make_meter(s, park, f"GRID-{k}", MeterRole.GRID_IMPORT) for k in (1, 2)]
+        for m in meters:
+            m.quantities = ["energy_import_kwh"]
+        park_id, ids = park.id, [m.id for m in meters]
+        s.commit()
+    # four local days: GRID-1 100 kWh an hour, GRID-2 30 kWh an hour
+    rows = []
+    t = first
+    while t <= first + timedelta(days=4):
+        hours = (t - first).total_seconds() / 3600
+        rows += [(t, ids[0], 100.0 * hours), (t, ids[1], 30.0 * hours)]
+        t += QUARTER
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.cursor().executemany(INSERT_ENERGY, rows)
+        conn.commit()
+    now = first + timedelta(days=10)  # every day is over: stored
+    with unit_of_work(session_factory) as s:
+        recompute_hours(s, first, first + timedelta(days=4), HOUR, now=now)
+
+    def series(resolution: str) -> list[tuple[date, float, str]]:
+        with session_factory() as s:
+            points = energy_series(
+                s, park_id, "Asia/Shanghai", "park", None, resolution,  # type: ignore[arg-type]
+                first, first + timedelta(days=4), now=now,
+            )  # fmt: skip
+            return [(p.start.date(), p.value, p.quality) for p in points]
+
+    def stored() -> dict[date, float]:
+        with psycopg.connect(libpq_url(database_url)) as conn:
+            return dict(
+                conn.execute("SELECT day, value FROM energy_daily_park WHERE park_id = %s", (park_id,))
+            )
+
+    days = [(first + timedelta(days=k)).date() for k in range(4)]
+    assert stored() == {d: pytest.approx(24 * 130.0) for d in days}
+    assert series("day") == [(d, pytest.approx(3120.0), "ok") for d in days]
+    assert series("month") == [(days[0], pytest.approx(4 * 3120.0), "ok")]
+
+    # GRID-2 retired: the stored days are of the old members, and not read
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("UPDATE meter SET retired_at = %s WHERE id = %s", (now, ids[1]))
+        conn.commit()
+    assert series("day") == [(d, pytest.approx(2400.0), "ok") for d in days]
+    assert stored() == {d: pytest.approx(3120.0) for d in days}
+    # the next run of the engine (an hour with no day closing) rebuilds them
+    with unit_of_work(session_factory) as s:
+        recompute_hours(s, now - HOUR, now, HOUR, now=now + timedelta(minutes=2))
+    assert stored() == {d: pytest.approx(2400.0) for d in days}
+    assert series("day") == [(d, pytest.approx(2400.0), "ok") for d in days]
+    assert series("month") == [(days[0], pytest.approx(4 * 2400.0), "ok")]

@@ -17,10 +17,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
-from services.core.models import Enterprise, Meter, Role
+from services.core.models import Enterprise, Meter, MeterRole, Park, Role
 from services.core.uscc import make_uscc
 from services.park.bulk import XLSX
-from tests.factories import make_enterprise, make_park, make_token
+from tests.factories import make_enterprise, make_meter, make_park, make_token
 
 USCC_A = make_uscc("91320500MA1PCT001")
 USCC_B = make_uscc("91320500MA1PCT002")
@@ -241,6 +241,66 @@ def test_lists_page_by_cursor_and_filter(api: Any) -> None:
     )
     mine = _ok(client.get("/api/v1/register/meters", headers=op, params={"enterprise_id": ids["enterprise"]}))
     assert mine == {"items": [], "next_cursor": None}
+
+
+def test_enterprises_and_meters_page_by_cursor_and_filter(
+    api: Any, session_factory: sessionmaker[Session]
+) -> None:
+    client, tokens, ids = api
+    op = _as(tokens["operator"])
+    with session_factory() as s:
+        park = s.get_one(Park, ids["park"])
+        enterprise = s.get_one(Enterprise, ids["enterprise"])
+        second = make_enterprise(s, park)
+        second.name = "第二家企业"
+        grid = make_meter(s, park, "GRID-1", MeterRole.GRID_IMPORT)
+        mains = [make_meter(s, park, f"MAIN-{k}", MeterRole.ENTERPRISE_MAIN, enterprise) for k in range(3)]
+        gas = make_meter(s, park, "GAS-1", MeterRole.GAS, second)
+        s.commit()
+        meter_ids = [grid.id, *(m.id for m in mains), gas.id]
+
+    def walk(path: str, token: dict[str, str], **params: Any) -> tuple[list[int], int]:
+        seen: list[int] = []
+        cursor, pages = None, 0
+        while True:
+            page = _ok(
+                client.get(
+                    path,
+                    headers=token,
+                    params={"limit": 2, **params} | ({"cursor": cursor} if cursor else {}),
+                )
+            )
+            seen += [row["id"] for row in page["items"]]
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return seen, pages
+
+    assert walk("/api/v1/meters", op) == (meter_ids, 3)
+    assert walk("/api/v1/enterprises", op) == ([ids["enterprise"], second.id], 1)
+    assert walk("/api/v1/meters", op, carrier="natural_gas")[0] == [gas.id]
+    assert walk("/api/v1/meters", op, role="enterprise_main", q="main-2")[0] == [mains[2].id]
+    assert walk("/api/v1/meters", op, enterprise_id=ids["enterprise"])[0] == meter_ids[1:4]
+    assert walk("/api/v1/enterprises", op, q="第二")[0] == [second.id]
+    # an enterprise sees itself and its own meters, whatever it asks
+    mine = _as(tokens["enterprise"])
+    assert walk("/api/v1/enterprises", mine) == ([ids["enterprise"]], 1)
+    assert walk("/api/v1/meters", mine)[0] == meter_ids[1:4]
+    assert client.get("/api/v1/meters", headers=mine, params={"enterprise_id": second.id}).status_code == 404
+    assert (
+        client.get(
+            "/api/v1/meters", headers=op, params={"enterprise_id": ids["foreign_enterprise"]}
+        ).status_code
+        == 404
+    )
+    for bad in (
+        {"carrier": "plutonium"},
+        {"role": "x" * 100},
+        {"q": "x" * 65},
+        {"cursor": "bm9wZQ"},
+        {"limit": 0},
+    ):
+        assert client.get("/api/v1/meters", headers=op, params=bad).status_code == 422, bad
 
 
 def test_meter_replacement_keeps_both_registers_and_reopens_its_hours(

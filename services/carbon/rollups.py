@@ -62,12 +62,14 @@ ORDER BY 1, 2, 3  -- in key order (interval_energy.py)
 """
 # The days a reader sees, as ``energy_daily``'s columns: stored days before :open_day, and
 # from it (:open_from, its local midnight) the hours summed per local day, of the meters in
-# ``members`` (the reader's CTE). Bounded by the reader's :hi.
+# ``members`` (the reader's CTE). Bounded by the reader's :hi. STORED_DAYS_IF: a condition
+# the reader may put on the stored days (the park's own days read instead, series.py).
+STORED_DAYS_IF = "/* stored days if */ TRUE"
 LIVE_DAYS = f"""(
     SELECT day, meter_id, quantity, value, covered_seconds, quality FROM energy_daily
     -- the reader's meters inside the branch: the reader's join cannot reach into the union
     -- (with few meters, ix_energy_daily_meter reads only theirs)
-    WHERE day < :open_day AND meter_id IN (SELECT meter_id FROM members)
+    WHERE day < :open_day AND meter_id IN (SELECT meter_id FROM members) AND {STORED_DAYS_IF}
       AND day >= (CAST(:lo AS timestamptz) AT TIME ZONE :tz)::date
     UNION ALL
     SELECT day, meter_id, quantity, value, covered, {DAY_QUALITY}
@@ -88,6 +90,53 @@ REFRESH_DAILY_SQL = {
     ),
     False: text(REFRESH_DAILY_TEMPLATE.format(bucket="(ie.hour_start AT TIME ZONE :tz)::date", day="bucket")),
 }
+
+
+# (meter, quantity, series, sign) of a scope's counted meters, as SQL over ``meter m`` of
+# :park_id (series.MEMBERS narrows it to an enterprise, a site or the park).
+SIGNED_MEMBERS = """
+    SELECT m.id AS meter_id, q.quantity,
+           m.carrier::text AS series,
+           CASE WHEN q.quantity = 'energy_export_kwh' THEN -1.0 ELSE 1.0 END AS sign
+    FROM meter m
+    CROSS JOIN LATERAL unnest(m.quantities) AS q(quantity)
+    WHERE m.park_id = :park_id AND m.retired_at IS NULL
+      AND ((m.carrier = 'electricity' AND q.quantity IN ('energy_import_kwh', 'energy_export_kwh'))
+           OR (m.carrier = 'natural_gas' AND q.quantity = 'volume_m3')
+           OR (m.carrier = 'heat' AND q.quantity = 'heat_gj')
+           OR (m.carrier = 'water' AND q.quantity = 'volume_t'))"""
+# The park: its boundary meters (grid import net of export, gas and heat bought).
+PARK_MEMBERS = SIGNED_MEMBERS + "\n      AND m.position = 'boundary' AND NOT m.virtual"
+# Which meters a park's stored days are sums of, over a CTE ``members`` of PARK_MEMBERS: a
+# register change (a boundary meter added, retired, moved inside) changes it, and stored days
+# of other members are neither read nor kept.
+PARK_MEMBERS_MD5 = """SELECT md5(coalesce(string_agg(concat_ws(' ', meter_id, quantity, series, sign), ','
+                                           ORDER BY meter_id, quantity), ''))
+                      FROM members"""
+PARK_MEMBERS_STATE_SQL = text(f"""
+WITH members AS MATERIALIZED ({PARK_MEMBERS})
+SELECT ({PARK_MEMBERS_MD5}) AS members_md5,
+       (SELECT members_md5 FROM energy_daily_park_members WHERE park_id = :park_id) AS stored_md5""")
+# The park's days [:d0, :d1] from its boundary meters' stored days, signed, per carrier.
+REFRESH_PARK_DAYS_SQL = text(f"""
+WITH members AS MATERIALIZED ({PARK_MEMBERS})
+INSERT INTO energy_daily_park (park_id, day, series, value, covered_seconds, quality)
+SELECT :park_id, d.day, mb.series, sum(mb.sign * d.value), sum(d.covered_seconds),
+       ({QUALITY_RANK})[max(array_position({QUALITY_RANK_ENUM}, d.quality))]::data_quality
+FROM energy_daily d
+JOIN members mb ON mb.meter_id = d.meter_id AND mb.quantity = d.quantity
+WHERE d.day >= :d0 AND d.day <= :d1
+GROUP BY 2, 3
+ORDER BY 2, 3""")
+CLEAR_PARK_DAYS_SQL = text(
+    "DELETE FROM energy_daily_park WHERE park_id = :park_id AND day >= :d0 AND day <= :d1"
+)
+STORE_PARK_MEMBERS_SQL = text("""
+INSERT INTO energy_daily_park_members (park_id, members_md5) VALUES (:park_id, :members_md5)
+ON CONFLICT (park_id) DO UPDATE SET members_md5 = EXCLUDED.members_md5, rebuilt_at = now()""")
+# pg_advisory_xact_lock(PARK_DAYS_LOCK, park): parallel recompute spans refresh a park's days
+# from two sessions; a rebuild of all of them must not interleave with a span's days.
+PARK_DAYS_LOCK = 0x70617264  # "pard"
 
 
 def local_days(timezone: str, start: datetime, end: datetime) -> tuple[date, date, datetime, datetime]:
@@ -112,10 +161,33 @@ def refresh_daily(
         hi = datetime.combine(last, time(), hi.tzinfo)
         last -= timedelta(days=1)
     if first > last:
+        refresh_park_days(session, park_id, None)
         return
     params = {"park_id": park_id, "tz": timezone, "d0": first, "d1": last, "lo": lo, "hi": hi}
     session.execute(CLEAR_DAILY_SQL, params)
     session.execute(REFRESH_DAILY_SQL[_one_offset(lo, hi)], params)
+    refresh_park_days(session, park_id, (first, last))
+
+
+def refresh_park_days(session: Session, park_id: int, days: tuple[date, date] | None) -> bool:
+    """Recompute the park's stored days in ``days`` (first, last) from its meters' days, or
+    every stored day where the register's boundary meters are no longer those they were summed
+    from. Returns whether every day was rebuilt."""
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:lock, :park_id)"), {"lock": PARK_DAYS_LOCK, "park_id": park_id}
+    )
+    current, stored = session.execute(PARK_MEMBERS_STATE_SQL, {"park_id": park_id}).one()
+    rebuild = current != stored
+    if rebuild:
+        days = (date.min, date.max)
+    elif days is None:
+        return False
+    params = {"park_id": park_id, "d0": days[0], "d1": days[1], "members_md5": current}
+    session.execute(CLEAR_PARK_DAYS_SQL, params)
+    session.execute(REFRESH_PARK_DAYS_SQL, params)
+    if rebuild:
+        session.execute(STORE_PARK_MEMBERS_SQL, params)
+    return rebuild
 
 
 def open_day(timezone: str, now: datetime) -> tuple[date, datetime]:

@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session
 
 from services.carbon.emissions import COUNTED_METER_SQL
 from services.carbon.interval_energy import QUALITY_RANK, QUALITY_RANK_ENUM
-from services.carbon.rollups import LIVE_DAYS, open_day
+from services.carbon.rollups import (
+    LIVE_DAYS,
+    PARK_MEMBERS,
+    PARK_MEMBERS_MD5,
+    SIGNED_MEMBERS,
+    STORED_DAYS_IF,
+    open_day,
+)
 from services.core.quantities import CUMULATIVE_CODES, QUANTITIES
 
 Resolution = Literal["15min", "hour", "day", "month"]
@@ -32,29 +39,17 @@ Scope = Literal["meter", "site", "enterprise", "park"]
 
 CARRIER_UNITS = {"electricity": "kWh", "natural_gas": "m³", "heat": "GJ", "water": "t"}
 
-# (meter, quantity, series, sign) of each scope, as SQL over ``meter m`` of :park_id.
-_SIGNED = """
-    SELECT m.id AS meter_id, q.quantity,
-           m.carrier::text AS series,
-           CASE WHEN q.quantity = 'energy_export_kwh' THEN -1.0 ELSE 1.0 END AS sign
-    FROM meter m
-    CROSS JOIN LATERAL unnest(m.quantities) AS q(quantity)
-    WHERE m.park_id = :park_id AND m.retired_at IS NULL
-      AND ((m.carrier = 'electricity' AND q.quantity IN ('energy_import_kwh', 'energy_export_kwh'))
-           OR (m.carrier = 'natural_gas' AND q.quantity = 'volume_m3')
-           OR (m.carrier = 'heat' AND q.quantity = 'heat_gj')
-           OR (m.carrier = 'water' AND q.quantity = 'volume_t'))"""
 MEMBERS: dict[str, str] = {
     "meter": """
     SELECT m.id AS meter_id, q.quantity, q.quantity AS series, 1.0 AS sign
     FROM meter m CROSS JOIN LATERAL unnest(m.quantities) AS q(quantity)
     WHERE m.park_id = :park_id AND m.id = :owner_id AND q.quantity = ANY(:cumulative)""",
-    "enterprise": _SIGNED
+    "enterprise": SIGNED_MEMBERS
     + f"""
       AND m.enterprise_id = :owner_id AND m.role IN ('enterprise_main', 'gas', 'heat')
       AND {COUNTED_METER_SQL}""",
-    "site": _SIGNED + "\n      AND m.site_id = :owner_id",
-    "park": _SIGNED + "\n      AND m.position = 'boundary' AND NOT m.virtual",
+    "site": SIGNED_MEMBERS + "\n      AND m.site_id = :owner_id",
+    "park": PARK_MEMBERS,
 }
 
 # A local day or month of the park as instants (timestamptz), from its first date. Points
@@ -127,9 +122,25 @@ def _series_sql(scope: str, resolution: str) -> str:
     WHERE {bounds} AND {few}
     UNION ALL
     {rows} AND NOT {few}"""
+    stored = ""
+    if scope == "park" and column == "day":
+        # The park's own stored days (rollups.refresh_park_days) while they are of today's
+        # members: a year is 365 rows a carrier instead of 365 × its boundary meters'.
+        # Otherwise its meters' days, as for any scope; the open days from hours either way.
+        stored = f"""
+), stored AS (
+    SELECT coalesce((SELECT members_md5 FROM energy_daily_park_members WHERE park_id = :park_id)
+                    = ({PARK_MEMBERS_MD5}), false) AS fresh"""
+        fresh = "(SELECT fresh FROM stored)"
+        rows = f"""SELECT {fields} FROM {table.replace(STORED_DAYS_IF, f"NOT {fresh}")} e
+    JOIN members mb ON mb.meter_id = e.meter_id AND mb.quantity = e.quantity
+    WHERE {bounds}
+    UNION ALL
+    SELECT e.series, 1.0, e.day, e.value, e.quality, e.covered_seconds FROM energy_daily_park e
+    WHERE e.park_id = :park_id AND e.day < :open_day AND {bounds} AND {fresh}"""
     return f"""
 WITH members AS MATERIALIZED ({MEMBERS[scope]}
-), counts AS (SELECT series, count(*) AS n FROM members GROUP BY series
+), counts AS (SELECT series, count(*) AS n FROM members GROUP BY series{stored}
 ), picked AS ({rows}
 )
 SELECT {start} AS start, g.series, g.value,

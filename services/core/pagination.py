@@ -10,7 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from services.core.errors import InvalidInput
@@ -69,3 +69,10 @@ def paginate(
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     return rows, encode_cursor(int(getattr(rows[-1], id_column.key))) if more else None
+
+
+def matching(q: str, *columns: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+    """Rows with ``q`` as a literal part of any of ``columns``, case-insensitively (a list's
+    ``?q=``; ``%`` and ``_`` in it match themselves)."""
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(*(column.ilike(pattern) for column in columns))

@@ -70,3 +70,6 @@ def _iso_text(value: object) -> object:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_text)]
+
+# a list's text filter (pagination.matching)
+SearchQuery = Annotated[str | None, Query(max_length=64, description="part of the code or name")]

@@ -174,9 +174,7 @@ def open_alerts(session: SessionDep, park_id: int) -> int:
     )
 
 
-def _scope_names(
-    session: Session, park_id: int, silences: list[AlertSilence]
-) -> dict[tuple[str, int], str]:
+def _scope_names(session: Session, park_id: int, silences: list[AlertSilence]) -> dict[tuple[str, int], str]:
     """What a silence's scope is called (a meter's or gateway's code and name, an enterprise's
     name), looked up in the park only."""
     wanted = {(x.scope_kind, x.scope_id) for x in silences if x.scope_kind and x.scope_id is not None}

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from services.access import audit
@@ -32,7 +32,7 @@ from services.core.models import (
     Substation,
 )
 from services.core.models.park import infer_position
-from services.core.pagination import PageParams, paginate
+from services.core.pagination import PageParams, matching, paginate
 from services.core.reopened_hours import reopen_range
 from services.core.settings import get_settings
 from services.park import schemas
@@ -112,12 +112,8 @@ def list_objects(
     if not include_retired:
         query = query.where(kind.model.retired_at.is_(None))
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            or_(getattr(kind.model, kind.key).ilike(pattern), kind.model.name.ilike(pattern))
-            if hasattr(kind.model, "name")
-            else getattr(kind.model, kind.key).ilike(pattern)
-        )
+        names = [kind.model.name] if hasattr(kind.model, "name") else []
+        query = query.where(matching(q, getattr(kind.model, kind.key), *names))
     filters = filters or {}
     enterprise_id = filters.get("enterprise_id")
     if enterprise_id is not None:

@@ -17,8 +17,11 @@ from services.carbon.emissions import meter_emissions
 from services.carbon.factors import grid_factor
 from services.carbon.schemas import GreenMatchingOut, HourlyEmission, MeterEmission
 from services.core.db import SessionDep
-from services.core.errors import Forbidden, InvalidRange, NotAuthenticated, NotFound, responses
-from services.core.params import IdPath, OptionalIdQuery, TimeRangeDep
+from services.core.errors import Forbidden, InvalidInput, InvalidRange, NotAuthenticated, NotFound, responses
+from services.core.models import Enterprise, Meter, MeterRole
+from services.core.pagination import Page, PageDep, paginate
+from services.core.params import IdPath, OptionalIdQuery, SearchQuery, TimeRangeDep
+from services.core.quantities import Carrier
 from services.park import queries
 from services.park.schemas import EnterpriseOut, MeterOut
 
@@ -29,13 +32,22 @@ router = APIRouter(
 
 @router.get(
     "/enterprises",
-    response_model=list[EnterpriseOut],
-    responses={**table_content("the enterprises"), **responses(NotAuthenticated, Forbidden)},
+    response_model=Page[EnterpriseOut],
+    responses={
+        **table_content("the enterprises (files: every one matching, unpaged)"),
+        **responses(NotAuthenticated, Forbidden, InvalidInput),
+    },
 )
-def list_enterprises(session: SessionDep, principal: Reader, format: FormatParam = "json") -> Any:
-    only = visible_enterprise(principal, None)
-    rows = [EnterpriseOut.model_validate(e) for e in queries.enterprises(session, principal.park, only)]
-    return rows if format == "json" else as_file(rows, EnterpriseOut, "enterprises", format)
+def list_enterprises(
+    session: SessionDep, principal: Reader, page: PageDep, q: SearchQuery = None, format: FormatParam = "json"
+) -> Any:
+    """The park's enterprises in id order, a page at a time (an enterprise: itself)."""
+    query = queries.enterprise_list(principal.park, visible_enterprise(principal, None), q)
+    if format != "json":
+        rows = [EnterpriseOut.model_validate(e) for e in session.scalars(query.order_by(Enterprise.id))]
+        return as_file(rows, EnterpriseOut, "enterprises", format)
+    found, cursor = paginate(session, query, Enterprise.id, page)
+    return {"items": [EnterpriseOut.model_validate(e) for e in found], "next_cursor": cursor}
 
 
 @router.get(
@@ -50,20 +62,32 @@ def get_enterprise(enterprise_id: IdPath, session: SessionDep, principal: Reader
 
 @router.get(
     "/meters",
-    response_model=list[MeterOut],
-    responses={**table_content("the meters"), **responses(NotAuthenticated, Forbidden, NotFound)},
+    response_model=Page[MeterOut],
+    responses={
+        **table_content("the meters (files: every one matching, unpaged)"),
+        **responses(NotAuthenticated, Forbidden, NotFound, InvalidInput),
+    },
 )
 def list_meters(
     session: SessionDep,
     principal: Reader,
+    page: PageDep,
     enterprise_id: OptionalIdQuery = None,
+    carrier: Carrier | None = None,
+    role: MeterRole | None = None,
+    q: SearchQuery = None,
     format: FormatParam = "json",
 ) -> Any:
+    """The park's meters in id order, a page at a time (an enterprise: its own)."""
     only = visible_enterprise(principal, enterprise_id)
     if only is not None:
         queries.enterprise(session, principal.park, only)  # another park's enterprise: 404
-    rows = [MeterOut.model_validate(m) for m in queries.meters(session, principal.park, only)]
-    return rows if format == "json" else as_file(rows, MeterOut, "meters", format)
+    query = queries.meter_list(principal.park, only, carrier, role, q)
+    if format != "json":
+        rows = [MeterOut.model_validate(m) for m in session.scalars(query.order_by(Meter.id))]
+        return as_file(rows, MeterOut, "meters", format)
+    found, cursor = paginate(session, query, Meter.id, page)
+    return {"items": [MeterOut.model_validate(m) for m in found], "next_cursor": cursor}
 
 
 def _readable(session: SessionDep, principal: Principal, enterprise_id: int | None) -> int | None:

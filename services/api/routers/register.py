@@ -22,7 +22,7 @@ from services.core.db import SessionDep
 from services.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, responses
 from services.core.exports import attachment
 from services.core.pagination import Page, PageDep
-from services.core.params import INT4_MAX, IdPath, OptionalIdQuery
+from services.core.params import INT4_MAX, IdPath, OptionalIdQuery, SearchQuery
 from services.park import bulk, register
 from services.park.register import Kind
 from services.park.schemas import (
@@ -36,7 +36,6 @@ from services.park.schemas import (
 router = APIRouter(
     prefix="/api/v1/register", tags=["register"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES
 )
-SearchQuery = Annotated[str | None, Query(max_length=64, description="part of the code or name")]
 READ_ERRORS = responses(NotAuthenticated, Forbidden, NotFound)
 WRITE_ERRORS = responses(NotAuthenticated, Forbidden, NotFound, Conflict, InvalidInput)
 

@@ -88,6 +88,29 @@ class EnergyDaily(Base):
     __table_args__ = (Index("ix_energy_daily_meter", "meter_id", "quantity", "day"),)
 
 
+class EnergyDailyPark(Base):
+    """The park's energy in one local day per carrier: its boundary meters' days summed, grid
+    import net of export (migration 0019; rollups.py)."""
+
+    __tablename__ = "energy_daily_park"
+    park_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    series: Mapped[str] = mapped_column(String(32, collation="C"), primary_key=True)
+    value: Mapped[float] = mapped_column(Double)
+    covered_seconds: Mapped[float] = mapped_column(Double)
+    quality: Mapped[DataQuality] = mapped_column(pg_enum(DataQuality, "data_quality"))
+
+
+class EnergyDailyParkMembers(Base):
+    """Which meters a park's stored days are sums of: the digest of its members when they
+    were rebuilt (rollups.PARK_MEMBERS_MD5)."""
+
+    __tablename__ = "energy_daily_park_members"
+    park_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    members_md5: Mapped[str] = mapped_column(String(32))
+    rebuilt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class CarbonFactorHourly(Base):
     """电碳因子 of the park (``bus_id`` NULL) or of one bus, for one hour, with its inputs."""
 

@@ -125,9 +125,7 @@ class Park(RoofsAndDemandResponse, Base):
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     enterprises: Mapped[list[Enterprise]] = relationship(back_populates="park")
-    __table_args__ = (
-        roofs_check(),
-    )
+    __table_args__ = (roofs_check(),)
 
 
 class Enterprise(RoofsAndDemandResponse, Base):
