@@ -93,4 +93,5 @@ def app_from_environment() -> FastAPI:
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    return create_app(make_session_factory(make_engine(resolve_database_url(settings))))
+    engine = make_engine(resolve_database_url(settings), pool_size=settings.api_database_pool)
+    return create_app(make_session_factory(engine))

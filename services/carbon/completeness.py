@@ -36,14 +36,19 @@ WITH m AS MATERIALIZED (
 ), counts AS (
     SELECT meter_id, day, received FROM counted WHERE day IN (SELECT day FROM closed)
     UNION ALL
-    SELECT r.meter_id, (r.ts AT TIME ZONE :tz)::date AS day, count(*) AS received
-    FROM reading r JOIN m ON m.id = r.meter_id
-    -- the readings from the first day without counts on: usually today's only
-    WHERE r.ts >= coalesce((SELECT min(d.day)::timestamp AT TIME ZONE :tz FROM days d
-                            WHERE d.day NOT IN (SELECT day FROM closed)), :hi)
-      AND r.ts < :hi
-      AND (r.ts AT TIME ZONE :tz)::date NOT IN (SELECT day FROM closed)
-    GROUP BY 1, 2
+    SELECT meter_id, day, received FROM (
+        SELECT r.meter_id, (r.ts AT TIME ZONE :tz)::date AS day, count(*) AS received
+        FROM reading r JOIN m ON m.id = r.meter_id
+        -- the readings from the first day without counts on: usually today's only
+        WHERE r.ts >= coalesce((SELECT min(d.day)::timestamp AT TIME ZONE :tz FROM days d
+                                WHERE d.day NOT IN (SELECT day FROM closed)), :hi)
+          AND r.ts < :hi
+        GROUP BY 1, 2
+        -- kept whole: the day's test below, pushed down, converted every reading of the
+        -- park's day to local time before the join picked the few meters asked about
+        -- (an enterprise's 8 hours: 11 → 3 ms)
+        OFFSET 0
+    ) own WHERE day NOT IN (SELECT day FROM closed)
 )
 SELECT d.day, m.id AS meter_id, m.code, m.enterprise_id, coalesce(c.received, 0) AS received,
        -- a day's length in the park's zone (23 or 25 h where clocks change)

@@ -232,14 +232,11 @@ def energy_series(
         # quarters). The whole result is read: planned as such.
         session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
         statement = statement.execution_options(yield_per=2000)
-    result = session.execute(statement, params)
-    for row in result if stream else result.all():
-        unit = QUANTITIES[row.series].unit if scope == "meter" else CARRIER_UNITS.get(row.series, "")
+    result = session.execute(statement, params).tuples()
+    units = {code: q.unit for code, q in QUANTITIES.items()} if scope == "meter" else CARRIER_UNITS
+    # plain tuples and positional arguments: a year of a park's days is 1 000 points, and
+    # named access to each row's fields was a fifth of the request
+    for start, series, value, quality, covered_share in result if stream else result.all():
         yield Point(
-            start=row.start.astimezone(zone),
-            series=row.series,
-            unit=unit,
-            value=float(row.value),
-            quality=row.quality,
-            covered_share=float(row.covered_share),
+            start.astimezone(zone), series, units.get(series, ""), float(value), quality, float(covered_share)
         )

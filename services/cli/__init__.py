@@ -80,7 +80,8 @@ def serve(
     # before its exit handlers run, leaving the embedded PostgreSQL it started behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if processes == 1:
-        uvicorn.run(create_app(make_session_factory(make_engine(url))), host=bind_host, port=bind_port)
+        engine = make_engine(url, pool_size=settings.api_database_pool)
+        uvicorn.run(create_app(make_session_factory(engine)), host=bind_host, port=bind_port)
         return
     # Workers build the app themselves (services.api.app.app_from_environment) on the
     # database this process resolved; it supervises them and stops them on SIGTERM.

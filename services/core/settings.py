@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # limits and sessions live in the database, so every process sees the same; /metrics
     # answers for the process that serves the scrape.
     api_workers: int = Field(default=1, ge=1, le=32)
+    # Database connections each API process keeps open. A request holds two at once (the
+    # authentication gate's and its route's); with fewer than its concurrent requests need,
+    # connections beyond the pool are opened and closed per request (a backend started each
+    # time: 20 clients on 2 processes opened 405 in 2 000 requests with 5, 31 with 20).
+    api_database_pool: int = Field(default=20, ge=1, le=100)
     # Dashboard session cookies are signed with this key; production must set it (≥ 32
     # characters). In development a random key is kept in the data directory.
     session_secret: str | None = None
