@@ -14,15 +14,16 @@ from sqlalchemy.orm import Session
 from services.access.tokens import authenticate_token, secret_hash
 from services.core import migrate
 from services.core.models import Base
-from services.core.storage_policy import preloads_timescaledb, timescaledb_available
+from services.core.storage_policy import POWER_ROLLUP, preloads_timescaledb, timescaledb_available
 
 
 def test_models_match_the_migrated_schema(engine: Engine) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": False})
         differences = compare_metadata(context, Base.metadata)
-    # reading's key order differs by design on TimescaleDB vs plain PostgreSQL (0003)
-    significant = [d for d in differences if "reading" not in repr(d)]
+    # reading's key order differs by design on TimescaleDB vs plain PostgreSQL (0003);
+    # power_15m is a continuous aggregate on one and a table on the other (0020)
+    significant = [d for d in differences if "reading" not in repr(d) and POWER_ROLLUP not in repr(d)]
     assert significant == []
 
 

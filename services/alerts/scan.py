@@ -19,6 +19,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from services.core.storage_policy import (
+    POWER_ROLLUP,
+    POWER_ROLLUP_COLUMNS,
+    QUARTER_BIN,
+    power_rollup_is_table,
+)
+
 # Longer than any ingest transaction (one batch commits in well under a second).
 SETTLE = timedelta(seconds=30)
 # A first cycle looks back this far for the readings it has not seen.
@@ -36,11 +43,22 @@ ON CONFLICT (meter_id) DO NOTHING
 """
 )
 
-# One pass over the new readings feeds the three tables. A probe that changed within the
+# One pass over the new readings feeds the three tables (four: on plain PostgreSQL the
+# quarter-hour power statistics too, which TimescaleDB keeps as a continuous aggregate;
+# services/core/storage_policy.py). A probe that changed within the
 # new readings starts its unchanged span at the last change; one whose first new value
 # differs from the stored one, at that first reading; otherwise the span goes on.
-SCAN_SQL = text(
-    f"""
+POWER_CTE = f"""
+), power AS (
+    INSERT INTO {POWER_ROLLUP} AS p ({POWER_ROLLUP_COLUMNS})
+    SELECT meter_id, {QUARTER_BIN}, count(*), sum(value), min(value), max(value)
+    FROM new WHERE quantity = 'power_kw'
+    GROUP BY 1, 2
+    ON CONFLICT (meter_id, interval_start) DO UPDATE SET
+        readings = p.readings + EXCLUDED.readings, kw_sum = p.kw_sum + EXCLUDED.kw_sum,
+        kw_min = least(p.kw_min, EXCLUDED.kw_min), kw_max = greatest(p.kw_max, EXCLUDED.kw_max)
+    RETURNING 1"""
+SCAN_TEMPLATE = f"""
 WITH new AS MATERIALIZED (
     SELECT r.meter_id, r.quantity, r.ts, r.value, r.received_at, m.park_id
     FROM reading r JOIN meter m ON m.id = r.meter_id
@@ -89,12 +107,13 @@ WITH new AS MATERIALIZED (
     INSERT INTO telemetry_minute AS t (park_id, minute, readings)
     SELECT park_id, date_trunc('minute', received_at), count(*) FROM new GROUP BY 1, 2
     ON CONFLICT (park_id, minute) DO UPDATE SET readings = t.readings + EXCLUDED.readings
-    RETURNING 1
+    RETURNING 1{{power}}
 )
 SELECT (SELECT count(*) FROM new) AS readings, (SELECT count(*) FROM status) AS meters,
        (SELECT count(*) FROM days) AS meter_days, (SELECT count(*) FROM minutes) AS minutes
 """
-)
+# by whether this scan keeps the power statistics (storage_policy.power_rollup_is_table)
+SCAN_SQL = {keeps: text(SCAN_TEMPLATE.format(power=POWER_CTE if keeps else "")) for keeps in (True, False)}
 
 STATE_SQL = text(
     """SELECT s.readings_received_until, s.meter_directory_version, d.version AS directory
@@ -137,7 +156,8 @@ def scan_new_readings(session: Session, now: datetime, settle: timedelta = SETTL
     memory = session.scalar(text("SELECT current_setting('work_mem')"))
     session.execute(text("SET LOCAL enable_nestloop = off"))
     session.execute(text("SET LOCAL work_mem = '64MB'"))  # a minute of 10 000 meters spilled at 4 MB
-    row = session.execute(SCAN_SQL, {"since": since, "until": until, "now": now}).one()
+    keeps_power = power_rollup_is_table(session.connection())
+    row = session.execute(SCAN_SQL[keeps_power], {"since": since, "until": until, "now": now}).one()
     session.execute(
         text("SELECT set_config('enable_nestloop', :nestloop, true), set_config('work_mem', :memory, true)"),
         {"nestloop": before, "memory": memory},

@@ -5,6 +5,7 @@ enterprise and day. An enterprise reaches only its own meters, sites and itself.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -14,15 +15,20 @@ from fastapi.responses import Response, StreamingResponse
 from services.access.dependencies import Reader
 from services.access.policy import Principal, visible_enterprise
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
+from services.api.tables import FormatParam, as_file, table_content
 from services.carbon.completeness import MAX_DAYS, Completeness, completeness
+from services.carbon.power import RAW_MAX_ROWS, PowerPoint, RawReading, meter_readings, power_series
 from services.carbon.series import EnergyPoint, Resolution, Scope, energy_series
 from services.core.db import SessionDep
 from services.core.errors import Forbidden, InvalidInput, InvalidRange, NotAuthenticated, NotFound, responses
 from services.core.exports import XLSX, attachment, csv_chunks, xlsx_bytes
-from services.core.params import INT4_MAX, OptionalIdQuery, TimeRangeDep
+from services.core.params import INT4_MAX, IdPath, OptionalIdQuery, TimeRangeDep
 from services.park import queries
 from services.park.register import KINDS, get_object
+from services.park.schemas import QuantityCode
 
+POWER_MAX_RANGE = timedelta(days=31)  # a park's month of quarters: 152 boundary meters' 450 000 rows
+RAW_MAX_RANGE = timedelta(days=2)  # a meter's readings are found through the time-leading key
 router = APIRouter(prefix="/api/v1", tags=["series"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES)
 ERRORS = responses(NotAuthenticated, Forbidden, NotFound, InvalidRange, InvalidInput)
 HEADER = [
@@ -43,6 +49,14 @@ FILE_CONTENT: dict[int | str, dict[str, Any]] = {
         "description": "the series, as JSON, CSV (UTF-8 with BOM) or Excel",
     }
 }
+
+
+# a series' scope, its owner and resolution, as every series endpoint takes them
+ScopeParam = Annotated[Scope, Query(description="meter | site | enterprise | park")]
+OwnerParam = Annotated[
+    int | None, Query(alias="id", ge=1, le=INT4_MAX, description="the meter, site or enterprise")
+]
+ResolutionParam = Annotated[Resolution, Query(description="15min | hour | day | month (local days)")]
 
 
 def _owner(session: SessionDep, principal: Principal, scope: Scope, owner_id: int | None) -> int | None:
@@ -72,11 +86,9 @@ def energy(
     session: SessionDep,
     principal: Reader,
     period: TimeRangeDep,
-    scope: Annotated[Scope, Query(description="meter | site | enterprise | park")] = "park",
-    owner_id: Annotated[
-        int | None, Query(alias="id", ge=1, le=INT4_MAX, description="the meter, site or enterprise")
-    ] = None,
-    resolution: Annotated[Resolution, Query(description="15min | hour | day | month (local days)")] = "hour",
+    scope: ScopeParam = "park",
+    owner_id: OwnerParam = None,
+    resolution: ResolutionParam = "hour",
     format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
 ) -> Any:
     """Energy (kWh, m³, GJ) per interval with its data quality carried up and the share of
@@ -110,6 +122,57 @@ def energy(
         media_type="text/csv; charset=utf-8",
         headers=attachment(f"{name}.csv"),
     )
+
+
+@router.get(
+    "/series/power", response_model=list[PowerPoint], responses={**table_content("the series"), **ERRORS}
+)
+def power(
+    session: SessionDep,
+    principal: Reader,
+    period: TimeRangeDep,
+    scope: ScopeParam = "park",
+    owner_id: OwnerParam = None,
+    resolution: ResolutionParam = "hour",
+    format: FormatParam = "json",
+) -> Any:
+    """Load (kW) per interval from the meters' power readings: the mean, the peak
+    quarter-hour mean (demand, 最大需量) and, for a meter, its highest and lowest reading;
+    at most 31 days per request."""
+    owner = _owner(session, principal, scope, owner_id)
+    if period.end - period.start > POWER_MAX_RANGE:
+        raise InvalidRange(f"at most {POWER_MAX_RANGE.days} days of power per request")
+    park = queries.park(session, principal.park)
+    rows = power_series(session, park.id, park.timezone, scope, owner, resolution, period.start, period.end)
+    if format == "json":
+        return rows
+    return as_file(rows, PowerPoint, f"power-{scope}{'-' + str(owner) if owner else ''}-{resolution}", format)
+
+
+@router.get(
+    "/meters/{meter_id}/readings",
+    response_model=list[RawReading],
+    responses={**table_content("the readings"), **ERRORS},
+)
+def readings(
+    meter_id: IdPath,
+    session: SessionDep,
+    principal: Reader,
+    period: TimeRangeDep,
+    quantity: Annotated[QuantityCode | None, Query(description="one quantity; all when absent")] = None,
+    format: FormatParam = "json",
+) -> Any:
+    """A meter's readings as they came (the raw resolution), at most 2 days and 50 000
+    readings per request. An enterprise reads only its own meters."""
+    own = visible_enterprise(principal, None)
+    meter = queries.meter(session, principal.park, meter_id, own)
+    if period.end - period.start > RAW_MAX_RANGE:
+        raise InvalidRange(f"at most {RAW_MAX_RANGE.days} days of raw readings per request")
+    park = queries.park(session, principal.park)
+    rows = meter_readings(session, meter.id, park.timezone, period.start, period.end, quantity)
+    if rows is None:
+        raise InvalidRange(f"more than {RAW_MAX_ROWS} readings: ask for a shorter range or one quantity")
+    return rows if format == "json" else as_file(rows, RawReading, f"readings-{meter.code}", format)
 
 
 @router.get("/data-completeness", response_model=Completeness, responses=ERRORS)
