@@ -394,6 +394,16 @@ def _enterprise_walk(
         _wait_for(browser, "#fig-energy .main-svg")
         bars = browser.execute_script("return document.getElementById('fig-energy').data[0].x.length")
         assert bars >= at_least, (resolution, bars)
+        # beside the mean load, the peak quarter-hour demand from the power readings
+        traces = browser.execute_script(
+            "return document.getElementById('fig-energy').data.map(d => [d.name, d.x.length])"
+        )
+        peaks = [n for name, n in traces if name.startswith("最大需量")]
+        if resolution == "month":  # beyond the power series' 31 days
+            assert peaks == []
+        else:
+            assert len(peaks) == 1, traces
+            assert peaks[0] >= at_least, (resolution, traces)
     screenshot(browser, "demo-enterprise-month-zh")
     browser.get(f"{base}/dashboard")
     assert "/dashboard/enterprise" in browser.current_url

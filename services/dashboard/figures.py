@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from services.carbon.coverage import COVERAGE_TARGET
 from services.carbon.indicators import CoreTrend
+from services.carbon.power import PowerPoint
 from services.carbon.schemas import HourlyEmission, HourlyFactor
 from services.carbon.series import Point
 from services.carbon.topology import Topology
@@ -295,10 +296,16 @@ def sankey(links: Sequence[tuple[str, str, float]], unit: str, div: str, wall: b
 
 
 def energy_and_load(
-    points: Sequence[Point], resolution: str, t: dict[str, str], tz: ZoneInfo, div: str = "fig-energy"
+    points: Sequence[Point],
+    resolution: str,
+    t: dict[str, str],
+    tz: ZoneInfo,
+    peaks: Sequence[PowerPoint] = (),
+    div: str = "fig-energy",
 ) -> str:
     """Electricity per interval (bars; an interval whose data is not all measured is drawn
-    in amber) and the mean load over it (kW = kWh ÷ hours); gas and heat to switch on."""
+    in amber), the mean load over it (kW = kWh ÷ hours) and, from the power readings, its
+    highest quarter-hour demand; gas and heat to switch on."""
     electricity = [p for p in points if p.series == "electricity"]
     starts = [p.start.astimezone(tz) for p in electricity]
     hours = [_interval_hours(p.start.astimezone(tz), resolution) for p in electricity]
@@ -324,6 +331,17 @@ def energy_and_load(
         ),
         secondary_y=True,
     )
+    if peaks:
+        fig.add_trace(
+            go.Scatter(
+                x=[p.start.astimezone(tz) for p in peaks],
+                y=[p.kw_peak for p in peaks],
+                name=f"{t['peak_demand']} kW",
+                mode="lines",
+                line={"color": "#8064a2", "dash": "dot"},
+            ),
+            secondary_y=True,
+        )
     for series, unit, colour in (("natural_gas", "m³", "#e6843c"), ("heat", "GJ", "#c0504d")):
         rows = [p for p in points if p.series == series]
         if rows:

@@ -112,6 +112,7 @@ TEXTS: dict[str, dict[Lang, str]] = {
     },
     "energy_axis": {"zh": "能耗", "en": "Energy"},
     "mean_load": {"zh": "平均负荷", "en": "Mean load"},
+    "peak_demand": {"zh": "最大需量（15分钟）", "en": "Peak demand (15 min)"},
     "quality_note": {
         "zh": "琥珀色柱：该时段含缺测、估算或表码异常",
         "en": "Amber bars: gaps, estimates or register events in the interval",

@@ -22,7 +22,8 @@ from services.alerts.queries import meter_health
 from services.carbon import queries as carbon_queries
 from services.carbon.factors import grid_factor
 from services.carbon.indicators import enterprise_against_park
-from services.carbon.series import Resolution, energy_series
+from services.carbon.power import power_series
+from services.carbon.series import Resolution, Scope, energy_series
 from services.carbon.topology import node_factor
 from services.carbon.trajectory import trajectory
 from services.core.db import SessionDep
@@ -58,6 +59,7 @@ router.include_router(reports.router)
 router.include_router(indicators.router)
 ENTERPRISE_PAGE = "/dashboard/enterprise"
 # How far back the enterprise page draws its energy at each resolution.
+POWER_WINDOW = timedelta(days=31)  # GET /api/v1/series/power's limit
 SERIES_WINDOWS: dict[Resolution, timedelta] = {
     "15min": timedelta(hours=48),
     "hour": timedelta(days=7),
@@ -236,18 +238,13 @@ def enterprise_page(
     tz = ZoneInfo(park.timezone)
     emissions = carbon_queries.hourly_emissions(session, park.id, enterprise.id, now - timedelta(days=7), now)
     resolution = res if res in SERIES_WINDOWS else "hour"
-    points = list(
-        energy_series(
-            session,
-            park.id,
-            park.timezone,
-            "enterprise",
-            enterprise.id,
-            resolution,
-            now - SERIES_WINDOWS[resolution],
-            now,
-        )
-    )
+    window = SERIES_WINDOWS[resolution]
+    series: tuple[int, str, Scope, int, Resolution, datetime, datetime] = (
+        park.id, park.timezone, "enterprise", enterprise.id, resolution, now - window, now
+    )  # fmt: skip
+    points = list(energy_series(session, *series))
+    # the peak quarter-hour demand from the power readings, where the window allows it
+    peaks = power_series(session, *series) if window <= POWER_WINDOW else []
     carriers = overview.carrier_days(
         session, park.id, enterprise.id, park.timezone, now - timedelta(days=7), now
     )
@@ -259,7 +256,7 @@ def enterprise_page(
         ),
         "resolution": resolution,
         "resolutions": list(SERIES_WINDOWS),
-        "fig_energy": figures.energy_and_load(points, resolution, t, tz),
+        "fig_energy": figures.energy_and_load(points, resolution, t, tz, peaks),
         "fig_carriers": figures.emissions_by_carrier(carriers, t),
         "t": t,
         "lang": language,
