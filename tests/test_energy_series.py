@@ -25,6 +25,7 @@ from services.alerts.scan import reconcile_day
 from services.api.app import create_app
 from services.carbon.jobs import hourly_carbon_job
 from services.carbon.pipeline import recompute_hours, recompute_range
+from services.carbon.rollups import refresh_park_days
 from services.carbon.series import Point, energy_series
 from services.core.db import libpq_url, unit_of_work
 from services.core.hours import HOUR
@@ -380,12 +381,13 @@ def test_the_running_day_is_summed_from_its_hours_and_stored_once_it_is_over(
         ]
 
 
-def test_the_parks_days_are_stored_and_read_only_while_its_boundary_meters_are_the_same(
+def test_the_parks_days_are_stored_and_read_while_its_boundary_meters_are_the_same(
     session_factory: sessionmaker[Session], database_url: str
 ) -> None:
     """The park's day and month series read its own stored days (rollups.refresh_park_days)
-    while the register's boundary meters are those the days were summed from; once one is
-    retired, its meters' days are read until the engine rebuilds the park's days."""
+    while the register's boundary meters are those the days were summed from; once one moves
+    inside the park, its meters' days are read until the engine rebuilds the park's days. A
+    retired meter keeps its history in them."""
     first = datetime(2026, 3, 1, tzinfo=SHANGHAI)
     with session_factory() as s:
         park = make_park(s)
@@ -427,9 +429,18 @@ def test_the_parks_days_are_stored_and_read_only_while_its_boundary_meters_are_t
     assert series("day") == [(d, pytest.approx(3120.0), "ok") for d in days]
     assert series("month") == [(days[0], pytest.approx(4 * 3120.0), "ok")]
 
-    # GRID-2 retired: the stored days are of the old members, and not read
+    # GRID-2 retired after those days: they keep its energy, and the stored days stay valid
     with psycopg.connect(libpq_url(database_url)) as conn:
         conn.execute("UPDATE meter SET retired_at = %s WHERE id = %s", (now, ids[1]))
+        conn.commit()
+    assert series("day") == [(d, pytest.approx(3120.0), "ok") for d in days]
+    assert sum(value for _, value, _ in series("hour")) == pytest.approx(4 * 3120.0)  # from its hours
+    with unit_of_work(session_factory) as s:
+        assert not refresh_park_days(s, park_id, None)
+    # GRID-2 was in fact on the park's own network: the stored days are of the old members,
+    # and not read
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("UPDATE meter SET position = 'park_network' WHERE id = %s", (ids[1],))
         conn.commit()
     assert series("day") == [(d, pytest.approx(2400.0), "ok") for d in days]
     assert stored() == {d: pytest.approx(3120.0) for d in days}

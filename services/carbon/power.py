@@ -19,14 +19,18 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.carbon.emissions import COUNTED_METER_SQL
+from services.carbon.rollups import IN_SERVICE
 from services.carbon.series import Resolution, Scope
 
 # The meters whose power a scope sums, as SQL over ``meter m`` of :park_id: electricity
-# meters that read power; an enterprise's main meters as its energy counts them, the park's
-# boundary meters.
-_POWER_METERS = """
-    SELECT m.id AS meter_id FROM meter m
-    WHERE m.park_id = :park_id AND m.retired_at IS NULL AND 'power_kw' = ANY(m.quantities)"""
+# meters that read power, in service at some point of the range; an enterprise's main meters
+# as its energy counts them, the park's boundary meters.
+_POWER_METERS = (
+    """
+    SELECT m.id AS meter_id, m.retired_at FROM meter m
+    WHERE m.park_id = :park_id AND 'power_kw' = ANY(m.quantities)"""
+    + IN_SERVICE
+)
 MEMBERS: dict[str, str] = {
     "meter": _POWER_METERS + " AND m.id = :owner_id",
     "enterprise": _POWER_METERS
@@ -63,7 +67,10 @@ WITH members AS MATERIALIZED ({MEMBERS[scope]}
     GROUP BY 1
 )
 SELECT {start} AS start, g.kw_mean, g.kw_peak, g.kw_max, g.kw_min, g.readings,
-       least(g.meters / ((SELECT count(*) FROM members) * {quarters}), 1.0) AS covered_share
+       -- of the members in service at the interval's start
+       least(g.meters / (greatest((SELECT count(*) FROM members
+                                   WHERE retired_at IS NULL OR retired_at > {start}), 1) * {quarters}), 1.0)
+           AS covered_share
 FROM (
     SELECT {bucket} AS b, avg(q.kw) AS kw_mean, max(q.kw) AS kw_peak, max(q.kw_max) AS kw_max,
            min(q.kw_min) AS kw_min, sum(q.readings) AS readings, sum(q.meters) AS meters

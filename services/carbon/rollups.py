@@ -92,30 +92,36 @@ REFRESH_DAILY_SQL = {
 }
 
 
-# (meter, quantity, series, sign) of a scope's counted meters, as SQL over ``meter m`` of
-# :park_id (series.MEMBERS narrows it to an enterprise, a site or the park).
+# (meter, quantity, series, sign, retired_at) of a scope's counted meters, as SQL over
+# ``meter m`` of :park_id (series.MEMBERS narrows it to an enterprise, a site or the park).
+# Retired meters too: a meter's energy ends when it is retired, and its history stays in the
+# sums of the days it measured (a reader leaves out those retired before its range, IN_SERVICE).
 SIGNED_MEMBERS = """
     SELECT m.id AS meter_id, q.quantity,
            m.carrier::text AS series,
-           CASE WHEN q.quantity = 'energy_export_kwh' THEN -1.0 ELSE 1.0 END AS sign
+           CASE WHEN q.quantity = 'energy_export_kwh' THEN -1.0 ELSE 1.0 END AS sign,
+           m.retired_at
     FROM meter m
     CROSS JOIN LATERAL unnest(m.quantities) AS q(quantity)
-    WHERE m.park_id = :park_id AND m.retired_at IS NULL
+    WHERE m.park_id = :park_id
       AND ((m.carrier = 'electricity' AND q.quantity IN ('energy_import_kwh', 'energy_export_kwh'))
            OR (m.carrier = 'natural_gas' AND q.quantity = 'volume_m3')
            OR (m.carrier = 'heat' AND q.quantity = 'heat_gj')
            OR (m.carrier = 'water' AND q.quantity = 'volume_t'))"""
+# in service at some point of the reader's range [:lo, :hi)
+IN_SERVICE = "\n      AND (m.retired_at IS NULL OR m.retired_at > :lo)"
 # The park: its boundary meters (grid import net of export, gas and heat bought).
 PARK_MEMBERS = SIGNED_MEMBERS + "\n      AND m.position = 'boundary' AND NOT m.virtual"
-# Which meters a park's stored days are sums of, over a CTE ``members`` of PARK_MEMBERS: a
-# register change (a boundary meter added, retired, moved inside) changes it, and stored days
-# of other members are neither read nor kept.
+# Which meters a park's stored days are sums of, over a CTE ``{members}`` of PARK_MEMBERS: a
+# register change (a boundary meter added, moved inside, a register added) changes it, and
+# stored days of other members are neither read nor kept. A retirement does not: the days
+# before it are the meter's, those after have none of its energy.
 PARK_MEMBERS_MD5 = """SELECT md5(coalesce(string_agg(concat_ws(' ', meter_id, quantity, series, sign), ','
                                            ORDER BY meter_id, quantity), ''))
-                      FROM members"""
+                      FROM {members}"""
 PARK_MEMBERS_STATE_SQL = text(f"""
 WITH members AS MATERIALIZED ({PARK_MEMBERS})
-SELECT ({PARK_MEMBERS_MD5}) AS members_md5,
+SELECT ({PARK_MEMBERS_MD5.format(members="members")}) AS members_md5,
        (SELECT members_md5 FROM energy_daily_park_members WHERE park_id = :park_id) AS stored_md5""")
 # The park's days [:d0, :d1] from its boundary meters' stored days, signed, per carrier.
 REFRESH_PARK_DAYS_SQL = text(f"""

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from services.carbon.emissions import COUNTED_METER_SQL
 from services.carbon.interval_energy import QUALITY_RANK, QUALITY_RANK_ENUM
 from services.carbon.rollups import (
+    IN_SERVICE,
     LIVE_DAYS,
     PARK_MEMBERS,
     PARK_MEMBERS_MD5,
@@ -41,15 +42,16 @@ CARRIER_UNITS = {"electricity": "kWh", "natural_gas": "m³", "heat": "GJ", "wate
 
 MEMBERS: dict[str, str] = {
     "meter": """
-    SELECT m.id AS meter_id, q.quantity, q.quantity AS series, 1.0 AS sign
+    SELECT m.id AS meter_id, q.quantity, q.quantity AS series, 1.0 AS sign, m.retired_at
     FROM meter m CROSS JOIN LATERAL unnest(m.quantities) AS q(quantity)
     WHERE m.park_id = :park_id AND m.id = :owner_id AND q.quantity = ANY(:cumulative)""",
     "enterprise": SIGNED_MEMBERS
+    + IN_SERVICE
     + f"""
       AND m.enterprise_id = :owner_id AND m.role IN ('enterprise_main', 'gas', 'heat')
       AND {COUNTED_METER_SQL}""",
-    "site": SIGNED_MEMBERS + "\n      AND m.site_id = :owner_id",
-    "park": PARK_MEMBERS,
+    "site": SIGNED_MEMBERS + IN_SERVICE + "\n      AND m.site_id = :owner_id",
+    "park": PARK_MEMBERS + IN_SERVICE,
 }
 
 # A local day or month of the park as instants (timestamptz), from its first date. Points
@@ -128,9 +130,10 @@ def _series_sql(scope: str, resolution: str) -> str:
         # members: a year is 365 rows a carrier instead of 365 × its boundary meters'.
         # Otherwise its meters' days, as for any scope; the open days from hours either way.
         stored = f"""
+), boundary AS MATERIALIZED ({PARK_MEMBERS}
 ), stored AS (
     SELECT coalesce((SELECT members_md5 FROM energy_daily_park_members WHERE park_id = :park_id)
-                    = ({PARK_MEMBERS_MD5}), false) AS fresh"""
+                    = ({PARK_MEMBERS_MD5.format(members="boundary")}), false) AS fresh"""
         fresh = "(SELECT fresh FROM stored)"
         rows = f"""SELECT {fields} FROM {table.replace(STORED_DAYS_IF, f"NOT {fresh}")} e
     JOIN members mb ON mb.meter_id = e.meter_id AND mb.quantity = e.quantity
@@ -140,12 +143,16 @@ def _series_sql(scope: str, resolution: str) -> str:
     WHERE e.park_id = :park_id AND e.day < :open_day AND {bounds} AND {fresh}"""
     return f"""
 WITH members AS MATERIALIZED ({MEMBERS[scope]}
-), counts AS (SELECT series, count(*) AS n FROM members GROUP BY series{stored}
+), counts AS (SELECT series, count(*) AS n FROM members GROUP BY series
+), retired AS MATERIALIZED (SELECT series, retired_at FROM members WHERE retired_at IS NOT NULL{stored}
 ), picked AS ({rows}
 )
 SELECT {start} AS start, g.series, g.value,
        ({QUALITY_RANK})[g.worst]::text AS quality,
-       least(g.covered / (c.n * {length}), 1.0) AS covered_share
+       -- of the members in service at the interval's start (usually none retired: no rows)
+       least(g.covered / (greatest(c.n - (SELECT count(*) FROM retired r
+                                          WHERE r.series = g.series AND r.retired_at <= {start}), 1)
+                          * {length}), 1.0) AS covered_share
 FROM (
     SELECT {bucket} AS b, e.series, sum(e.sign * e.value) AS value,
            max(array_position({QUALITY_RANK_ENUM}, e.quality)) AS worst, sum(e.covered_seconds) AS covered
