@@ -314,6 +314,18 @@ def test_completeness_counts_readings_against_the_meters_interval(
         conn.execute("UPDATE reading_count_daily SET reconciled = false WHERE meter_id = %s", (meter_id,))
         conn.commit()
     assert received() == 96 - 24 + 86
+    # retired the next day, the meter keeps its past days; retired that morning, it is not
+    # expected that day
+    for retired, listed in ((day + timedelta(days=1, hours=9), 1), (day - timedelta(hours=1), 0)):
+        with psycopg.connect(libpq_url(database_url)) as conn:
+            conn.execute("UPDATE meter SET retired_at = %s WHERE id = %s", (retired, meter_id))
+            conn.commit()
+        answer = client.get(
+            "/api/v1/data-completeness",
+            headers={"Authorization": f"Bearer {token}"},
+            params={"start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat()},
+        )
+        assert len(answer.json()["meters"]) == listed, answer.text
     too_long = client.get(
         "/api/v1/data-completeness",
         headers={"Authorization": f"Bearer {token}"},

@@ -22,9 +22,9 @@ MAX_DAYS = 31
 COMPLETENESS_SQL = text(
     """
 WITH m AS MATERIALIZED (
-    SELECT id, code, enterprise_id, reading_interval_s, cardinality(quantities) AS registers
+    SELECT id, code, enterprise_id, reading_interval_s, cardinality(quantities) AS registers, retired_at
     FROM meter
-    WHERE park_id = :park_id AND NOT virtual AND retired_at IS NULL
+    WHERE park_id = :park_id AND NOT virtual AND (retired_at IS NULL OR retired_at > :lo)
       AND (CAST(:enterprise_id AS int) IS NULL OR enterprise_id = :enterprise_id)
 ), days AS (
     SELECT d::date AS day FROM generate_series(CAST(:d0 AS date), CAST(:d1 AS date), interval '1 day') AS d
@@ -32,7 +32,9 @@ WITH m AS MATERIALIZED (
     SELECT c.meter_id, c.day, c.received FROM reading_count_daily c JOIN m ON m.id = c.meter_id
     WHERE c.day >= :d0 AND c.day <= :d1 AND c.reconciled
 ), closed AS MATERIALIZED (  -- days every meter asked about has an exact count of
-    SELECT day FROM counted GROUP BY day HAVING count(*) = (SELECT count(*) FROM m)
+    SELECT c.day FROM counted c GROUP BY c.day
+    HAVING count(*) >= (SELECT count(*) FROM m
+                        WHERE m.retired_at IS NULL OR m.retired_at > c.day::timestamp AT TIME ZONE :tz)
 ), counts AS (
     SELECT meter_id, day, received FROM counted WHERE day IN (SELECT day FROM closed)
     UNION ALL
@@ -55,7 +57,8 @@ SELECT d.day, m.id AS meter_id, m.code, m.enterprise_id, coalesce(c.received, 0)
        m.registers * extract(epoch FROM ((d.day + 1)::timestamp AT TIME ZONE :tz)
                                        - (d.day::timestamp AT TIME ZONE :tz)) / m.reading_interval_s
            AS expected
-FROM days d CROSS JOIN m
+FROM days d JOIN m  -- the meters in service at the day's start: a retired one's past days too
+  ON m.retired_at IS NULL OR m.retired_at > d.day::timestamp AT TIME ZONE :tz
 LEFT JOIN counts c ON c.meter_id = m.id AND c.day = d.day
 ORDER BY d.day, m.code
 """
