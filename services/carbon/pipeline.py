@@ -23,7 +23,7 @@ from services.carbon.factor_hours import compute_factors
 from services.carbon.grid_ladder import TABLES, GridLadder, GridTables
 from services.carbon.interval_energy import QUARTER, compute_energy, compute_interval_energy
 from services.carbon.park_factor import any_storage
-from services.carbon.rollups import refresh_daily
+from services.carbon.rollups import refresh_daily, refresh_park_days
 from services.carbon.storage import STORAGE_MEMORY
 from services.core.db import unit_of_work
 from services.core.hours import HOUR, floor_hour
@@ -165,6 +165,12 @@ def recompute_range(
                     progress(int((hi - lo) / HOUR))
 
     started = time.perf_counter()
+    if jobs > 1:
+        # The parks' stored days made current first: spans that each found them stale would
+        # rebuild them one after the other, the second waiting out the first's chunk.
+        with unit_of_work(factory) as session:
+            for park_id in session.scalars(select(Park.id).order_by(Park.id)):
+                refresh_park_days(session, park_id, None)
     seam_windows = 0
     if jobs == 1:
         run(spans[0])
