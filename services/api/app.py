@@ -29,7 +29,9 @@ from services.api.routers import (
     series,
     telemetry,
 )
+from services.core.db import make_engine, make_session_factory, resolve_database_url
 from services.core.errors import DomainError
+from services.core.settings import Settings, settings_and_logging
 from services.dashboard import routes as dashboard
 from services.ingest.http import HttpIngest
 
@@ -84,14 +86,13 @@ def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
     return app
 
 
+def app_for(settings: Settings, database_url: str) -> FastAPI:
+    """The app on its own pool of ``settings.api_database_pool`` connections."""
+    return create_app(make_session_factory(make_engine(database_url, pool_size=settings.api_database_pool)))
+
+
 def app_from_environment() -> FastAPI:
     """The app as a worker process builds it (``parkcarbon serve --workers N``): settings and
     the database URL from the environment the supervising process set."""
-    from services.core.db import make_engine, make_session_factory, resolve_database_url
-    from services.core.logging import configure_logging
-    from services.core.settings import get_settings
-
-    settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json)
-    engine = make_engine(resolve_database_url(settings), pool_size=settings.api_database_pool)
-    return create_app(make_session_factory(engine))
+    settings = settings_and_logging()
+    return app_for(settings, resolve_database_url(settings))

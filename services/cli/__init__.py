@@ -66,8 +66,7 @@ def serve(
     """Run the REST API and the dashboard."""
     import uvicorn
 
-    from services.api.app import create_app
-    from services.core.db import make_engine, make_session_factory
+    from services.api.app import app_for
 
     settings = settings_and_logging()
     refuse_unsafe("serve", settings, "database", "sessions")
@@ -80,8 +79,7 @@ def serve(
     # before its exit handlers run, leaving the embedded PostgreSQL it started behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if processes == 1:
-        engine = make_engine(url, pool_size=settings.api_database_pool)
-        uvicorn.run(create_app(make_session_factory(engine)), host=bind_host, port=bind_port)
+        uvicorn.run(app_for(settings, url), host=bind_host, port=bind_port)
         return
     # Workers build the app themselves (services.api.app.app_from_environment) on the
     # database this process resolved; it supervises them and stops them on SIGTERM.

@@ -12,14 +12,7 @@ from typing import NoReturn
 import typer
 from sqlalchemy.orm import Session
 
-from services.core.logging import configure_logging
-from services.core.settings import Settings, get_settings
-
-
-def settings_and_logging() -> Settings:
-    settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json)
-    return settings
+from services.core.settings import Settings, settings_and_logging
 
 
 def database_url(settings: Settings) -> str:

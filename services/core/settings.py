@@ -200,3 +200,13 @@ def _well_known_password(url: str) -> bool:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_and_logging() -> Settings:
+    """The process's settings, with logging configured as they say: how every entry point
+    starts (the CLI's commands, an API worker process)."""
+    from services.core.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
