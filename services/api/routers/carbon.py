@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from services.access import audit
 from services.access.dependencies import AdminPrincipal, FactorReader, ParkReader, Reader
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
-from services.api.tables import FormatParam, table_content
+from services.api.tables import FormatParam, json_rows, table_content
 from services.carbon import queries
 from services.carbon.feed import MAX_ROWS, FeedRow, import_feed
 from services.carbon.schemas import BalanceOut, EmissionVersionOut, FactorCatalogue, FactorRecord
@@ -66,7 +66,7 @@ def carbon_factors(
         for bus, hour, value in rows
     ]
     if format == "json":
-        return records
+        return json_rows(records, FactorRecord)
     table: list[list[object]] = [[r.location, r.time.isoformat(), r.duration, r.value] for r in records]
     if format == "xlsx":
         return Response(

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from services.access.dependencies import Reader
 from services.access.policy import Principal, visible_enterprise
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
-from services.api.tables import FormatParam, as_file, table_content
+from services.api.tables import FormatParam, as_file, as_table, table_content
 from services.carbon import queries as carbon_queries
 from services.carbon.certificates import green_matching
 from services.carbon.emissions import meter_emissions
@@ -120,7 +120,7 @@ def green_certificate_matching(
     only = _readable(session, principal, enterprise_id)
     rows = green_matching(session, principal.park, period.start, period.end, only)
     out = [GreenMatchingOut.model_validate(r) for r in rows]
-    return out if format == "json" else as_file(out, GreenMatchingOut, "绿证匹配", format)
+    return as_table(out, GreenMatchingOut, "绿证匹配", format)
 
 
 @router.get(
@@ -142,7 +142,7 @@ def hourly_series(
     enterprise, or of the park when no enterprise is given (the park's readers only)."""
     only = _readable(session, principal, enterprise_id)
     rows = carbon_queries.hourly_emissions(session, principal.park, only, period.start, period.end)
-    return rows if format == "json" else as_file(rows, HourlyEmission, "emissions-hourly", format)
+    return as_table(rows, HourlyEmission, "emissions-hourly", format)
 
 
 @router.get(

@@ -15,7 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 from services.access.dependencies import Reader
 from services.access.policy import Principal, visible_enterprise
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
-from services.api.tables import FormatParam, as_file, table_content
+from services.api.tables import FormatParam, as_table, table_content
 from services.carbon.completeness import MAX_DAYS, Completeness, completeness
 from services.carbon.power import RAW_MAX_ROWS, PowerPoint, RawReading, meter_readings, power_series
 from services.carbon.series import EnergyPoint, Resolution, Scope, energy_series
@@ -144,9 +144,9 @@ def power(
         raise InvalidRange(f"at most {POWER_MAX_RANGE.days} days of power per request")
     park = queries.park(session, principal.park)
     rows = power_series(session, park.id, park.timezone, scope, owner, resolution, period.start, period.end)
-    if format == "json":
-        return rows
-    return as_file(rows, PowerPoint, f"power-{scope}{'-' + str(owner) if owner else ''}-{resolution}", format)
+    return as_table(
+        rows, PowerPoint, f"power-{scope}{'-' + str(owner) if owner else ''}-{resolution}", format
+    )
 
 
 @router.get(
@@ -172,7 +172,7 @@ def readings(
     rows = meter_readings(session, meter.id, park.timezone, period.start, period.end, quantity)
     if rows is None:
         raise InvalidRange(f"more than {RAW_MAX_ROWS} readings: ask for a shorter range or one quantity")
-    return rows if format == "json" else as_file(rows, RawReading, f"readings-{meter.code}", format)
+    return as_table(rows, RawReading, f"readings-{meter.code}", format)
 
 
 @router.get("/data-completeness", response_model=Completeness, responses=ERRORS)
