@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.app import create_app
+from services.api.app import app_for, create_app
 from services.core.models import MeterRole, Role
+from services.core.settings import get_settings
 from tests.factories import TEST_GATEWAY, make_enterprise, make_gateway, make_meter, make_park, make_token
 
 
@@ -172,3 +174,30 @@ def test_every_answer_carries_the_security_headers_and_metrics_are_not_public(
     assert client.get("/metrics/").status_code == 401
     assert client.get("/metrics/", headers=w["gateway"]).status_code == 403
     assert client.get("/metrics/", headers=w["operator"]).status_code == 200
+
+
+def test_a_restarted_database_costs_no_request(
+    session_factory: sessionmaker[Session], database_url: str
+) -> None:
+    """The API's pool is not pinged on checkout (api.app.app_for): when the server closes its
+    connections (a restart), the authentication gate's lookup meets the closed connection
+    first, the pool drops all its older ones, and the request is answered on new ones."""
+    with session_factory() as s:
+        park = make_park(s)
+        operator = {"Authorization": f"Bearer {make_token(s, park, Role.OPERATOR)}"}
+        s.commit()
+    app = app_for(get_settings(), database_url)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for _ in range(3):  # connections in the pool
+            assert client.get("/api/v1/enterprises", headers=operator).status_code == 200
+        with session_factory() as s:
+            closed = s.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+        assert closed >= 1
+        answers = [client.get("/api/v1/enterprises", headers=operator) for _ in range(5)]
+        assert [a.status_code for a in answers] == [200] * 5, answers[0].text[:300]
+        app.state.session_factory.kw["bind"].dispose()

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -26,7 +27,14 @@ from services.api.app import create_app
 from services.carbon.jobs import hourly_carbon_job
 from services.carbon.pipeline import recompute_hours, recompute_range
 from services.carbon.rollups import refresh_park_days
-from services.carbon.series import Point, energy_series
+from services.carbon.series import (
+    Point,
+    Resolution,
+    Scope,
+    SeriesRequest,
+    energy_series,
+    energy_series_json,
+)
 from services.core.db import libpq_url, unit_of_work
 from services.core.hours import HOUR
 from services.core.models import MeterReplacement, MeterRole, Role
@@ -361,8 +369,12 @@ def test_the_running_day_is_summed_from_its_hours_and_stored_once_it_is_over(
         with session_factory() as s:
             return list(
                 energy_series(
-                    s, park_id, "Asia/Shanghai", "park", None, "day",
-                    midnight - timedelta(days=1), midnight + timedelta(days=1), now=now,
+                    s,
+                    SeriesRequest(
+                        park_id, "Asia/Shanghai", "park", None, "day",
+                        midnight - timedelta(days=1), midnight + timedelta(days=1),
+                    ),
+                    now=now,
                 )
             )  # fmt: skip
 
@@ -424,10 +436,11 @@ def test_the_parks_days_are_stored_and_read_while_its_boundary_meters_are_the_sa
 
     def series(resolution: str) -> list[tuple[date, float, str]]:
         with session_factory() as s:
-            points = energy_series(
-                s, park_id, "Asia/Shanghai", "park", None, resolution,  # type: ignore[arg-type]
-                first, first + timedelta(days=4), now=now,
+            asked = SeriesRequest(
+                park_id, "Asia/Shanghai", "park", None, resolution,  # type: ignore[arg-type]
+                first, first + timedelta(days=4),
             )  # fmt: skip
+            points = energy_series(s, asked, now=now)
             return [(p.start.date(), p.value, p.quality) for p in points]
 
     def stored() -> dict[date, float]:
@@ -462,3 +475,47 @@ def test_the_parks_days_are_stored_and_read_while_its_boundary_meters_are_the_sa
     assert stored() == {d: pytest.approx(2400.0) for d in days}
     assert series("day") == [(d, pytest.approx(2400.0), "ok") for d in days]
     assert series("month") == [(days[0], pytest.approx(4 * 2400.0), "ok")]
+
+
+def test_the_json_answer_is_the_points_in_a_zone_with_daylight_saving(
+    session_factory: sessionmaker[Session], database_url: str
+) -> None:
+    """The API's JSON is built by PostgreSQL (series.energy_series_json): its local times and
+    offsets are those orjson writes for the points, also across a daylight-saving change
+    (New York, 2 November 2025: −04:00, then −05:00) and at every resolution."""
+    zone = ZoneInfo("America/New_York")
+    start, end = datetime(2025, 10, 31, tzinfo=zone), datetime(2025, 11, 4, tzinfo=zone)
+    with session_factory() as s:
+        park = make_park(s)
+        park.timezone = "America/New_York"
+        grid = make_meter(s, park, "GRID", MeterRole.GRID_IMPORT)
+        grid.quantities = ["energy_import_kwh"]
+        s.commit()
+        park_id, grid_id = park.id, grid.id
+    with psycopg.connect(libpq_url(database_url)) as conn, conn.cursor() as cur:
+        with cur.copy("COPY reading (ts, meter_id, quantity, value) FROM STDIN") as copy:
+            t = start.astimezone(UTC) - HOUR  # in UTC: arithmetic on New York times is wall time
+            while t <= end + HOUR:
+                copy.write_row((t, grid_id, "energy_import_kwh", 12.5 * (t - start).total_seconds() / 900))
+                t += QUARTER
+        conn.commit()
+    recompute_range(session_factory, start, end, timedelta(hours=1))
+    with session_factory() as s:
+        scopes: list[tuple[Scope, int | None]] = [("park", None), ("meter", grid_id)]
+        resolutions: list[Resolution] = ["15min", "hour", "day", "month"]
+        for scope, owner in scopes:
+            for resolution in resolutions:
+                asked = SeriesRequest(park_id, "America/New_York", scope, owner, resolution, start, end)
+                points = orjson.loads(orjson.dumps(list(energy_series(s, asked))))
+                answer = orjson.loads(energy_series_json(s, asked))
+                assert answer == points, (scope, resolution)
+                assert answer, (scope, resolution)
+        days = orjson.loads(
+            energy_series_json(s, SeriesRequest(park_id, "America/New_York", "park", None, "day", start, end))
+        )
+        assert [(d["start"], d["value"]) for d in days] == [
+            ("2025-10-31T00:00:00-04:00", 1200.0),
+            ("2025-11-01T00:00:00-04:00", 1200.0),
+            ("2025-11-02T00:00:00-04:00", 1250.0),  # 25 hours
+            ("2025-11-03T00:00:00-05:00", 1200.0),
+        ]

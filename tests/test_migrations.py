@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from services.access.tokens import authenticate_token, secret_hash
+from services.access.tokens import secret_hash, token_principal
 from services.core import migrate
 from services.core.models import Base
 from services.core.storage_policy import POWER_ROLLUP, preloads_timescaledb, timescaledb_available
@@ -85,10 +85,10 @@ def test_people_and_parks_migration_keeps_existing_tokens_and_goes_down_and_up(
         )
     command.upgrade(config, "head")
     with Session(engine) as session:
-        token = authenticate_token(session, "an-old-operator-token", datetime.now(UTC))
+        token = token_principal(session.connection(), "an-old-operator-token", datetime.now(UTC))
         assert token is not None
-        assert (token.role.value, token.park_id, token.prefix.startswith("pcl_")) == ("operator", park, True)
-        assert authenticate_token(session, "a-guess", datetime.now(UTC)) is None
+        assert (token.role.value, token.park_id, token.name.startswith("pcl_")) == ("operator", park, True)
+        assert token_principal(session.connection(), "a-guess", datetime.now(UTC)) is None
         assert session.scalar(text("SELECT park_id FROM quarantine")) == park
         other = session.execute(text(PARK_SQL), {"code": "new"}).scalar()
         for park_id in (park, other):  # the same meter code in two parks

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from services.access import sessions
@@ -26,10 +26,10 @@ from services.access.policy import (
     visible_enterprise,
     writable_enterprise,
 )
-from services.access.tokens import authenticate_token
+from services.access.tokens import token_principal
 from services.core.db import SessionDep
 from services.core.errors import NotAuthenticated, NotFound
-from services.core.models import ApiToken, Park, Role, User
+from services.core.models import Park, Role, User
 from services.core.params import IdPath
 from services.core.settings import Settings, get_settings
 
@@ -46,13 +46,7 @@ def principal_of_user(user: User) -> Principal:
     return Principal("user", user.id, user.username, user.role, user.park_id, user.enterprise_id)
 
 
-def principal_of_token(token: ApiToken) -> Principal:
-    return Principal(
-        "token", token.id, token.prefix, token.role, token.park_id, token.enterprise_id, token.gateway_id
-    )
-
-
-def in_chosen_park(session: Session, principal: Principal, park_code: str | None) -> Principal:
+def in_chosen_park(session: Session | Connection, principal: Principal, park_code: str | None) -> Principal:
     """An admin works in the park it names (``?park=<code>``), else in the first park; for
     everybody else naming another park finds nothing."""
     if principal.role is Role.ADMIN:
@@ -68,23 +62,22 @@ def in_chosen_park(session: Session, principal: Principal, park_code: str | None
     return principal
 
 
-def principal_for_bearer(session: Session, token: str | None, park_code: str | None) -> Principal:
+def principal_for_bearer(conn: Connection, token: str | None, park_code: str | None) -> Principal:
     """The principal a bearer token stands for, in the park the request chose; raises
-    NotAuthenticated (or NotFound for a park it may not name)."""
+    NotAuthenticated (or NotFound for a park it may not name). ``conn``: the authentication
+    gate's autocommit connection, or a session's."""
     if not token:
         raise NotAuthenticated("send 'Authorization: Bearer <token>'")
     now = datetime.now(UTC)
     principal: Principal | None = None
     if len(token) <= MAX_TOKEN_LENGTH:
         if token.startswith(sessions.ACCESS_PREFIX):
-            user = sessions.authenticate_session(session, token, "access", now)
-            principal = principal_of_user(user) if user else None
+            principal = sessions.session_principal(conn, token, "access", now)
         else:
-            machine = authenticate_token(session, token, now)
-            principal = principal_of_token(machine) if machine else None
+            principal = token_principal(conn, token, now)
     if principal is None:
         raise NotAuthenticated("unknown, expired or revoked token")
-    return in_chosen_park(session, principal, park_code)
+    return in_chosen_park(conn, principal, park_code)
 
 
 async def authenticate(
@@ -96,7 +89,9 @@ async def authenticate(
     found = getattr(request.state, "principal", None)
     if isinstance(found, Principal):
         return found
-    return await run_in_threadpool(principal_for_bearer, session, token, request.query_params.get("park"))
+    return await run_in_threadpool(
+        principal_for_bearer, session.connection(), token, request.query_params.get("park")
+    )
 
 
 Authenticated = Annotated[Principal, Depends(authenticate)]
@@ -145,10 +140,12 @@ def dashboard_principal(request: Request, session: Session, settings: Settings) 
     """The person signed in to the dashboard, from the signed session cookie, or None."""
     cookie = request.cookies.get(SESSION_COOKIE)
     secret = sessions.secret_of_cookie(cookie, settings) if cookie else None
-    user = sessions.authenticate_session(session, secret, "browser", datetime.now(UTC)) if secret else None
-    if user is None:
+    if secret is None:
         return None
-    return in_chosen_park(session, principal_of_user(user), request.query_params.get("park"))
+    person = sessions.session_principal(session.connection(), secret, "browser", datetime.now(UTC))
+    if person is None:
+        return None
+    return in_chosen_park(session, person, request.query_params.get("park"))
 
 
 def readable_enterprise(enterprise_id: IdPath, session: SessionDep, principal: Reader) -> int:

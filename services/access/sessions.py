@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, TimestampSigner
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from services.access import rate_limit
 from services.access.passwords import hash_password, needs_rehash, verify_password
+from services.access.policy import Principal
 from services.access.tokens import secret_hash
 from services.core.models import User, UserSession
 from services.core.settings import Settings
@@ -73,19 +74,29 @@ def sign_in(
     return SignIn(user, secret, now + lifetime)
 
 
-def authenticate_session(session: Session, secret: str, kind: str, now: datetime) -> User | None:
+# Built once, as the token's (tokens.TOKEN_BY_PREFIX): an access token is checked on every API
+# request (services/api/guards.py).
+LIVE_SESSION_PERSON = (
+    select(User.id, User.username, User.role, User.park_id, User.enterprise_id)
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(
+        UserSession.secret_sha256 == bindparam("digest"),
+        UserSession.kind == bindparam("kind"),
+        UserSession.ended_at.is_(None),
+        UserSession.expires_at > bindparam("now"),
+        User.disabled.is_(False),
+    )
+)
+
+
+def session_principal(conn: Connection, secret: str, kind: str, now: datetime) -> Principal | None:
     """The person behind a live session secret, or None."""
-    found = session.execute(
-        select(User, UserSession)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.secret_sha256 == secret_hash(secret), UserSession.kind == kind)
+    found = conn.execute(
+        LIVE_SESSION_PERSON, {"digest": secret_hash(secret), "kind": kind, "now": now}
     ).first()
     if found is None:
         return None
-    user, user_session = found
-    if user.disabled or user_session.ended_at is not None or user_session.expires_at <= now:
-        return None
-    return user
+    return Principal("user", found.id, found.username, found.role, found.park_id, found.enterprise_id)
 
 
 def end_session(session: Session, secret: str, now: datetime) -> None:

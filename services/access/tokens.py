@@ -10,10 +10,10 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from services.access.policy import enterprise_in_park
+from services.access.policy import Principal, enterprise_in_park
 from services.core.errors import InvalidInput, NotFound
 from services.core.models import ApiToken, Gateway, Role
 
@@ -72,24 +72,55 @@ def create_token(
     return record, token
 
 
-def authenticate_token(session: Session, token: str, now: datetime) -> ApiToken | None:
-    """The live token ``token`` names, or None (unknown, revoked, expired)."""
+# The columns a request's authentication needs, built once: constructing the statement took
+# 250 of the 400 µs an authentication cost (it runs on every API request).
+_TOKEN_COLUMNS = select(
+    ApiToken.id,
+    ApiToken.prefix,
+    ApiToken.secret_sha256,
+    ApiToken.role,
+    ApiToken.park_id,
+    ApiToken.enterprise_id,
+    ApiToken.gateway_id,
+    ApiToken.expires_at,
+    ApiToken.revoked_at,
+    ApiToken.last_used_at,
+)
+TOKEN_BY_PREFIX = _TOKEN_COLUMNS.where(ApiToken.prefix == bindparam("prefix"))
+LEGACY_TOKEN_BY_HASH = _TOKEN_COLUMNS.where(
+    ApiToken.secret_sha256 == bindparam("digest"), ApiToken.prefix.startswith(LEGACY_PREFIX)
+)
+TOUCH_TOKEN = (
+    update(ApiToken).where(ApiToken.id == bindparam("token_id")).values(last_used_at=bindparam("now"))
+)
+
+
+def token_principal(conn: Connection, token: str, now: datetime) -> Principal | None:
+    """The principal of the live token ``token`` names, or None (unknown, revoked, expired).
+    Core columns on the caller's connection, no ORM objects: it runs on every API request
+    (the authentication gate's autocommit connection, services/api/guards.py)."""
+    digest = secret_hash(token)
     if token.startswith(TOKEN_PREFIX):
-        record = session.scalar(select(ApiToken).where(ApiToken.prefix == token[:12]))
+        query, params = TOKEN_BY_PREFIX, {"prefix": token[:12]}
     else:
-        record = session.scalar(
-            select(ApiToken).where(
-                ApiToken.secret_sha256 == secret_hash(token), ApiToken.prefix.startswith(LEGACY_PREFIX)
-            )
-        )
-    if record is None or not hmac.compare_digest(record.secret_sha256, secret_hash(token)):
+        query, params = LEGACY_TOKEN_BY_HASH, {"digest": digest}
+    record = conn.execute(query, params).first()
+    if record is None or not hmac.compare_digest(record.secret_sha256, digest):
         return None
     if record.revoked_at is not None or (record.expires_at is not None and record.expires_at <= now):
         return None
     if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
         # Its own statement: a read-only request still records the use.
-        session.execute(update(ApiToken).where(ApiToken.id == record.id).values(last_used_at=now))
-    return record
+        conn.execute(TOUCH_TOKEN, {"token_id": record.id, "now": now})
+    return Principal(
+        "token",
+        record.id,
+        record.prefix,
+        record.role,
+        record.park_id,
+        record.enterprise_id,
+        record.gateway_id,
+    )
 
 
 def list_tokens(session: Session, park_id: int | None) -> Sequence[ApiToken]:

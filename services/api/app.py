@@ -9,10 +9,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import make_asgi_app
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.api.errors import domain_error_handler, http_error_handler, validation_error_handler
+from services.api.errors import (
+    database_error_handler,
+    domain_error_handler,
+    http_error_handler,
+    validation_error_handler,
+)
 from services.api.guards import AuthenticationGate, BodyGuard, SecurityHeaders
 from services.api.routers import (
     admin,
@@ -56,6 +62,7 @@ def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(DBAPIError, database_error_handler)
     for module in (
         auth,
         park,
@@ -87,8 +94,13 @@ def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
 
 
 def app_for(settings: Settings, database_url: str) -> FastAPI:
-    """The app on its own pool of ``settings.api_database_pool`` connections."""
-    return create_app(make_session_factory(make_engine(database_url, pool_size=settings.api_database_pool)))
+    """The app on its own pool of ``settings.api_database_pool`` connections, not pinged
+    on checkout: the authentication gate's statement, the first of every API request, finds
+    a connection the server closed, and SQLAlchemy then drops every connection of the pool
+    older than that (a restarted server), so the request retries on a new one
+    (services/api/guards.py); a request that loses its connection in flight is a 503."""
+    engine = make_engine(database_url, pool_size=settings.api_database_pool, pre_ping=False)
+    return create_app(make_session_factory(engine))
 
 
 def app_from_environment() -> FastAPI:

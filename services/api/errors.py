@@ -8,9 +8,18 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.core.errors import DomainError, ErrorBody, FieldError, InvalidBody, InvalidRows, RateLimited
+from services.core.errors import (
+    DatabaseUnavailable,
+    DomainError,
+    ErrorBody,
+    FieldError,
+    InvalidBody,
+    InvalidRows,
+    RateLimited,
+)
 
 
 async def domain_error_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -26,6 +35,16 @@ async def domain_error_handler(_request: Request, exc: Exception) -> JSONRespons
     return JSONResponse(
         ErrorBody(error=exc.code, detail=exc.detail).model_dump(), exc.status_code, headers=headers or None
     )
+
+
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A connection lost in flight (the server restarted or dropped it) is the database being
+    unavailable for a moment: 503 with a retry hint. Any other database error is a defect: it
+    goes on to the 500 handler."""
+    assert isinstance(exc, DBAPIError)
+    if not exc.connection_invalidated:
+        raise exc
+    return await domain_error_handler(request, DatabaseUnavailable())
 
 
 async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:

@@ -18,12 +18,12 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.access.dependencies import principal_for_bearer
 from services.access.policy import Principal, require
-from services.core.db import unit_of_work
-from services.core.errors import DomainError, ErrorBody, InvalidInput, PayloadTooLarge
+from services.core.errors import DatabaseUnavailable, DomainError, ErrorBody, InvalidInput, PayloadTooLarge
 from services.core.models import Role
 from services.ingest.http import MAX_BODY_BYTES as TELEMETRY_BODY_BYTES
 
@@ -105,14 +105,27 @@ class AuthenticationGate:
 
     def __init__(self, app: ASGIApp, session_factory: sessionmaker[Session]) -> None:
         self.app = app
-        self.session_factory = session_factory
+        self.engine = session_factory.kw["bind"]
 
     def _principal(self, authorization: str | None, park: str | None, path: str) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")
-        with unit_of_work(self.session_factory) as session:
-            principal = principal_for_bearer(
-                session, token.strip() if scheme.lower() == "bearer" else None, park
-            )
+        bearer = token.strip() if scheme.lower() == "bearer" else None
+        for attempt in (1, 2):
+            try:
+                # Autocommit: the lookup (and the odd last-used update) is one statement each,
+                # with no BEGIN and COMMIT round trips around it on every request.
+                with self.engine.connect() as conn:
+                    principal = principal_for_bearer(
+                        conn.execution_options(isolation_level="AUTOCOMMIT"), bearer, park
+                    )
+                break
+            except DBAPIError as error:
+                # the pool is not pinged (api.app.app_for): a connection the server closed
+                # fails here first, the pool drops its elder ones, and the lookup runs again
+                if not error.connection_invalidated:
+                    raise
+                if attempt == 2:
+                    raise DatabaseUnavailable() from error
         if path.startswith("/metrics"):
             require(principal, frozenset({Role.ADMIN, Role.OPERATOR}), "metrics")
         return principal

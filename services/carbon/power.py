@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from services.carbon.emissions import COUNTED_METER_SQL
 from services.carbon.rollups import IN_SERVICE
-from services.carbon.series import Resolution, Scope
+from services.carbon.series import SeriesRequest
 
 # The meters whose power a scope sums, as SQL over ``meter m`` of :park_id: electricity
 # meters that read power, in service at some point of the range; an enterprise's main meters
@@ -93,20 +93,17 @@ class PowerPoint(BaseModel):
     covered_share: float = Field(description="the members' quarters with readings, 0…1")
 
 
-def power_series(
-    session: Session,
-    park_id: int,
-    timezone: str,
-    scope: Scope,
-    owner_id: int | None,
-    resolution: Resolution,
-    start: datetime,
-    end: datetime,
-) -> list[PowerPoint]:
-    """The scope's power over [start, end) at ``resolution``, in time order."""
-    params = {"park_id": park_id, "owner_id": owner_id, "tz": timezone, "lo": start, "hi": end}
-    zone = ZoneInfo(timezone)
-    one_meter = scope == "meter"
+def power_series(session: Session, asked: SeriesRequest) -> list[PowerPoint]:
+    """The scope's power over [start, end) at its resolution, in time order."""
+    params = {
+        "park_id": asked.park_id,
+        "owner_id": asked.owner_id,
+        "tz": asked.timezone,
+        "lo": asked.start,
+        "hi": asked.end,
+    }
+    zone = ZoneInfo(asked.timezone)
+    one_meter = asked.scope == "meter"
     return [
         PowerPoint(
             start=row.start.astimezone(zone),
@@ -117,7 +114,7 @@ def power_series(
             readings=int(row.readings),
             covered_share=float(row.covered_share),
         )
-        for row in session.execute(POWER_SQL[(scope, resolution)], params)
+        for row in session.execute(POWER_SQL[(asked.scope, asked.resolution)], params)
     ]
 
 

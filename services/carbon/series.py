@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+import orjson
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -192,6 +193,20 @@ class Point:
     covered_share: float
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesRequest:
+    """What a series is of: a scope of a park (its owner, unless the park itself), at a
+    resolution, over [start, end); days and months in the park's ``timezone``."""
+
+    park_id: int
+    timezone: str
+    scope: Scope
+    owner_id: int | None
+    resolution: Resolution
+    start: datetime
+    end: datetime
+
+
 class EnergyPoint(BaseModel):
     """A series' interval as the API documents it (``Point`` is what is built and sent)."""
 
@@ -203,47 +218,79 @@ class EnergyPoint(BaseModel):
     covered_share: float = Field(description="the share of the interval the meters' readings covered, 0…1")
 
 
-def energy_series(
-    session: Session,
-    park_id: int,
-    timezone: str,
-    scope: Scope,
-    owner_id: int | None,
-    resolution: Resolution,
-    start: datetime,
-    end: datetime,
-    stream: bool = False,
-    now: datetime | None = None,
-) -> Iterator[Point]:
-    """The scope's energy over [start, end) at ``resolution``, in time order. ``stream``:
-    fetched from a server-side cursor a batch at a time (a year of 15-minute data)."""
+# An instant as the park's local ISO 8601 time with its offset, as orjson writes the aware
+# datetimes of ``Point`` ("2026-11-19T00:00:00+08:00"), from the instant in local and in UTC
+# time (``loc``, ``utc``: one time-zone conversion a row).
+LOCAL_ISO = """to_char(loc, 'YYYY-MM-DD"T"HH24:MI:SS')
+    || CASE WHEN loc < utc THEN '-' || to_char(utc - loc, 'HH24:MI')
+            ELSE '+' || to_char(loc - utc, 'HH24:MI') END"""
+
+
+def _json_sql(sql: str) -> str:
+    """The series' JSON answer (a list of ``EnergyPoint``), built by PostgreSQL: decoding each
+    row into Python objects and encoding them again was most of the API's CPU for a long
+    series (a year of a park's days: 3.8 of 6.6 ms). Concatenated rather than
+    json_build_object (1.4 against 2.2 µs a row, and no blanks around every colon)."""
+    return f"""
+SELECT '[' || coalesce(string_agg(
+           '{{"start":"' || {LOCAL_ISO} || '","series":' || to_json(series)
+           || ',"unit":' || to_json(coalesce(CAST(:units AS jsonb) ->> series, ''))
+           || ',"value":' || to_json(CAST(value AS float8)) || ',"quality":' || to_json(quality)
+           || ',"covered_share":' || to_json(CAST(covered_share AS float8)) || '}}',
+           ',' ORDER BY start, series), '') || ']'
+FROM (SELECT s.*, s.start AT TIME ZONE :tz AS loc, s.start AT TIME ZONE 'UTC' AS utc FROM ({sql}) s) s"""
+
+
+SERIES_JSON_SQL = {key: text(_json_sql(_series_sql(*key))) for key in SERIES_SQL}
+
+
+def _series_params(asked: SeriesRequest, now: datetime | None) -> dict[str, object]:
     params: dict[str, object] = {
-        "park_id": park_id,
-        "owner_id": owner_id,
-        "tz": timezone,
-        "lo": start,
-        "hi": end,
+        "park_id": asked.park_id,
+        "owner_id": asked.owner_id,
+        "tz": asked.timezone,
+        "lo": asked.start,
+        "hi": asked.end,
         "cumulative": CUMULATIVE,
     }
-    if resolution in ("day", "month"):
-        params["open_day"], params["open_from"] = open_day(timezone, now or datetime.now(UTC))
-    if resolution in PROBED:
+    if asked.resolution in ("day", "month"):
+        params["open_day"], params["open_from"] = open_day(asked.timezone, now or datetime.now(UTC))
+    if asked.resolution in PROBED:
         # as array text: psycopg adapts a list of datetimes one element at a time
-        instants = _instants(start, end, PROBED[resolution])
+        instants = _instants(asked.start, asked.end, PROBED[asked.resolution])
         params["instants"] = "{" + ",".join(t.isoformat() for t in instants) + "}"
-    zone = ZoneInfo(timezone)
-    statement = SERIES_SQL[(scope, resolution)]
+    return params
+
+
+def _units(scope: Scope) -> dict[str, str]:
+    """A series' unit: a meter's registers by quantity, any other scope's by carrier."""
+    return {code: q.unit for code, q in QUANTITIES.items()} if scope == "meter" else CARRIER_UNITS
+
+
+def energy_series(
+    session: Session, asked: SeriesRequest, stream: bool = False, now: datetime | None = None
+) -> Iterator[Point]:
+    """The scope's energy over [start, end) at its resolution, in time order. ``stream``:
+    fetched from a server-side cursor a batch at a time (a year of 15-minute data)."""
+    statement = SERIES_SQL[(asked.scope, asked.resolution)]
     if stream:
         # A server-side cursor is planned for its first rows (cursor_tuple_fraction 0.1): a
         # nested loop that re-read the range for every batch (1.6 s a batch on a year of
         # quarters). The whole result is read: planned as such.
         session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
         statement = statement.execution_options(yield_per=2000)
-    result = session.execute(statement, params).tuples()
-    units = {code: q.unit for code, q in QUANTITIES.items()} if scope == "meter" else CARRIER_UNITS
+    result = session.execute(statement, _series_params(asked, now)).tuples()
+    units, zone = _units(asked.scope), ZoneInfo(asked.timezone)
     # plain tuples and positional arguments: a year of a park's days is 1 000 points, and
     # named access to each row's fields was a fifth of the request
     for start, series, value, quality, covered_share in result if stream else result.all():
         yield Point(
             start.astimezone(zone), series, units.get(series, ""), float(value), quality, float(covered_share)
         )
+
+
+def energy_series_json(session: Session, asked: SeriesRequest, now: datetime | None = None) -> bytes:
+    """``energy_series`` as the API's JSON list of ``EnergyPoint``, built by PostgreSQL."""
+    params = _series_params(asked, now) | {"units": orjson.dumps(_units(asked.scope)).decode()}
+    answer: str = session.execute(SERIES_JSON_SQL[(asked.scope, asked.resolution)], params).scalar_one()
+    return answer.encode()

@@ -84,6 +84,16 @@ class RateLimited(DomainError):
         self.retry_after_s = retry_after_s
 
 
+class DatabaseUnavailable(RateLimited):
+    """The database connection was lost (a restart, a dropped connection): try again shortly."""
+
+    status_code = 503
+    code = "database_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("the database connection was lost; retry in a moment", retry_after_s=1)
+
+
 def responses(*errors: type[DomainError]) -> dict[int | str, dict[str, object]]:
     """OpenAPI ``responses=`` entry listing an endpoint's domain errors."""
     return {

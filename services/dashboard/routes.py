@@ -23,7 +23,7 @@ from services.carbon import queries as carbon_queries
 from services.carbon.factors import grid_factor
 from services.carbon.indicators import enterprise_against_park
 from services.carbon.power import power_series
-from services.carbon.series import Resolution, Scope, energy_series
+from services.carbon.series import Resolution, SeriesRequest, energy_series
 from services.carbon.topology import node_factor
 from services.carbon.trajectory import trajectory
 from services.core.db import SessionDep
@@ -239,12 +239,10 @@ def enterprise_page(
     emissions = carbon_queries.hourly_emissions(session, park.id, enterprise.id, now - timedelta(days=7), now)
     resolution = res if res in SERIES_WINDOWS else "hour"
     window = SERIES_WINDOWS[resolution]
-    series: tuple[int, str, Scope, int, Resolution, datetime, datetime] = (
-        park.id, park.timezone, "enterprise", enterprise.id, resolution, now - window, now
-    )  # fmt: skip
-    points = list(energy_series(session, *series))
+    asked = SeriesRequest(park.id, park.timezone, "enterprise", enterprise.id, resolution, now - window, now)
+    points = list(energy_series(session, asked))
     # the peak quarter-hour demand from the power readings, where the window allows it
-    peaks = power_series(session, *series) if window <= POWER_WINDOW else []
+    peaks = power_series(session, asked) if window <= POWER_WINDOW else []
     carriers = overview.carrier_days(
         session, park.id, enterprise.id, park.timezone, now - timedelta(days=7), now
     )
