@@ -125,6 +125,13 @@ def park_factors(session: Session, park_id: int, start: datetime, end: datetime)
     return [HourlyFactor(hour_start=h, factor_kg_per_kwh=f) for h, f in rows]
 
 
+# The columns HourlyEmission shows, read as rows: ORM objects, then validated models, made a
+# week of an enterprise's hours cost 4.8 ms of the API's CPU. The columns are exactly the
+# model's types (timestamptz, double precision), so the rows need no validation.
+HOURLY_EMISSION_FIELDS = list(HourlyEmission.model_fields)
+HOURLY_EMISSION_COLUMNS = [getattr(EmissionHourly, name) for name in HOURLY_EMISSION_FIELDS]
+
+
 def hourly_emissions(
     session: Session, park_id: int, enterprise_id: int | None, start: datetime, end: datetime
 ) -> list[HourlyEmission]:
@@ -133,8 +140,8 @@ def hourly_emissions(
         if enterprise_id is None
         else EmissionHourly.enterprise_id == enterprise_id
     )
-    rows = session.scalars(
-        select(EmissionHourly)
+    rows = session.execute(
+        select(*HOURLY_EMISSION_COLUMNS)
         .where(
             EmissionHourly.park_id == park_id,
             owner,
@@ -142,8 +149,9 @@ def hourly_emissions(
             EmissionHourly.hour_start < end,
         )
         .order_by(EmissionHourly.hour_start)
-    )
-    return [HourlyEmission.model_validate(r) for r in rows]
+    ).tuples()
+    fields = HOURLY_EMISSION_FIELDS
+    return [HourlyEmission.model_construct(**dict(zip(fields, row, strict=True))) for row in rows]
 
 
 def latest_hour(session: Session, park_id: int) -> datetime | None:
