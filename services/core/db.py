@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
+import anyio
 import orjson
 import psycopg
 from fastapi import Depends, Request
@@ -89,9 +90,12 @@ async def request_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     except BaseException:
-        await run_in_threadpool(_end, session, False)
+        # shielded: a request cancelled (the client gone) still returns its connection
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_end, session, False)
         raise
-    await run_in_threadpool(_end, session, True)
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_end, session, True)
 
 
 def _end(session: Session, commit: bool) -> None:
