@@ -15,6 +15,7 @@ measured: the server is measured warm, as it runs between deployments."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -31,6 +32,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+import psutil
 import psycopg
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -151,6 +153,27 @@ def _load(
     return latencies
 
 
+def _cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the API processes, PostgreSQL's processes on this machine and
+    this process (the clients): where a request's time goes when the cores are the limit."""
+
+    def used(processes: list[psutil.Process]) -> float:
+        total = 0.0
+        for process in processes:
+            with contextlib.suppress(psutil.Error):  # a backend that ended in between
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
+
+    server = psutil.Process(server_pid)
+    postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+    return {
+        "api": used([server, *server.children(recursive=True)]),
+        "postgres": used(postgres),
+        "client": used([psutil.Process()]),
+    }
+
+
 def _percentile(values: list[float], share: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(share * 100) - 1]
 
@@ -207,7 +230,9 @@ def run_api_bench(settings: Settings, options: ApiBenchOptions) -> list[Measure]
             _load(base, token, baseline, options.clients, 5)
             _load(base, token, queries, options.clients, len(queries))
             base_ms = _load(base, token, baseline, options.clients, options.requests)[0]
+            cpu_before, started = _cpu_seconds(server.pid), time.perf_counter()
             by_query = _load(base, token, queries, options.clients, options.requests)
+            load_s, cpu_after = time.perf_counter() - started, _cpu_seconds(server.pid)
             work_ms = [ms for values in by_query.values() for ms in values]
         finally:
             server.terminate()
@@ -223,6 +248,20 @@ def run_api_bench(settings: Settings, options: ApiBenchOptions) -> list[Measure]
             len(work_ms),
             "",
             f"requests, {options.clients} clients at once, {options.workers} API processes",
+        ),
+        Measure("requests_per_s", len(work_ms) / load_s, "/s", "  throughput"),
+        *(
+            Measure(
+                f"cpu_ms_{who}",
+                (cpu_after[who] - cpu_before[who]) / len(work_ms) * 1000,
+                "ms",
+                f"  CPU per request: {label}",
+            )
+            for who, label in (
+                ("api", "the API processes"),
+                ("postgres", "PostgreSQL (on this machine)"),
+                ("client", "the benchmark's clients"),
+            )
         ),
         Measure("p50_ms", statistics.median(work_ms), "ms", "dashboard and reporting queries, p50"),
         Measure("p95_ms", p95, "ms", "  p95"),
