@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.access.dependencies import principal_for_bearer
 from services.access.policy import Principal, require
-from services.core.errors import DatabaseUnavailable, DomainError, ErrorBody, InvalidInput, PayloadTooLarge
+from services.core.errors import (
+    DatabaseUnavailable,
+    DomainError,
+    ErrorBody,
+    InvalidInput,
+    PayloadTooLarge,
+    RateLimited,
+)
 from services.core.models import Role
 from services.ingest.http import MAX_BODY_BYTES as TELEMETRY_BODY_BYTES
 
@@ -69,6 +76,8 @@ async def send_error(send: Send, error: DomainError) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if error.status_code == 401:
         headers.append((b"www-authenticate", b"Bearer"))
+    if isinstance(error, RateLimited):  # and DatabaseUnavailable: when to try again
+        headers.append((b"retry-after", str(error.retry_after_s).encode()))
     await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
