@@ -133,7 +133,14 @@ Reporter = Annotated[Principal, Depends(reporter)]
 GatewayPrincipal = Annotated[Principal, Depends(gateway)]
 FactorReader = Annotated[Principal, Depends(factor_reader)]
 AdminPrincipal = Annotated[Principal, Depends(admin)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def settings() -> Settings:
+    """``get_settings`` as a dependency: a coroutine, which FastAPI calls on the event loop."""
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(settings)]
 
 
 def dashboard_principal(request: Request, session: Session, settings: Settings) -> Principal | None:

@@ -21,11 +21,15 @@ LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class TimeRange:
+    """A request's [start, end). The parameter dependencies here are coroutines: FastAPI runs a
+    plain function dependency through the thread pool, a trip of 0.1-0.2 ms of CPU per request
+    for a few comparisons."""
+
     def __init__(self, start: datetime, end: datetime) -> None:
         self.start, self.end = start, end
 
 
-def time_range(
+async def time_range(
     start: Annotated[datetime | None, Query(description="ISO 8601, inclusive; default end − 7 days")] = None,
     end: Annotated[datetime | None, Query(description="ISO 8601, exclusive; default now")] = None,
 ) -> TimeRange:
@@ -45,7 +49,7 @@ def time_range(
 TimeRangeDep = Annotated[TimeRange, Depends(time_range)]
 
 
-def end_instant(
+async def end_instant(
     end: Annotated[datetime | None, Query(description="ISO 8601 with a UTC offset; default now")] = None,
 ) -> datetime:
     """An instant a view runs up to (a trajectory since its base year)."""
