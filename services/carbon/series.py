@@ -108,6 +108,12 @@ def _series_sql(scope: str, resolution: str) -> str:
     JOIN members mb ON mb.meter_id = e.meter_id AND mb.quantity = e.quantity
     WHERE {bounds}"""
     if resolution in PROBED:
+        # Past the probing share, the range is read once and joined to the members by hash:
+        # their key leads with time, and a join on the members, whose count the planner cannot
+        # know (one row, it expects), scanned the whole range again for each (a 105-meter
+        # enterprise's week: 0.76 s).
+        scanned = f"""SELECT {fields} FROM (SELECT * FROM {table} e WHERE {bounds} OFFSET 0) e
+    JOIN members mb ON mb.meter_id = e.meter_id AND mb.quantity = e.quantity"""
         few = (
             f"(SELECT count(*) FROM members) * {PROBE_SHARE}"
             " <= (SELECT count(*) FROM meter WHERE park_id = :park_id)"
@@ -124,7 +130,8 @@ def _series_sql(scope: str, resolution: str) -> str:
     ) e
     WHERE {bounds} AND {few}
     UNION ALL
-    {rows} AND NOT {few}"""
+    {scanned}
+    WHERE NOT {few}"""
     stored = ""
     if scope == "park" and column == "day":
         # The park's own stored days (rollups.refresh_park_days) while they are of today's
