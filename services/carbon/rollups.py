@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.carbon.interval_energy import QUALITY_RANK, QUALITY_RANK_ENUM
+from services.core.hours import fixed_offset
 
 CLEAR_DAILY_SQL = text("DELETE FROM energy_daily WHERE park_id = :park_id AND day >= :d0 AND day <= :d1")
 # {bucket}: the local day of an hour. Where the zone's offset is the same over the days
@@ -171,7 +172,7 @@ def refresh_daily(
         return
     params = {"park_id": park_id, "tz": timezone, "d0": first, "d1": last, "lo": lo, "hi": hi}
     session.execute(CLEAR_DAILY_SQL, params)
-    session.execute(REFRESH_DAILY_SQL[_one_offset(lo, hi)], params)
+    session.execute(REFRESH_DAILY_SQL[fixed_offset(ZoneInfo(timezone), lo, hi) is not None], params)
     refresh_park_days(session, park_id, (first, last))
 
 
@@ -205,14 +206,3 @@ def open_day(timezone: str, now: datetime) -> tuple[date, datetime]:
     zone = ZoneInfo(timezone)
     day = now.astimezone(zone).date() - timedelta(days=1)
     return day, datetime.combine(day, time(), zone)
-
-
-def _one_offset(lo: datetime, hi: datetime) -> bool:
-    """Whether every local midnight in [lo, hi] has the offset of ``lo`` (aware, local)."""
-    offset = lo.utcoffset()
-    day = lo
-    while day <= hi:
-        if day.utcoffset() != offset:
-            return False
-        day = datetime.combine(day.date() + timedelta(days=1), time(), day.tzinfo)
-    return True

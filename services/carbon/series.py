@@ -34,6 +34,7 @@ from services.carbon.rollups import (
     STORED_DAYS_IF,
     open_day,
 )
+from services.core.hours import fixed_offset
 from services.core.quantities import CUMULATIVE_CODES, QUANTITIES
 
 Resolution = Literal["15min", "hour", "day", "month"]
@@ -234,20 +235,12 @@ LOCAL_ISO = """to_char(loc, 'YYYY-MM-DD"T"HH24:MI:SS')
                      ELSE '+' || to_char(loc - utc, 'HH24:MI') END)"""
 
 
-def _fixed_offset(timezone: str, start: datetime, end: datetime) -> str | None:
-    """The zone's UTC offset as ``+08:00`` if it is the same over [start, end], else None.
-    Sampled a week apart: no daylight-saving period is shorter than a week."""
-    zone = ZoneInfo(timezone)
-    offset = start.astimezone(zone).utcoffset()
-    t = start
-    while t < end:
-        t = min(t + timedelta(days=7), end)
-        if t.astimezone(zone).utcoffset() != offset:
-            return None
-    assert offset is not None
+def _iso_offset(timezone: str, start: datetime, end: datetime) -> str | None:
+    """The zone's UTC offset as ``+08:00`` if it is the same over [start, end], else None."""
+    offset = fixed_offset(ZoneInfo(timezone), start, end)
+    if offset is None or offset.total_seconds() % 60:
+        return None  # or local mean time of old dates: seconds in the offset, found per row
     minutes = int(offset.total_seconds()) // 60
-    if offset.total_seconds() % 60:
-        return None  # local mean time of old dates: seconds in the offset, found per row
     return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
@@ -318,7 +311,7 @@ def energy_series_json(session: Session, asked: SeriesRequest, now: datetime | N
     """``energy_series`` as the API's JSON list of ``EnergyPoint``, built by PostgreSQL."""
     params = _series_params(asked, now) | {
         "units": orjson.dumps(_units(asked.scope)).decode(),
-        "offset": _fixed_offset(asked.timezone, asked.start, asked.end),
+        "offset": _iso_offset(asked.timezone, asked.start, asked.end),
     }
     answer: str = session.execute(SERIES_JSON_SQL[(asked.scope, asked.resolution)], params).scalar_one()
     return answer.encode()
