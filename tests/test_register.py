@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
@@ -205,6 +205,41 @@ def test_operator_builds_and_retires_the_register(api: Any) -> None:
     )
     assert viewer.status_code == 403
     assert client.get("/api/v1/register/meters", headers=_as(tokens["enterprise"])).status_code == 403
+
+
+def test_a_write_is_committed_before_its_answer_is_sent(
+    api: Any, session_factory: sessionmaker[Session]
+) -> None:
+    """A client that reads right after its write sees it: the request's transaction ends
+    before the first byte of the answer leaves (the dashboard's redirect after an alert was
+    acknowledged showed it still firing, now and then, when it ended after)."""
+    client, tokens, _ = api
+    order: list[str] = []
+    app = client.app
+
+    async def watched(scope: Any, receive: Any, send: Any) -> None:
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                order.append("answer")
+            await send(message)
+
+        await app(scope, receive, sending)
+
+    def committed(_session: Session) -> None:
+        order.append("commit")
+
+    event.listen(Session, "after_commit", committed)
+    try:
+        with TestClient(watched, raise_server_exceptions=False) as watching:
+            created = watching.post(
+                "/api/v1/register/enterprises",
+                headers=_as(tokens["operator"]),
+                json={"name": "先提交后应答", "uscc": USCC_B, "industry": "制造业"},
+            )
+    finally:
+        event.remove(Session, "after_commit", committed)
+    assert created.status_code == 201, created.text
+    assert order == ["commit", "answer"]
 
 
 def test_lists_page_by_cursor_and_filter(api: Any) -> None:

@@ -83,9 +83,12 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 async def request_session(request: Request) -> AsyncIterator[Session]:
     """The web request's unit of work: committed after the handler returns, rolled back if
-    it raised. Made on the event loop, which costs nothing (a session connects at its first
-    statement, in the handler's thread); ended with one trip through the thread pool, where a
-    plain generator took two (in and out, 0.1 ms of CPU each)."""
+    it raised, and ended before the answer is sent (``SessionDep``: scope "function"; FastAPI's
+    default ran it after the answer, so a client could read before the commit, and a commit
+    that failed followed a success it had already answered). Made on the event loop, which
+    costs nothing (a session connects at its first statement, in the handler's thread); ended
+    with one trip through the thread pool, where a plain generator took two (in and out,
+    0.1 ms of CPU each)."""
     session = request.app.state.session_factory()
     try:
         yield session
@@ -108,7 +111,7 @@ def _end(session: Session, commit: bool) -> None:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(request_session)]
+SessionDep = Annotated[Session, Depends(request_session, scope="function")]
 
 
 def psycopg_connection(session: Session) -> psycopg.Connection:
