@@ -116,6 +116,7 @@ def running_ingest(database_url: str, broker: Broker) -> Iterator[IngestService]
         )
     ).start()
     try:
+        service.wait_subscribed()
         yield service
     finally:
         service.stop()

@@ -110,8 +110,8 @@ def test_poison_messages_are_quarantined_and_good_ones_keep_flowing(
         )
     ).start()
     try:
+        service.wait_subscribed()  # a message sent before would be dropped by the broker
         with mqtt_publisher(broker) as publisher:
-            time.sleep(0.5)
 
             def send(on: str, body: bytes) -> None:
                 publisher.publish(on, body, qos=1).wait_for_publish(5)

@@ -48,7 +48,6 @@ def test_bad_readings_are_quarantined_and_valid_ones_stored(
         s.commit()
     topic = telemetry_topic(park_code, TEST_GATEWAY)
     with running_ingest(database_url, broker), mqtt_publisher(broker) as publisher:
-        time.sleep(0.5)  # let ingest subscribe
         mixed = {
             "gateway": "gw-x",
             "seq": 1,
@@ -101,7 +100,6 @@ def test_redelivered_readings_are_stored_once(
         park_code = park.code
         s.commit()
     with running_ingest(database_url, broker) as ingest, mqtt_publisher(broker) as publisher:
-        time.sleep(0.5)
         batch = orjson.dumps({"gateway": "g", "seq": 5, "readings": [_reading("M-1", 42.0)]})
         for _ in range(3):
             publisher.publish(telemetry_topic(park_code, TEST_GATEWAY), batch, qos=1).wait_for_publish(5)
@@ -127,7 +125,6 @@ def test_readings_are_stored_only_from_the_meters_gateway_in_the_topics_park(
         park_ids = (park_a.id, park_b.id)
         s.commit()
     with running_ingest(database_url, broker), mqtt_publisher(broker) as publisher:
-        time.sleep(0.5)
 
         def send(park: str, gateway: str, meter: str, value: float) -> None:
             body = orjson.dumps({"gateway": gateway, "seq": 1, "readings": [_reading(meter, value)]})

@@ -73,6 +73,7 @@ class IngestService:
         self._stop = threading.Event()
         self._preparing_done = threading.Event()
         self._directory_ready = threading.Event()
+        self._subscribed = threading.Event()  # the broker granted the subscription
         self._preparer = threading.Thread(target=self._prepare_loop, name="ingest-prepare", daemon=True)
         self._writer = threading.Thread(target=self._write_loop, name="ingest-write", daemon=True)
         self._parser = ParserProcess() if config.parse_in_subprocess else None
@@ -143,11 +144,19 @@ class IngestService:
 
     def _on_subscribe(self, *_args: object) -> None:
         metrics.BROKER_SUBSCRIBED.set(1)
+        self._subscribed.set()
+
+    def wait_subscribed(self, timeout: float = 30.0) -> None:
+        """Return once the broker has granted the subscription: what a publisher sends
+        before, on a topic nobody is subscribed to yet, the broker drops."""
+        if not self._subscribed.wait(timeout):
+            raise TimeoutError(f"ingest did not subscribe within {timeout} s")
 
     def _on_disconnect(
         self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object = None
     ) -> None:
         metrics.BROKER_SUBSCRIBED.set(0)
+        self._subscribed.clear()
         log.warning("ingest_broker_disconnected", reason=str(reason))
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
