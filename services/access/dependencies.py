@@ -135,12 +135,12 @@ FactorReader = Annotated[Principal, Depends(factor_reader)]
 AdminPrincipal = Annotated[Principal, Depends(admin)]
 
 
-async def settings() -> Settings:
+async def current_settings() -> Settings:
     """``get_settings`` as a dependency: a coroutine, which FastAPI calls on the event loop."""
     return get_settings()
 
 
-SettingsDep = Annotated[Settings, Depends(settings)]
+SettingsDep = Annotated[Settings, Depends(current_settings)]
 
 
 def dashboard_principal(request: Request, session: Session, settings: Settings) -> Principal | None:
