@@ -3,7 +3,9 @@ overview, each scoped by park."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
@@ -132,25 +134,37 @@ HOURLY_EMISSION_FIELDS = list(HourlyEmission.model_fields)
 HOURLY_EMISSION_COLUMNS = [getattr(EmissionHourly, name) for name in HOURLY_EMISSION_FIELDS]
 
 
-def hourly_emissions(
+def hourly_emission_rows(
     session: Session, park_id: int, enterprise_id: int | None, start: datetime, end: datetime
-) -> list[HourlyEmission]:
+) -> Sequence[tuple[Any, ...]]:
+    """``HourlyEmission``'s columns (``HOURLY_EMISSION_FIELDS``) of one enterprise, or of the
+    park where ``enterprise_id`` is None, hour by hour over [start, end)."""
     owner = (
         EmissionHourly.enterprise_id.is_(None)
         if enterprise_id is None
         else EmissionHourly.enterprise_id == enterprise_id
     )
-    rows = session.execute(
-        select(*HOURLY_EMISSION_COLUMNS)
-        .where(
-            EmissionHourly.park_id == park_id,
-            owner,
-            EmissionHourly.hour_start >= start,
-            EmissionHourly.hour_start < end,
+    return (
+        session.execute(
+            select(*HOURLY_EMISSION_COLUMNS)
+            .where(
+                EmissionHourly.park_id == park_id,
+                owner,
+                EmissionHourly.hour_start >= start,
+                EmissionHourly.hour_start < end,
+            )
+            .order_by(EmissionHourly.hour_start)
         )
-        .order_by(EmissionHourly.hour_start)
-    ).tuples()
+        .tuples()
+        .all()
+    )
+
+
+def hourly_emissions(
+    session: Session, park_id: int, enterprise_id: int | None, start: datetime, end: datetime
+) -> list[HourlyEmission]:
     fields = HOURLY_EMISSION_FIELDS
+    rows = hourly_emission_rows(session, park_id, enterprise_id, start, end)
     return [HourlyEmission.model_construct(**dict(zip(fields, row, strict=True))) for row in rows]
 
 

@@ -84,6 +84,12 @@ def serve(
     # Workers build the app themselves (services.api.app.app_from_environment) on the
     # database this process resolved; it supervises them and stops them on SIGTERM.
     os.environ["PARKCARBON_DATABASE_URL"] = url
+    # The workers share one listening socket, and libuv (uvloop) accepts every pending
+    # connection at once: a burst of clients opening keep-alive connections went to whichever
+    # worker woke first (20 of 20 at times, on parkcarbon bench api), leaving the other idle.
+    # One accept per loop iteration lets the others take their share (libuv's documented
+    # UV_TCP_SINGLE_ACCEPT; 7–10 of 20 each in six bursts measured, against 0–10 without).
+    os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
     uvicorn.run(
         "services.api.app:app_from_environment",
         factory=True,

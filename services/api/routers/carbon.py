@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from services.access import audit
 from services.access.dependencies import AdminPrincipal, FactorReader, ParkReader, Reader
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
-from services.api.tables import FormatParam, json_rows, table_content
+from services.api.tables import FormatParam, json_records, table_content
 from services.carbon import queries
 from services.carbon.feed import MAX_ROWS, FeedRow, import_feed
 from services.carbon.schemas import BalanceOut, EmissionVersionOut, FactorCatalogue, FactorRecord
@@ -23,6 +23,7 @@ from services.core.params import TimeRangeDep
 from services.park import queries as register
 
 FEED_HEADER = ["location", "time", "duration_min", "value_kg_per_kwh"]
+FACTOR_RECORD_FIELDS = list(FactorRecord.model_fields)
 router = APIRouter(prefix="/api/v1", tags=["carbon"], dependencies=AUTHENTICATED, responses=COMMON_RESPONSES)
 
 
@@ -56,18 +57,13 @@ def carbon_factors(
     rows = queries.factor_feed(session, principal.park, period.start, period.end, node)
     if node not in ("park", "all") and not rows and not register.bus_in_park(session, principal.park, node):
         raise NotFound(f"no bus {node!r} in this park")
-    records = [
-        FactorRecord(
-            location=the_park.code if bus is None else f"{the_park.code}/{bus}",
-            time=hour,
-            duration=60,
-            value=value,
-        )
-        for bus, hour, value in rows
+    code = the_park.code
+    records = [(code if bus is None else f"{code}/{bus}", hour, 60, value) for bus, hour, value in rows]
+    if format == "json":  # FactorRecord's fields
+        return json_records(FACTOR_RECORD_FIELDS, records)
+    table: list[list[object]] = [
+        [where, hour.isoformat(), minutes, value] for where, hour, minutes, value in records
     ]
-    if format == "json":
-        return json_rows(records, FactorRecord)
-    table: list[list[object]] = [[r.location, r.time.isoformat(), r.duration, r.value] for r in records]
     if format == "xlsx":
         return Response(
             xlsx_bytes([("电碳因子", FEED_HEADER, table)]),

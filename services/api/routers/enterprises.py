@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from services.access.dependencies import Reader
 from services.access.policy import Principal, visible_enterprise
 from services.api.routers import AUTHENTICATED, COMMON_RESPONSES
-from services.api.tables import FormatParam, as_file, as_table, table_content
+from services.api.tables import FormatParam, as_file, as_table, json_records, table_content
 from services.carbon import queries as carbon_queries
 from services.carbon.certificates import green_matching
 from services.carbon.emissions import meter_emissions
@@ -141,8 +141,11 @@ def hourly_series(
     """Hourly energy (kWh, m³, GJ, tce) and emissions (kgCO2, scope 1 and 2) of one
     enterprise, or of the park when no enterprise is given (the park's readers only)."""
     only = _readable(session, principal, enterprise_id)
-    rows = carbon_queries.hourly_emissions(session, principal.park, only, period.start, period.end)
-    return as_table(rows, HourlyEmission, "emissions-hourly", format)
+    if format == "json":
+        rows = carbon_queries.hourly_emission_rows(session, principal.park, only, period.start, period.end)
+        return json_records(carbon_queries.HOURLY_EMISSION_FIELDS, rows)
+    models = carbon_queries.hourly_emissions(session, principal.park, only, period.start, period.end)
+    return as_table(models, HourlyEmission, "emissions-hourly", format)
 
 
 @router.get(
