@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 from datetime import UTC, datetime, timedelta, timezone
 
 from services.api.tables import json_records, json_rows
@@ -13,7 +14,7 @@ from services.carbon.schemas import FactorRecord, HourlyEmission
 def test_plain_rows_serialise_as_their_models_do() -> None:
     shanghai = timezone(timedelta(hours=8))
     values = [13.610984130331417, 0.0, -2.5, 1e-12, 123456789.125, 0.1 + 0.2, 7.0, 1e21, 3.0, math.nan]
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (datetime(2026, 11, 13, tzinfo=UTC), *values),
         (datetime(2026, 11, 13, 8, tzinfo=shanghai), *reversed(values)),
     ]
