@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from services.api.tables import json_records, json_rows
 from services.carbon.queries import HOURLY_EMISSION_FIELDS
