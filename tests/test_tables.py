@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.api.tables import json_records, json_rows
 from services.carbon.queries import HOURLY_EMISSION_FIELDS
@@ -17,6 +18,9 @@ def test_plain_rows_serialise_as_their_models_do() -> None:
     rows: list[tuple[Any, ...]] = [
         (datetime(2026, 11, 13, tzinfo=UTC), *values),
         (datetime(2026, 11, 13, 8, tzinfo=shanghai), *reversed(values)),
+        # psycopg's zones, as the session's TimeZone names them
+        (datetime(2026, 11, 13, 9, tzinfo=ZoneInfo("UTC")), *values),
+        (datetime(2026, 11, 13, 10, tzinfo=ZoneInfo("Asia/Shanghai")), *values),
     ]
     models = [
         HourlyEmission.model_construct(**dict(zip(HOURLY_EMISSION_FIELDS, r, strict=True))) for r in rows
