@@ -59,7 +59,7 @@ def carbon_factors(
         raise NotFound(f"no bus {node!r} in this park")
     code = the_park.code
     records = [(code if bus is None else f"{code}/{bus}", hour, 60, value) for bus, hour, value in rows]
-    if format == "json":  # FactorRecord's fields
+    if format == "json":
         return json_records(FACTOR_RECORD_FIELDS, records)
     table: list[list[object]] = [
         [where, hour.isoformat(), minutes, value] for where, hour, minutes, value in records
