@@ -283,3 +283,71 @@ def test_alerts_page_acknowledge_resolve_export_and_enterprise_scope(
         states = {a.id: (a.state, a.acknowledge_note) for a in s.scalars(select(Alert))}
     assert states[ids["mine"]] == ("acknowledged", "已派人检查表计")
     assert states[ids["other"]][0] == "resolved"
+
+
+PAGES = (
+    "/dashboard",
+    "/dashboard/enterprise",
+    "/dashboard/alerts",
+    "/dashboard/enterprises",
+    "/dashboard/factors",
+    "/dashboard/flow",
+    "/dashboard/indicators",
+    "/dashboard/quality",
+    "/dashboard/reports",
+    "/dashboard/reports/new",
+    "/dashboard/wall",
+)
+DOWNLOADS = (
+    "/dashboard/alerts.csv",
+    "/dashboard/enterprises.xlsx",
+    "/dashboard/factors.csv",
+    "/dashboard/quality.csv",
+    "/dashboard/reports/files/1",
+    "/dashboard/reports/1/evidence/1",
+    "/dashboard/reports/monthly.xlsx",
+)
+FORMS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("/dashboard/alerts/1/acknowledge", {}),
+    ("/dashboard/alert-rules/1", {"threshold": "1"}),
+    (
+        "/dashboard/alert-rules",
+        {"name": "x", "metric_scope": "load_kw:park", "comparison": "gt", "threshold": "1"},
+    ),
+    ("/dashboard/quarantine/replay", {}),
+    ("/dashboard/reports/1/review", {"decision": "accept"}),
+    ("/dashboard/reports/new", {"period": "2026-10"}),
+)
+
+
+def test_every_page_sends_a_visitor_without_a_session_to_sign_in_in_its_language(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """No cookie, a forged one, or the cookie of a session that was signed out: every page and
+    form answers with the sign-in page (303) in the language it was asked in, downloads in the
+    default one; nothing of the park is shown or changed."""
+    with session_factory() as s:
+        park = make_park(s)
+        make_user(s, park, Role.OPERATOR, username="pages-op")
+        s.commit()
+    client = TestClient(create_app(session_factory), follow_redirects=False)
+    signed_in = client.post("/login", data={"username": "pages-op", "password": TEST_PASSWORD})
+    assert signed_in.status_code == 303
+    old_cookie = signed_in.cookies[SESSION_COOKIE]
+    assert client.get("/dashboard").status_code == 200  # the cookie works until signed out
+    assert client.post("/logout").status_code == 303
+    for cookie in (None, "forged.cookie", old_cookie):
+        client.cookies.clear()
+        if cookie is not None:
+            client.cookies.set(SESSION_COOKIE, cookie)
+        for path in PAGES:
+            answer = client.get(path, params={"lang": "en"})
+            assert (answer.status_code, answer.headers.get("location")) == (303, "/login?lang=en"), path
+        for path in DOWNLOADS:
+            answer = client.get(path)
+            assert (answer.status_code, answer.headers.get("location")) == (303, "/login?lang=zh"), path
+        for path, form in FORMS:
+            answer = client.post(path, data={**form, "lang": "en"})
+            assert (answer.status_code, answer.headers.get("location")) == (303, "/login?lang=en"), path
+    with session_factory() as s:  # nothing was acted on
+        assert s.scalar(select(AlertRule.id).limit(1)) is None

@@ -39,6 +39,7 @@ from services.core.db import make_engine, make_session_factory, resolve_database
 from services.core.errors import DomainError
 from services.core.settings import Settings, settings_and_logging
 from services.dashboard import routes as dashboard
+from services.dashboard.pages import SignInNeeded, answer_sign_in_needed
 from services.ingest.http import HttpIngest
 
 DESCRIPTION = """园区能碳管理平台 — real-time energy–carbon management for industrial parks.
@@ -96,6 +97,7 @@ def create_app(session_factory: sessionmaker[Session]) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(DBAPIError, database_error_handler)
+    app.add_exception_handler(SignInNeeded, answer_sign_in_needed)  # a dashboard page, signed out
     for module in (
         auth,
         park,

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.access.dependencies import SettingsDep, dashboard_principal
 from services.access.policy import PARK_WRITERS, Principal
 from services.alerts import service
 from services.alerts.metrics import METRICS
@@ -28,7 +27,7 @@ from services.core.exports import table_file
 from services.core.models import Alert, AlertSilence, Enterprise, Gateway, Meter, Role
 from services.core.params import INT4_MAX
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import templates, to_login
+from services.dashboard.pages import SignedIn, SignedInForm, templates, to_login
 from services.park import queries
 
 router = APIRouter(include_in_schema=False)
@@ -62,18 +61,15 @@ def _alerts(session: SessionDep, principal: Principal, state: str) -> list[Alert
 def alerts_page(
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
+    principal: SignedIn,
     lang: str | None = None,
     state: str = "open",
     done: str | None = None,
 ) -> Response:
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return to_login(lang)
     language = pick_lang(lang)
     t = translator(language)
     state = state if state in STATES else "open"
-    park = queries.park(session, principal.park_id)
+    park = queries.park(session, principal.park)
     silences = []
     if principal.role is not Role.ENTERPRISE:
         now = datetime.now(UTC)
@@ -95,7 +91,7 @@ def alerts_page(
         "state": state,
         "alerts": _alerts(session, principal, state),
         "silences": silences,
-        "scope_names": _scope_names(session, principal.park_id, silences),
+        "scope_names": _scope_names(session, principal.park, silences),
         "rules": rules,
         "metrics": METRICS,
         "can_act": principal.role in PARK_WRITERS or principal.role is Role.ENTERPRISE,
@@ -115,11 +111,8 @@ def alerts_page(
 
 
 @router.get("/dashboard/alerts.{fmt}")
-def alerts_export(
-    request: Request, session: SessionDep, settings: SettingsDep, fmt: str, state: str = "open"
-) -> Response:
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None or fmt not in ("csv", "xlsx"):
+def alerts_export(session: SessionDep, principal: SignedIn, fmt: str, state: str = "open") -> Response:
+    if fmt not in ("csv", "xlsx"):
         return to_login(None)
     rows = [
         [_cell(getattr(a, column)) for column in EXPORT_COLUMNS]
@@ -134,19 +127,15 @@ def _cell(value: object) -> object:
 
 @router.post("/dashboard/alerts/{alert_id}/{action}")
 def alert_action(
-    request: Request,
     session: SessionDep,
-    settings: SettingsDep,
+    principal: SignedInForm,
     alert_id: int,
     action: str,
     note: Annotated[str, Form(max_length=2000)] = "",
     lang: Annotated[str, Form(max_length=8)] = "zh",
 ) -> Response:
     """Acknowledge or resolve one alert, then back to the list with what happened."""
-    principal = dashboard_principal(request, session, settings)
     language = pick_lang(lang)
-    if principal is None or principal.park_id is None:
-        return to_login(language)
     back = f"/dashboard/alerts?lang={language}"
     if action not in ("acknowledge", "resolve") or not 1 <= alert_id <= INT4_MAX or "\x00" in note:
         return RedirectResponse(f"{back}&error=invalid", status_code=303)
@@ -223,9 +212,8 @@ def _seconds(minutes: str) -> int:
 
 @router.post("/dashboard/alert-rules/{rule_id}")
 def edit_rule(
-    request: Request,
     session: SessionDep,
-    settings: SettingsDep,
+    principal: SignedInForm,
     rule_id: int,
     threshold: Annotated[str, Form(max_length=32)],
     clear_threshold: Annotated[str, Form(max_length=32)] = "",
@@ -236,10 +224,7 @@ def edit_rule(
 ) -> Response:
     """Threshold, hysteresis, how long it must hold, severity and on/off of one rule; the
     same checks as PATCH /api/v1/alert-rules/{id}."""
-    principal = dashboard_principal(request, session, settings)
     language = pick_lang(lang)
-    if principal is None or principal.park_id is None:
-        return to_login(language)
     try:
         if not 1 <= rule_id <= INT4_MAX:
             raise ValueError("rule: not found")
@@ -261,9 +246,8 @@ def edit_rule(
 
 @router.post("/dashboard/alert-rules")
 def add_rule(
-    request: Request,
     session: SessionDep,
-    settings: SettingsDep,
+    principal: SignedInForm,
     name: Annotated[str, Form(max_length=200)],
     metric_scope: Annotated[str, Form(max_length=80)],
     comparison: Annotated[str, Form(max_length=4)],
@@ -273,10 +257,7 @@ def add_rule(
     lang: Annotated[str, Form(max_length=8)] = "zh",
 ) -> Response:
     """A new rule over every scope of its kind (one scope: through the API)."""
-    principal = dashboard_principal(request, session, settings)
     language = pick_lang(lang)
-    if principal is None or principal.park_id is None:
-        return to_login(language)
     metric, _, scope_kind = metric_scope.partition(":")
     try:
         body = RuleIn.model_validate(

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.access.dependencies import SettingsDep, dashboard_principal
 from services.access.policy import Principal
 from services.alerts.queries import enterprise_completeness, meter_health
 from services.carbon import queries as carbon_queries
@@ -20,7 +19,7 @@ from services.core.db import SessionDep
 from services.core.exports import table_file
 from services.core.models import Role
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import templates, to_login
+from services.dashboard.pages import SignedIn, templates
 from services.park import queries
 from services.reports import queries as report_queries
 
@@ -82,22 +81,19 @@ def enterprise_rows(session: SessionDep, principal: Principal) -> list[Enterpris
     return rows
 
 
-def _reader(request: Request, session: SessionDep, settings: SettingsDep) -> Principal | Response:
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return to_login(request.query_params.get("lang"))
-    if principal.role is Role.ENTERPRISE:  # its own page, never the park's list
+def _own_page(principal: Principal) -> Response | None:
+    """An enterprise user goes to its own page, never the park's list."""
+    if principal.role is Role.ENTERPRISE:
         return RedirectResponse("/dashboard/enterprise", status_code=303)
-    return principal
+    return None
 
 
 @router.get("/dashboard/enterprises", response_class=HTMLResponse)
 def enterprises_page(
-    request: Request, session: SessionDep, settings: SettingsDep, lang: str | None = None
+    request: Request, session: SessionDep, principal: SignedIn, lang: str | None = None
 ) -> Response:
-    principal = _reader(request, session, settings)
-    if isinstance(principal, Response):
-        return principal
+    if elsewhere := _own_page(principal):
+        return elsewhere
     language = pick_lang(lang)
     t = translator(language)
     park = queries.park(session, principal.park)
@@ -116,10 +112,9 @@ def enterprises_page(
 
 
 @router.get("/dashboard/enterprises.{fmt}")
-def enterprises_export(request: Request, session: SessionDep, settings: SettingsDep, fmt: str) -> Response:
-    principal = _reader(request, session, settings)
-    if isinstance(principal, Response):
-        return principal
+def enterprises_export(session: SessionDep, principal: SignedIn, fmt: str) -> Response:
+    if elsewhere := _own_page(principal):
+        return elsewhere
     if fmt not in ("csv", "xlsx"):
         return RedirectResponse("/dashboard/enterprises", status_code=303)
     header = list(EnterpriseRow.__dataclass_fields__)

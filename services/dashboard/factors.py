@@ -11,14 +11,13 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from services.access.dependencies import SettingsDep, dashboard_principal
 from services.carbon.topology import park_hours, topology
 from services.core.db import SessionDep
 from services.core.exports import attachment, csv_chunks
 from services.core.models import Role
 from services.dashboard import figures
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import templates, to_login
+from services.dashboard.pages import SignedIn, templates, to_login
 from services.park import queries
 
 router = APIRouter(include_in_schema=False)
@@ -42,16 +41,13 @@ INPUT_ROWS = (  # (inputs key, unit, zh, en)
 
 @router.get("/dashboard/factors", response_class=HTMLResponse)
 def factors_page(
-    request: Request, session: SessionDep, settings: SettingsDep, lang: str | None = None
+    request: Request, session: SessionDep, principal: SignedIn, lang: str | None = None
 ) -> Response:
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return to_login(lang)
     if principal.role is Role.ENTERPRISE:
         return RedirectResponse("/dashboard/enterprise", status_code=303)
     language = pick_lang(lang)
     t = translator(language)
-    park = queries.park(session, principal.park_id)
+    park = queries.park(session, principal.park)
     tz = ZoneInfo(park.timezone)
     now = datetime.now(UTC)
     hours = park_hours(session, park.id, now - timedelta(days=HEATMAP_DAYS), now)
@@ -76,10 +72,9 @@ def factors_page(
 
 
 @router.get("/dashboard/factors.csv")
-def factors_csv(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def factors_csv(session: SessionDep, principal: SignedIn) -> Response:
     """The park's hourly 电碳因子 of the last 30 days with the rung and residual of each hour."""
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None or principal.role is Role.ENTERPRISE:
+    if principal.role is Role.ENTERPRISE:
         return to_login(None)
     now = datetime.now(UTC)
     header = ["hour_start", "factor_kg_per_kwh", "grid_factor_rung", "grid_factor_kg_per_kwh", "residual_kg"]
@@ -91,7 +86,7 @@ def factors_csv(request: Request, session: SessionDep, settings: SettingsDep) ->
             h.inputs.get("grid_factor_kg_per_kwh"),
             h.residual_kg,
         ]
-        for h in park_hours(session, principal.park_id, now - timedelta(days=HEATMAP_DAYS), now)
+        for h in park_hours(session, principal.park, now - timedelta(days=HEATMAP_DAYS), now)
     ]
     return StreamingResponse(
         csv_chunks(header, rows), media_type="text/csv; charset=utf-8", headers=attachment("电碳因子.csv")

@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.access.dependencies import SettingsDep, dashboard_principal
 from services.carbon import factors
 from services.carbon import queries as carbon_queries
 from services.carbon.energy_flow import EnergyFlow, Node, energy_flow
@@ -24,7 +23,7 @@ from services.core.db import SessionDep
 from services.core.models import Role
 from services.dashboard import figures
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import templates, to_login
+from services.dashboard.pages import SignedIn, templates
 from services.park import queries
 
 router = APIRouter(include_in_schema=False)
@@ -137,20 +136,17 @@ def energy_sankey(
 def flow_page(
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
+    principal: SignedIn,
     lang: str | None = None,
     period: str = "day",
     hour: str = "",
 ) -> Response:
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return to_login(lang)
     if principal.role is Role.ENTERPRISE:
         return RedirectResponse("/dashboard/enterprise", status_code=303)
     period = period if period in PERIODS else "day"
     language = pick_lang(lang)
     t = translator(language)
-    park = queries.park(session, principal.park_id)
+    park = queries.park(session, principal.park)
     zone = ZoneInfo(park.timezone)
     now = datetime.now(UTC)
     latest = carbon_queries.latest_hour(session, park.id)

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.access.dependencies import SettingsDep, dashboard_principal
+from services.access.dependencies import SettingsDep
 from services.carbon.indicators import BASE_YEAR, compute_indicators, core_trend, scorecard
 from services.carbon.trajectory import trajectory
 from services.core.db import SessionDep
 from services.core.models import Role
 from services.dashboard import figures
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import templates, to_login
+from services.dashboard.pages import SignedIn, templates
 from services.park import queries
 
 router = APIRouter(include_in_schema=False)
@@ -28,16 +28,18 @@ PERIODS = ("30d", "year")
 
 @router.get("/dashboard/indicators", response_class=HTMLResponse)
 def indicators_page(
-    request: Request, session: SessionDep, settings: SettingsDep, lang: str | None = None, period: str = "30d"
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: SignedIn,
+    lang: str | None = None,
+    period: str = "30d",
 ) -> Response:
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return to_login(lang)
     if principal.role is Role.ENTERPRISE:
         return RedirectResponse("/dashboard/enterprise", status_code=303)
     period = period if period in PERIODS else "30d"
     language = pick_lang(lang)
-    park = queries.park(session, principal.park_id)
+    park = queries.park(session, principal.park)
     now = datetime.now(UTC)
     if period == "year":
         local = now.astimezone(ZoneInfo(park.timezone))

@@ -20,7 +20,7 @@ from services.core.db import SessionDep, psycopg_connection
 from services.core.exports import table_file
 from services.core.models import Role
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import templates, to_login
+from services.dashboard.pages import SignedInForm, templates, to_login
 from services.ingest import quarantine as quarantine_service
 from services.ingest.replay import quarantine_summary
 from services.ingest.schemas import ReplayIn
@@ -110,17 +110,13 @@ def _cell(value: object) -> object:
 
 @router.post("/dashboard/quarantine/replay")
 def replay_from_page(
-    request: Request,
     session: SessionDep,
-    settings: SettingsDep,
+    principal: SignedInForm,
     meter_code: Annotated[str, Form(max_length=64)] = "",
     lang: Annotated[str, Form(max_length=8)] = "zh",
 ) -> Response:
     """Validate the open entries (of one meter, or all) again and store what is valid now."""
-    principal = dashboard_principal(request, session, settings)
     language = pick_lang(lang)
-    if principal is None or principal.park_id is None:
-        return to_login(language)
     if principal.role not in PARK_WRITERS:
         return RedirectResponse(f"/dashboard/quality?lang={language}", status_code=303)
     result = quarantine_service.replay(session, principal, ReplayIn(meter_code=meter_code.strip() or None))

@@ -14,7 +14,6 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from services.access.dependencies import SettingsDep, dashboard_principal
 from services.access.policy import PARK_WRITERS, visible_enterprise
 from services.core.db import SessionDep
 from services.core.errors import DomainError
@@ -23,7 +22,7 @@ from services.core.models import Enterprise, Park, ReportStatus, Role
 from services.core.pagination import PageParams
 from services.core.params import INT4_MAX
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import templates, to_login
+from services.dashboard.pages import SignedIn, SignedInForm, templates
 from services.park import queries
 from services.reports import monthly, service
 from services.reports import queries as report_queries
@@ -37,16 +36,13 @@ ROWS = PageParams(cursor=None, limit=500)
 def reports_page(
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
+    principal: SignedIn,
     lang: str | None = None,
     done: str | None = None,
 ) -> Response:
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return to_login(lang)
     language = pick_lang(lang)
     t = translator(language)
-    park = queries.park(session, principal.park_id)
+    park = queries.park(session, principal.park)
     own = visible_enterprise(principal, None) if principal.role is Role.ENTERPRISE else None
     reports, _ = report_queries.reports(session, park.id, own, None, None, ROWS)
     live = [r for r in reports if r.status is not ReportStatus.SUPERSEDED]
@@ -75,18 +71,14 @@ def reports_page(
 
 @router.post("/dashboard/reports/{report_id}/review")
 def review_from_page(
-    request: Request,
     session: SessionDep,
-    settings: SettingsDep,
+    principal: SignedInForm,
     report_id: int,
     decision: Annotated[str, Form(max_length=8)],
     reason: Annotated[str, Form(max_length=1000)] = "",
     lang: Annotated[str, Form(max_length=8)] = "zh",
 ) -> Response:
-    principal = dashboard_principal(request, session, settings)
     language = pick_lang(lang)
-    if principal is None or principal.park_id is None:
-        return to_login(language)
     back = f"/dashboard/reports?lang={language}"
     if principal.role not in PARK_WRITERS:
         return RedirectResponse(f"{back}&error=forbidden", status_code=303)
@@ -94,7 +86,7 @@ def review_from_page(
         return RedirectResponse(f"{back}&error=invalid", status_code=303)
     try:
         body = ReviewIn(decision=decision, reason=reason.strip() or None)
-        report = report_queries.report(session, principal.park_id, report_id, None)
+        report = report_queries.report(session, principal.park, report_id, None)
         service.review(session, principal, report, body)
     except ValidationError:
         return RedirectResponse(f"{back}&error=reason_required", status_code=303)
@@ -115,18 +107,13 @@ def recent_months(timezone: str, count: int) -> list[str]:
 
 
 @router.get("/dashboard/reports/{report_id}/evidence/{evidence_id}")
-def evidence_preview(
-    request: Request, session: SessionDep, settings: SettingsDep, report_id: int, evidence_id: int
-) -> Response:
+def evidence_preview(session: SessionDep, principal: SignedIn, report_id: int, evidence_id: int) -> Response:
     """An evidence file shown in the page; an enterprise user reaches its own only."""
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return to_login(None)
     if not (1 <= report_id <= INT4_MAX and 1 <= evidence_id <= INT4_MAX):
         return Response(status_code=404)
     own = visible_enterprise(principal, None) if principal.role is Role.ENTERPRISE else None
     try:
-        report = report_queries.report(session, principal.park_id, report_id, own)
+        report = report_queries.report(session, principal.park, report_id, own)
         found = report_queries.evidence(session, report.id, evidence_id)
     except DomainError:
         return Response(status_code=404)
@@ -136,17 +123,12 @@ def evidence_preview(
 
 
 @router.get("/dashboard/reports/files/{file_id}")
-def report_file_download(
-    request: Request, session: SessionDep, settings: SettingsDep, file_id: int
-) -> Response:
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return to_login(None)
+def report_file_download(session: SessionDep, principal: SignedIn, file_id: int) -> Response:
     own = visible_enterprise(principal, None) if principal.role is Role.ENTERPRISE else None
     try:
         if not 1 <= file_id <= INT4_MAX:
             raise DomainError("file")
-        found = report_queries.report_file(session, principal.park_id, file_id, own)
+        found = report_queries.report_file(session, principal.park, file_id, own)
     except DomainError:
         return Response(status_code=404)
     media = "application/pdf" if found.format == "pdf" else XLSX
@@ -154,15 +136,10 @@ def report_file_download(
 
 
 @router.get("/dashboard/reports/monthly.{fmt}")
-def monthly_download(
-    request: Request, session: SessionDep, settings: SettingsDep, fmt: str, month: str = ""
-) -> Response:
+def monthly_download(session: SessionDep, principal: SignedIn, fmt: str, month: str = "") -> Response:
     """A month's carbon report made now: the park's for its readers, an enterprise's own for
     an enterprise user (Excel or PDF, in Chinese)."""
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return to_login(None)
-    park = session.get(Park, principal.park_id)
+    park = session.get(Park, principal.park)
     if park is None or fmt not in ("xlsx", "pdf") or month not in recent_months(park.timezone, 24):
         return Response(status_code=404)
     enterprise = None
@@ -282,11 +259,8 @@ def _form_page(
 
 @router.get("/dashboard/reports/new", response_class=HTMLResponse)
 def report_form(
-    request: Request, session: SessionDep, settings: SettingsDep, lang: str | None = None, period: str = ""
+    request: Request, session: SessionDep, principal: SignedIn, lang: str | None = None, period: str = ""
 ) -> Response:
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return to_login(lang)
     if principal.role is not Role.ENTERPRISE:
         return RedirectResponse(f"/dashboard/reports?lang={pick_lang(lang)}", status_code=303)
     return _form_page(request, session, principal, pick_lang(lang), {"period": period[:7]}, None)
@@ -296,17 +270,14 @@ def report_form(
 async def submit_from_page(
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
+    principal: SignedInForm,
     period: Annotated[str, Form(max_length=7)],
     evidence: Annotated[UploadFile | None, File()] = None,
     lang: Annotated[str, Form(max_length=8)] = "zh",
 ) -> Response:
     """An enterprise's month from the form: the report (a returned month's next version),
     then its evidence file, both or neither (one savepoint)."""
-    principal = dashboard_principal(request, session, settings)
     language = pick_lang(lang)
-    if principal is None or principal.park_id is None:
-        return to_login(language)
     if principal.role is not Role.ENTERPRISE:
         return RedirectResponse(f"/dashboard/reports?lang={language}&error=forbidden", status_code=303)
     received = await request.form()

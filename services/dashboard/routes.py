@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from services.access import sessions
 from services.access.dependencies import SESSION_COOKIE, SettingsDep, dashboard_principal
-from services.access.policy import Principal
 from services.alerts.queries import meter_health
 from services.carbon import queries as carbon_queries
 from services.carbon.factors import grid_factor
@@ -44,7 +43,7 @@ from services.dashboard import (
 )
 from services.dashboard.alerts import latest_open_alerts, open_alerts
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import templates, to_login
+from services.dashboard.pages import SignedIn, templates
 from services.park import queries
 from services.reports import queries as report_queries
 
@@ -154,24 +153,17 @@ def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Resp
     return response
 
 
-def _signed_in(request: Request, session: SessionDep, settings: SettingsDep) -> Principal | None:
-    return dashboard_principal(request, session, settings)
-
-
 @router.get("/dashboard", response_class=HTMLResponse)
 def overview_page(
-    request: Request, session: SessionDep, settings: SettingsDep, lang: str | None = None
+    request: Request, session: SessionDep, principal: SignedIn, lang: str | None = None
 ) -> Response:
-    principal = _signed_in(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return to_login(lang)
     if principal.role is Role.ENTERPRISE:
         return RedirectResponse(f"{ENTERPRISE_PAGE}?lang={pick_lang(lang)}", status_code=303)
     language = pick_lang(lang)
     t = translator(language)
     now = datetime.now(UTC)
-    data = carbon_queries.overview(session, principal.park_id, now)
-    park = queries.park(session, principal.park_id)
+    data = carbon_queries.overview(session, principal.park, now)
+    park = queries.park(session, principal.park)
     tz = ZoneInfo(park.timezone)
     grid = grid_factor(park.grid_factor_region, park.grid_factor_year)
     emissions = carbon_queries.hourly_emissions(session, park.id, None, now - timedelta(days=7), now)
@@ -204,7 +196,7 @@ def overview_page(
 def live(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """What the overview refreshes every few seconds without reloading: the park's live load
     and open alerts (the park's readers only)."""
-    principal = _signed_in(request, session, settings)
+    principal = dashboard_principal(request, session, settings)
     if principal is None or principal.park_id is None or principal.role is Role.ENTERPRISE:
         return JSONResponse({"error": "not_authenticated"}, status_code=401)
     now = datetime.now(UTC)
@@ -216,13 +208,15 @@ def live(request: Request, session: SessionDep, settings: SettingsDep) -> Respon
 
 @router.get(ENTERPRISE_PAGE, response_class=HTMLResponse)
 def enterprise_page(
-    request: Request, session: SessionDep, settings: SettingsDep, lang: str | None = None, res: str = "hour"
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: SignedIn,
+    lang: str | None = None,
+    res: str = "hour",
 ) -> Response:
     """An enterprise's own page: its meters, energy and emissions. Enterprise users only see
     theirs; the park's readers pick one with ``?enterprise_id=``."""
-    principal = _signed_in(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return to_login(lang)
     requested = request.query_params.get("enterprise_id", "")
     if principal.role is Role.ENTERPRISE:
         enterprise_id = principal.enterprise_id or 0
@@ -233,8 +227,8 @@ def enterprise_page(
     language = pick_lang(lang)
     t = translator(language)
     now = datetime.now(UTC)
-    enterprise = queries.enterprise(session, principal.park_id, enterprise_id)
-    park = queries.park(session, principal.park_id)
+    enterprise = queries.enterprise(session, principal.park, enterprise_id)
+    park = queries.park(session, principal.park)
     tz = ZoneInfo(park.timezone)
     emissions = carbon_queries.hourly_emissions(session, park.id, enterprise.id, now - timedelta(days=7), now)
     resolution = res if res in SERIES_WINDOWS else "hour"

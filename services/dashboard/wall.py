@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.access.dependencies import SettingsDep, dashboard_principal
 from services.carbon import queries as carbon_queries
 from services.carbon.topology import topology
 from services.core.db import SessionDep
@@ -20,7 +19,7 @@ from services.dashboard import figures
 from services.dashboard.alerts import open_alerts
 from services.dashboard.flow import energy_sankey
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import templates, to_login
+from services.dashboard.pages import SignedIn, templates
 from services.park import queries
 
 router = APIRouter(include_in_schema=False)
@@ -29,32 +28,29 @@ CYCLE_SECONDS = 15
 
 @router.get("/dashboard/wall", response_class=HTMLResponse)
 def wall_page(
-    request: Request, session: SessionDep, settings: SettingsDep, lang: str | None = None
+    request: Request, session: SessionDep, principal: SignedIn, lang: str | None = None
 ) -> Response:
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return to_login(lang)
     if principal.role is Role.ENTERPRISE:
         return RedirectResponse("/dashboard/enterprise", status_code=303)
     language = pick_lang(lang)
     t = translator(language)
     now = datetime.now(UTC)
-    data = carbon_queries.overview(session, principal.park_id, now)
-    park_tz = ZoneInfo(queries.park(session, principal.park_id).timezone)
+    data = carbon_queries.overview(session, principal.park, now)
+    park_tz = ZoneInfo(queries.park(session, principal.park).timezone)
     latest = data.latest_hour or now
-    topo = topology(session, principal.park_id, latest - timedelta(hours=23), now)
+    topo = topology(session, principal.park, latest - timedelta(hours=23), now)
     context = {
         "t": t,
         "lang": language,
         "timezone": park_tz.key,  # the clock shows the park's time, whatever the screen's
         "park": data,
-        "open_alerts": open_alerts(session, principal.park_id),
+        "open_alerts": open_alerts(session, principal.park),
         "cycle_ms": CYCLE_SECONDS * 1000,
         "fig_factor": figures.factor_curve(data.carbon_factors, t, park_tz, wall=True),
         "fig_topology": figures.grid_topology(topo, t, park_tz, 0.6, wall=True),
         "fig_coverage": figures.coverage_gauge(data.coverage.coverage_ratio, t, wall=True),
         "fig_flow": energy_sankey(
-            session, principal.park_id, now - timedelta(hours=24), now, t, "fig-wall-flow", True
+            session, principal.park, now - timedelta(hours=24), now, t, "fig-wall-flow", True
         )[0],
     }
     return templates.TemplateResponse(request, "wall.html", context)
