@@ -13,14 +13,13 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.access.dependencies import SettingsDep, dashboard_principal
 from services.access.policy import PARK_WRITERS, Principal
 from services.alerts.queries import MeterHealth, meter_health
 from services.core.db import SessionDep, psycopg_connection
 from services.core.exports import table_file
 from services.core.models import Role
 from services.dashboard.i18n import pick_lang, translator
-from services.dashboard.pages import SignedInForm, templates, to_login
+from services.dashboard.pages import SignedIn, SignedInForm, templates, to_login
 from services.ingest import quarantine as quarantine_service
 from services.ingest.replay import quarantine_summary
 from services.ingest.schemas import ReplayIn
@@ -39,31 +38,24 @@ EXPORT_COLUMNS = (
 )
 
 
-def _health(
-    request: Request, session: SessionDep, settings: SettingsDep
-) -> tuple[Principal, list[MeterHealth]] | None:
-    principal = dashboard_principal(request, session, settings)
-    if principal is None or principal.park_id is None:
-        return None
-    park = queries.park(session, principal.park_id)
+def _health(session: SessionDep, principal: Principal) -> list[MeterHealth]:
+    """The meters' health today; an enterprise user's own meters only."""
+    park = queries.park(session, principal.park)
     now = datetime.now(UTC)
     today = now.astimezone(ZoneInfo(park.timezone)).date()
     own = principal.enterprise_id if principal.role is Role.ENTERPRISE else None
-    return principal, meter_health(session, park.id, today, now, own)
+    return meter_health(session, park.id, today, now, own)
 
 
 @router.get("/dashboard/quality", response_class=HTMLResponse)
 def quality_page(
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
+    principal: SignedIn,
     lang: str | None = None,
     show: str = "problems",
 ) -> Response:
-    found = _health(request, session, settings)
-    if found is None:
-        return to_login(lang)
-    principal, meters = found
+    meters = _health(session, principal)
     is_enterprise = principal.role is Role.ENTERPRISE
     park = queries.park(session, principal.park)
     language = pick_lang(lang)
@@ -92,11 +84,10 @@ def quality_page(
 
 
 @router.get("/dashboard/quality.{fmt}")
-def quality_export(request: Request, session: SessionDep, settings: SettingsDep, fmt: str) -> Response:
-    found = _health(request, session, settings)
-    if found is None or fmt not in ("csv", "xlsx"):
+def quality_export(session: SessionDep, principal: SignedIn, fmt: str) -> Response:
+    if fmt not in ("csv", "xlsx"):
         return to_login(None)
-    rows = [[_cell(getattr(m, c)) for c in EXPORT_COLUMNS] for m in found[1]]
+    rows = [[_cell(getattr(m, c)) for c in EXPORT_COLUMNS] for m in _health(session, principal)]
     return table_file("数据质量", EXPORT_COLUMNS, rows, fmt)
 
 
