@@ -6,6 +6,7 @@ and cannot act on another's; a viewer gets no buttons."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.access.dependencies import SESSION_COOKIE
 from services.api.app import create_app
-from services.core.models import Alert, AlertRule, MeterRole, MeterStatus, Role
+from services.core.models import (
+    Alert,
+    AlertRule,
+    EnterpriseReport,
+    MeterRole,
+    MeterStatus,
+    ReportEvidence,
+    Role,
+)
 from tests.browser import chromium, screenshot, sign_in
 from tests.factories import TEST_PASSWORD, make_enterprise, make_meter, make_park, make_token, make_user
 
@@ -351,3 +360,46 @@ def test_every_page_sends_a_visitor_without_a_session_to_sign_in_in_its_language
             assert (answer.status_code, answer.headers.get("location")) == (303, "/login?lang=en"), path
     with session_factory() as s:  # nothing was acted on
         assert s.scalar(select(AlertRule.id).limit(1)) is None
+
+
+def test_the_report_form_names_a_wrong_field_in_the_page_language_then_stores_a_month_with_its_bill(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The enterprise's month from the dashboard form (its checks and database work run in the
+    thread pool): a field that is no number comes back named, in English, and nothing is
+    stored; the month with its bill is stored once, the bill's bytes as sent."""
+    with session_factory() as s:
+        park = make_park(s)
+        enterprise = make_enterprise(s, park)
+        make_user(s, park, Role.ENTERPRISE, enterprise, username="form-ent")
+        s.commit()
+    client = TestClient(create_app(session_factory), follow_redirects=False)
+    assert client.post("/login", data={"username": "form-ent", "password": TEST_PASSWORD}).status_code == 303
+    first = datetime.now(SHANGHAI).date().replace(day=1)
+    period = f"{first - timedelta(days=1):%Y-%m}"
+
+    wrong = client.post(
+        "/dashboard/reports/new", data={"period": period, "electricity_kwh": "12x", "lang": "en"}
+    )
+    assert wrong.status_code == 422  # the form again, the field named
+    assert "Electricity bought：Enter a number" in wrong.text
+    with session_factory() as s:
+        assert s.scalar(select(EnterpriseReport.id).limit(1)) is None
+
+    bill = b"%PDF-1.4 a bill of " + period.encode()
+    stored = client.post(
+        "/dashboard/reports/new",
+        data={"period": period, "electricity_kwh": "1,000", "electricity_cny": "700", "lang": "en"},
+        files={"evidence": ("电费单/10月.pdf", bill, "application/pdf")},
+    )
+    assert (stored.status_code, stored.headers["location"]) == (
+        303,
+        "/dashboard/reports?lang=en&done=submitted",
+    )
+    with session_factory() as s:
+        reports = s.scalars(select(EnterpriseReport)).all()
+        assert [(r.enterprise_id, r.period.strftime("%Y-%m")) for r in reports] == [(enterprise.id, period)]
+        evidence = s.scalars(select(ReportEvidence)).all()
+        assert [(e.report_id, e.filename, e.data, e.sha256) for e in evidence] == [
+            (reports[0].id, "电费单_10月.pdf", bill, hashlib.sha256(bill).hexdigest())
+        ]

@@ -6,22 +6,24 @@ nothing, and submits its month with a form (bills, output, waste, water, an evid
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from services.access.policy import PARK_WRITERS, visible_enterprise
+from services.access.policy import PARK_WRITERS, Principal, visible_enterprise
 from services.core.db import SessionDep
 from services.core.errors import DomainError
 from services.core.exports import XLSX, attachment, inline
 from services.core.models import Enterprise, Park, ReportStatus, Role
 from services.core.pagination import PageParams
 from services.core.params import INT4_MAX
-from services.dashboard.i18n import pick_lang, translator
+from services.dashboard.i18n import Lang, pick_lang, translator
 from services.dashboard.pages import SignedIn, SignedInForm, templates
 from services.park import queries
 from services.reports import monthly, service
@@ -266,6 +268,15 @@ def report_form(
     return _form_page(request, session, principal, pick_lang(lang), {"period": period[:7]}, None)
 
 
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """An evidence file as the form brought it: its cleaned name, declared type and bytes."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+
 @router.post("/dashboard/reports/new", response_class=HTMLResponse)
 async def submit_from_page(
     request: Request,
@@ -276,29 +287,46 @@ async def submit_from_page(
     lang: Annotated[str, Form(max_length=8)] = "zh",
 ) -> Response:
     """An enterprise's month from the form: the report (a returned month's next version),
-    then its evidence file, both or neither (one savepoint)."""
+    then its evidence file, both or neither (one savepoint). A coroutine only to read the
+    form and the file; the checks and the database work run in the thread pool, so that a
+    submission never holds the event loop that serves every other request."""
     language = pick_lang(lang)
     if principal.role is not Role.ENTERPRISE:
         return RedirectResponse(f"/dashboard/reports?lang={language}&error=forbidden", status_code=303)
     received = await request.form()
     form = {name: str(received.get(name, ""))[:32] for name in NUMBER_FIELDS}
     form["period"] = period
+    upload: Evidence | None = None
+    if evidence is not None and evidence.filename:
+        data = await evidence.read(service.EVIDENCE_MAX_BYTES + 1)
+        if data:
+            name = "".join(c if c.isprintable() and c not in "/\\" else "_" for c in evidence.filename)
+            upload = Evidence(name[:200] or "evidence", evidence.content_type or "", data)
+    return await run_in_threadpool(_submit, request, session, principal, language, form, upload)
+
+
+def _submit(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    language: Lang,
+    form: dict[str, str],
+    evidence: Evidence | None,
+) -> Response:
+    """The form's month checked and stored with its evidence, or the form again with the first
+    field that is wrong named in the page's language."""
     t = translator(language)
+    sources: list[str] = []
     try:
         values = {name: _number(form[name], name) for name in NUMBER_FIELDS}
-        document, sources = _body(period, values)
+        document, sources = _body(form["period"], values)
         body = MonthlyReportIn.model_validate(document)
-        data = b""
-        if evidence is not None and evidence.filename:
-            data = await evidence.read(service.EVIDENCE_MAX_BYTES + 1)
         with session.begin_nested():
             report = service.submit(session, principal, visible_enterprise(principal, None) or 0, body)
-            if evidence is not None and data:
-                name = "".join(
-                    c if c.isprintable() and c not in "/\\" else "_" for c in evidence.filename or ""
+            if evidence is not None:
+                service.add_evidence(
+                    session, principal, report, evidence.name, evidence.content_type, evidence.data
                 )
-                name = name[:200] or "evidence"
-                service.add_evidence(session, principal, report, name, evidence.content_type or "", data)
     except InvalidForm as exc:
         label = t.get(f"form_{exc}", str(exc))
         return _form_page(request, session, principal, language, form, f"{label}：{t['not_a_number']}")
