@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from services.access.dependencies import (
@@ -166,8 +167,15 @@ async def add_evidence(
     most 10 MiB), stored with its SHA-256."""
     body = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    evidence = service.add_evidence(session, principal, report, filename, content_type, body)
-    return EvidenceOut.model_validate(evidence)
+
+    # A coroutine only to read the body: hashing up to 10 MiB and the database work (the
+    # answer's upload time is read back from the row) run in the thread pool, not on the event
+    # loop that serves every other request.
+    def store() -> EvidenceOut:
+        evidence = service.add_evidence(session, principal, report, filename, content_type, body)
+        return EvidenceOut.model_validate(evidence)
+
+    return await run_in_threadpool(store)
 
 
 @router.get(
