@@ -42,9 +42,10 @@ def server_url() -> Iterator[str]:
         yield normalise_database_url(configured)
         return
     # Not under pytest's basetemp: pytest prunes old basetemps, which would pull the data
-    # directory from under a server that another, concurrent pytest run still uses.
+    # directory from under a server that another, concurrent pytest run still uses. Deleted
+    # with the server when this run ends.
     data_dir = Path(tempfile.mkdtemp(prefix="parkcarbon-test-pg-"))
-    yield normalise_database_url(start_embedded_postgres(data_dir, "postgres"))
+    yield normalise_database_url(start_embedded_postgres(data_dir, "postgres", temporary=True))
 
 
 def _admin(server_url: str) -> psycopg.Connection:

@@ -19,17 +19,21 @@ log = structlog.get_logger(__name__)
 EMBEDDED_DB_NAME = "parkcarbon"
 
 
-def start_embedded_postgres(data_dir: Path, database: str = EMBEDDED_DB_NAME) -> str:
+def start_embedded_postgres(
+    data_dir: Path, database: str = EMBEDDED_DB_NAME, *, temporary: bool = False
+) -> str:
     """Start (or reuse) PostgreSQL in ``data_dir`` and return a URL for ``database``.
 
-    pgserver stops the server when the last process that asked for it exits.
+    pgserver stops the server when the last process that asked for it exits; a ``temporary``
+    server's data directory is deleted then too (pgserver's ``cleanup_mode="delete"``, its
+    documented way to a throw-away server: a test run otherwise left 100 MB behind each time).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # platformdirs' XDG_RUNTIME_DIR notice, on every start
         warnings.simplefilter("ignore")
         import pgserver  # imported lazily: production never needs the wheel's binaries
 
-        server = pgserver.get_server(data_dir.resolve(), cleanup_mode="stop")
+        server = pgserver.get_server(data_dir.resolve(), cleanup_mode="delete" if temporary else "stop")
     admin_uri: str = server.get_uri()
     with psycopg.connect(admin_uri, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
